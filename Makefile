@@ -1,0 +1,49 @@
+# Every target works on a fresh machine: the virtual environment is created and filled on demand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: install train test test-fast lint format bench notebooks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall when the package metadata changes; the package itself is installed editable.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## PPO on CartPole-v1 over 8 seeds in one compiled call, then the result table.
+train: $(STAMP)
+	$(BIN)/python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8
+
+## The whole suite, slow learning tests and notebooks included (CPU only).
+test: $(STAMP)
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --dist loadgroup --durations=15
+
+## Everything but the tests marked slow.
+test-fast: $(STAMP)
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Speed and learning benchmarks; results go to benchmarks/results/.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ppo_cartpole.py
+	$(BIN)/python benchmarks/ppo_pendulum.py
+
+notebooks: $(STAMP)
+	JAX_PLATFORMS=cpu $(BIN)/pytest --nbmake notebooks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

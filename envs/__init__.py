@@ -1,0 +1,69 @@
+"""Environments for purejaxrl, all speaking the gymnax 1.0 API.
+
+`make(env_id)` returns `(env, params)` for every gymnax id. Algorithms do not step single environments
+directly: they use the batched view from `envs.wrappers.make_batched`, which an already-batched
+environment (Atari through envpool, later) implements as well.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnax
+
+from envs.probes import PROBES, Probe
+from envs.wrappers import (
+    BatchedEnv,
+    ClipAction,
+    EpisodeStatistics,
+    FlattenObservation,
+    NormalizeObservation,
+    VmapEnv,
+    make_batched,
+)
+
+__all__ = [
+    "BatchedEnv",
+    "ClipAction",
+    "EpisodeStatistics",
+    "FlattenObservation",
+    "NormalizeObservation",
+    "VmapEnv",
+    "make",
+    "make_batched",
+    "registered_ids",
+]
+
+
+def registered_ids() -> list[str]:
+    """Every environment id that `make` accepts: gymnax's and our own (the probes)."""
+    return list(gymnax.registered_envs) + list(PROBES)
+
+
+class UnknownEnvironmentError(ValueError):
+    """Raised for an env id that no registry knows."""
+
+
+def make(env_id: str, **kwargs):
+    """Build a single (unbatched) environment and its default parameters.
+
+    Args:
+        env_id: a registered id, e.g. "CartPole-v1" or "Pendulum-v1".
+        **kwargs: passed to the environment's constructor.
+
+    Returns:
+        (env, params): a gymnax `Environment` and its `EnvParams`.
+
+    Raises:
+        UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
+    """
+    ids = registered_ids()
+    if env_id not in ids:
+        close = difflib.get_close_matches(env_id, ids, n=5, cutoff=0.4)
+        hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
+        raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {hint}")
+    if env_id in PROBES:
+        kind, continuous = PROBES[env_id]
+        env = Probe(kind, continuous, **kwargs)
+        return env, env.default_params
+    return gymnax.make(env_id, **kwargs)

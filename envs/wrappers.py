@@ -1,0 +1,207 @@
+"""Wrappers for gymnax 1.0 environments and the batched-env view that algorithms use.
+
+Single-env wrappers (`EpisodeStatistics`, `FlattenObservation`, `ClipAction`) keep the six-value
+`step` API and compose with gymnax's own. `VmapEnv` turns one env into a batch of `num_envs`; an
+already-batched env (envpool) implements the same `BatchedEnv` protocol directly. Batch-level
+wrappers (`NormalizeObservation`) sit on top of any `BatchedEnv`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import spaces
+from gymnax.wrappers.purerl import FlattenObservationWrapper, GymnaxWrapper
+
+FlattenObservation = FlattenObservationWrapper
+"""Flattens observations (and `info["final_observation"]`) to 1-D: gymnax's own wrapper."""
+
+
+@struct.dataclass
+class EpisodeStatisticsState:
+    env_state: Any
+    episode_return: jax.Array  # () float32, return of the running episode so far
+    episode_length: jax.Array  # () int32, steps of the running episode so far
+
+
+class EpisodeStatistics(GymnaxWrapper):
+    """Reports the return and length of each completed episode.
+
+    `info["returned_episode"]` is True on the step that ends an episode (terminated or truncated);
+    on that step `info["episode_return"]` and `info["episode_length"]` hold the finished episode's
+    undiscounted return and length. On other steps they hold the running episode's values, so
+    always mask with `returned_episode`.
+    """
+
+    def reset(self, key, params=None):
+        obs, env_state = self._env.reset(key, params)
+        return obs, EpisodeStatisticsState(env_state, jnp.float32(0.0), jnp.int32(0))
+
+    def step(self, key, state: EpisodeStatisticsState, action, params=None):
+        obs, env_state, reward, terminated, truncated, info = self._env.step(
+            key, state.env_state, action, params
+        )
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = state.episode_return + reward.astype(jnp.float32)
+        episode_length = state.episode_length + 1
+        info = {
+            **info,
+            "returned_episode": done,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+        }
+        new_state = EpisodeStatisticsState(
+            env_state,
+            jnp.where(done, 0.0, episode_return),
+            jnp.where(done, 0, episode_length),
+        )
+        return obs, new_state, reward, terminated, truncated, info
+
+
+class ClipAction(GymnaxWrapper):
+    """Clips continuous actions to the bounds of the env's `Box` action space before stepping."""
+
+    def step(self, key, state, action, params=None):
+        space = self._env.action_space(params if params is not None else self._env.default_params)
+        action = jnp.clip(action, space.low, space.high)
+        return self._env.step(key, state, action, params)
+
+
+class BatchedEnv(Protocol):
+    """What algorithms see: `num_envs` environments stepped together, gymnax 1.0 semantics.
+
+    `reset(key) -> (obs[N, ...], state)` and
+    `step(key, state, action[N, ...]) -> (obs, state, reward[N], terminated[N], truncated[N], info)`
+    with auto-reset inside `step` and the pre-reset observation in `info["final_observation"]`.
+    `observation_space` and `action_space` describe a single env.
+    """
+
+    num_envs: int
+    observation_space: spaces.Space
+    action_space: spaces.Space
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple: ...
+
+
+class VmapEnv:
+    """A `BatchedEnv` made by vmapping a single gymnax env (with fixed params) over `num_envs`."""
+
+    def __init__(self, env, params, num_envs: int):
+        self.env, self.params, self.num_envs = env, params, num_envs
+        self.observation_space = env.observation_space(params)
+        self.action_space = env.action_space(params)
+
+    def reset(self, key):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, self.params)
+
+    def step(self, key, state, action):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, self.params)
+
+
+@struct.dataclass
+class RunningMeanStd:
+    """Mean and variance of every observation seen so far (Chan et al.'s parallel update)."""
+
+    mean: jax.Array  # obs_shape
+    var: jax.Array  # obs_shape
+    count: jax.Array  # ()
+
+    @classmethod
+    def create(cls, shape):
+        return cls(jnp.zeros(shape), jnp.ones(shape), jnp.float32(1e-4))
+
+    def update(self, batch: jax.Array) -> RunningMeanStd:
+        """Folds a batch of observations, shape (B, *obs_shape), into the statistics."""
+        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
+        batch_count = batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        mean = self.mean + delta * batch_count / total
+        m2 = (
+            self.var * self.count
+            + batch_var * batch_count
+            + delta**2 * self.count * batch_count / total
+        )
+        return RunningMeanStd(mean, m2 / total, total)
+
+    def normalize(self, obs: jax.Array, clip: float = 10.0) -> jax.Array:
+        return jnp.clip((obs - self.mean) / jnp.sqrt(self.var + 1e-8), -clip, clip)
+
+
+@struct.dataclass
+class NormalizeObservationState:
+    env_state: Any
+    obs_stats: RunningMeanStd
+
+
+class NormalizeObservation:
+    """Normalises observations of a `BatchedEnv` by running statistics shared across its envs.
+
+    The statistics live in the env state (`state.obs_stats`), are updated on every reset and step
+    with the whole batch, and are saved with checkpoints so that evaluation sees the same inputs.
+    `info["final_observation"]` is normalised with the same statistics.
+    """
+
+    def __init__(self, env: BatchedEnv):
+        self.env = env
+        self.num_envs = env.num_envs
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+
+    def reset(self, key):
+        obs, env_state = self.env.reset(key)
+        stats = RunningMeanStd.create(obs.shape[1:]).update(obs)
+        return stats.normalize(obs), NormalizeObservationState(env_state, stats)
+
+    def step(self, key, state: NormalizeObservationState, action):
+        obs, env_state, reward, terminated, truncated, info = self.env.step(
+            key, state.env_state, action
+        )
+        stats = state.obs_stats.update(obs)
+        info = {**info, "final_observation": stats.normalize(info["final_observation"])}
+        return (
+            stats.normalize(obs),
+            NormalizeObservationState(env_state, stats),
+            reward,
+            terminated,
+            truncated,
+            info,
+        )
+
+
+def make_batched(
+    env_id: str,
+    num_envs: int,
+    *,
+    normalize_observations: bool = False,
+    flatten: bool = True,
+    **env_kwargs,
+) -> BatchedEnv:
+    """The standard training stack: statistics, flattening and action clipping, batched.
+
+    Args:
+        env_id: any id `envs.make` accepts.
+        num_envs: batch size of the returned env.
+        normalize_observations: add running observation normalisation over the batch.
+        flatten: flatten observations with more than one dimension (for MLP policies).
+        **env_kwargs: passed to the environment's constructor.
+    """
+    from envs import make  # local import: envs/__init__ imports this module
+
+    env, params = make(env_id, **env_kwargs)
+    env = EpisodeStatistics(env)
+    if flatten and len(env.observation_space(params).shape) > 1:
+        env = FlattenObservation(env)
+    if isinstance(env.action_space(params), spaces.Box):
+        env = ClipAction(env)
+    batched: BatchedEnv = VmapEnv(env, params, num_envs)
+    if normalize_observations:
+        batched = NormalizeObservation(batched)
+    return batched

@@ -1,0 +1,152 @@
+"""Config conventions shared by every algorithm: static vs traced fields, validation, grids.
+
+An algorithm's config is a frozen dataclass deriving from `BaseConfig`, one docstring under each
+field (tyro shows it in `--help`). Fields that set shapes or loop counts are static: changing them
+recompiles. Numeric hyperparameters declared with `traced(default)` are not baked into the
+compiled program: `train(key, hparams)` receives them as arrays, so a grid of values trains in the
+same compiled call as the seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+HParams = dict[str, jax.Array]
+"""Traced hyperparameters by field name; scalars for one run, shape (R,) for R runs."""
+
+
+class ConfigError(ValueError):
+    """A config value is out of range; the message names the field, the value and what is allowed."""
+
+
+def traced(default: float) -> Any:
+    """Declares a numeric hyperparameter that is passed to `train` as an array, not compiled in."""
+    return dataclasses.field(default=default, metadata={"traced": True})
+
+
+def traced_fields(config_cls_or_obj) -> tuple[str, ...]:
+    """Names of the traced fields of a config class or instance, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(config_cls_or_obj) if f.metadata.get("traced"))
+
+
+def hparams(config) -> HParams:
+    """The config's traced values as float32 scalars: the `hparams` of a single run."""
+    return {name: jnp.float32(getattr(config, name)) for name in traced_fields(config)}
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """Fields every algorithm has: what to train on, for how long, and how to run it."""
+
+    env_id: str = "CartPole-v1"
+    """Environment id (any gymnax id, e.g. CartPole-v1, Pendulum-v1, Acrobot-v1)."""
+    total_timesteps: int = 500_000
+    """Environment steps per run (summed over parallel envs)."""
+    num_seeds: int = 1
+    """Independent seeds, trained together in one compiled call (vmapped)."""
+    seed: int = 0
+    """Base seed; run i uses the i-th split of jax.random.key(seed)."""
+    runs_dir: str = "runs"
+    """Outputs go to <runs-dir>/<env-id>/<algo>/<time>/."""
+    progress: bool = True
+    """Show a progress bar fed from inside the compiled loop."""
+    progress_ticks: int = 100
+    """How many times (at most) the progress bar is fed during a run; it never fires more than once per update."""
+    compilation_cache: str = "~/.cache/purejaxrl/jax"
+    """JAX's persistent compilation cache directory, so a re-run skips compilation; empty to disable."""
+    devices: int = 0
+    """Devices to shard the runs over (0: all visible; see PUREJAXRL_CPU_DEVICES for the CPU)."""
+
+    def validate(self) -> None:
+        """Raises `ConfigError` for the first bad value. Subclasses extend it and call super()."""
+        from envs import UnknownEnvironmentError, make
+
+        try:
+            make(self.env_id)
+        except UnknownEnvironmentError as error:
+            raise ConfigError(f"env_id: {error}") from None
+        require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
+        require(self, "num_seeds", self.num_seeds >= 1, "must be >= 1")
+        require(self, "progress_ticks", self.progress_ticks >= 1, "must be >= 1")
+        require(self, "devices", self.devices >= 0, "must be >= 0")
+
+
+def require(config, name: str, ok: bool, allowed: str) -> None:
+    """Raises `ConfigError("name=value: allowed")` unless `ok`."""
+    if not ok:
+        raise ConfigError(f"{name}={getattr(config, name)!r}: {allowed}")
+
+
+def require_divides(config, name: str, divisor_name: str) -> None:
+    """Requires `getattr(config, name)` to be a positive multiple of `getattr(config, divisor_name)`."""
+    value, divisor = getattr(config, name), getattr(config, divisor_name)
+    require(config, divisor_name, divisor >= 1, "must be >= 1")
+    require(
+        config,
+        name,
+        value >= divisor and value % divisor == 0,
+        f"must be a positive multiple of {divisor_name}={divisor}",
+    )
+
+
+def require_finite_in(
+    config, name: str, low: float, high: float, *, open_low=False, open_high=False
+):
+    """Requires a finite value in the interval [low, high] (ends excluded where asked)."""
+    value = getattr(config, name)
+    ok = math.isfinite(value) and (value > low if open_low else value >= low)
+    ok = ok and (value < high if open_high else value <= high)
+    interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    require(config, name, ok, f"must be a finite number in {interval}")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A hyperparameter grid: one config per point, every traced field stacked as an array.
+
+    `points[g]` is the config of grid point g; `hparams[name]` has shape (G,).
+    """
+
+    points: tuple[Any, ...]
+    axes: dict[str, tuple[float, ...]]
+
+    @classmethod
+    def from_values(cls, config, values: Mapping[str, Sequence[float]] | None = None) -> Grid:
+        """The cartesian product of `values` (traced field -> list of values) over `config`."""
+        values = dict(values or {})
+        names = traced_fields(config)
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"{unknown[0]}: not a traced hyperparameter; traced: {', '.join(names)}"
+            )
+        axes = {name: tuple(float(v) for v in values[name]) for name in names if name in values}
+        for name, vals in axes.items():
+            if not vals:
+                raise ConfigError(f"{name}: needs at least one value")
+        points = tuple(
+            dataclasses.replace(config, **dict(zip(axes, combo, strict=True)))
+            for combo in itertools.product(*axes.values())
+        )
+        return cls(points, {k: v for k, v in axes.items() if len(v) > 1})
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def hparams(self) -> HParams:
+        """Every traced field stacked over grid points, shape (G,)."""
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *[hparams(p) for p in self.points])
+
+    def labels(self) -> list[str]:
+        """A short label per grid point naming the swept values, e.g. 'lr=0.001'."""
+        if not self.axes:
+            return [""]
+        return [", ".join(f"{k}={getattr(p, k):g}" for k in self.axes) for p in self.points]

@@ -1,0 +1,139 @@
+"""Greedy evaluation of a finished run's checkpoint: deterministic episodes for every run in it.
+
+python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+from envs import make, make_batched
+from purejaxrl import outputs
+from purejaxrl.config import hparams
+
+
+class RunFolderError(ValueError):
+    """The folder is not a complete run folder."""
+
+
+def load_run(run_dir: str | Path):
+    """(algorithm module, config, config record) of a run folder."""
+    run_dir = Path(run_dir)
+    for name in ("config.json", "checkpoint.msgpack"):
+        if not (run_dir / name).is_file():
+            raise RunFolderError(f"{run_dir}: no {name}; expected a run folder made by the runner")
+    record = json.loads((run_dir / "config.json").read_text())
+    module = importlib.import_module(f"purejaxrl.{record['algo']}")
+    hints = typing.get_type_hints(module.Config)
+    fields = {}
+    for f in dataclasses.fields(module.Config):
+        value = record["config"][f.name]
+        fields[f.name] = tuple(value) if typing.get_origin(hints[f.name]) is tuple else value
+    return module, module.Config(**fields), record
+
+
+def load_exported(run_dir: str | Path):
+    """(algorithm module, config, exported parameters with a leading run axis) of a run folder."""
+    module, config, record = load_run(run_dir)
+    learner = module.make_learner(config)
+    num_runs = record["num_seeds"] * len(record["grid_labels"])
+    hp = hparams(config)
+
+    def exported_of(key):
+        return learner.export(learner.init(key, hp))
+
+    target = jax.eval_shape(jax.vmap(exported_of), jax.random.split(jax.random.key(0), num_runs))
+    target = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), target)
+    return module, config, outputs.load_checkpoint(run_dir, target)
+
+
+def greedy_returns(act, exported, env_id: str, num_episodes: int, key: jax.Array) -> jax.Array:
+    """Returns of `num_episodes` episodes per run, each the first episode of its own env.
+
+    Args:
+        act: `act(exported_one_run, obs (E, ...), key) -> actions (E, ...)`.
+        exported: parameters with a leading run axis R.
+
+    Returns:
+        shape (R, num_episodes).
+    """
+    env = make_batched(env_id, num_episodes)
+    _, params = make(env_id)
+    max_steps = int(getattr(params, "max_steps_in_episode", 1000)) + 1
+
+    def one_run(exported_run, key):
+        obs, state = env.reset(key)
+        empty = jnp.zeros(num_episodes)
+
+        def step(carry, key):
+            obs, state, returns, finished = carry
+            act_key, env_key = jax.random.split(key)
+            action = act(exported_run, obs, act_key)
+            obs, state, _, _, _, info = env.step(env_key, state, action)
+            first_end = info["returned_episode"] & ~finished
+            returns = jnp.where(first_end, info["episode_return"], returns)
+            return (obs, state, returns, finished | info["returned_episode"]), None
+
+        keys = jax.random.split(key, max_steps)
+        init = (obs, state, empty, jnp.zeros(num_episodes, bool))
+        (_, _, returns, _), _ = jax.lax.scan(step, init, keys)
+        return returns
+
+    num_runs = jax.tree.leaves(exported)[0].shape[0]
+    keys = jax.random.split(key, num_runs)
+    return jax.jit(jax.vmap(one_run))(exported, keys)
+
+
+@dataclass(frozen=True)
+class EvaluateArgs:
+    """Greedy (deterministic) evaluation of a run folder's checkpoint."""
+
+    run_dir: tyro.conf.Positional[str]
+    """A run folder: <runs-dir>/<env-id>/<algo>/<time>."""
+    episodes: int = 10
+    """Episodes per run."""
+    seed: int = 0
+    """Seed for the evaluation episodes."""
+
+
+def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
+    """Greedy returns per grid point and seed: {"returns": (grid, seed, episode), "labels": [...]}."""
+    if episodes < 1:
+        raise RunFolderError(f"episodes={episodes}: must be >= 1")
+    module, config, exported = load_exported(run_dir)
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    act = module.make_policy(config)
+    returns = greedy_returns(act, exported, config.env_id, episodes, jax.random.key(seed))
+    returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
+    return {"returns": returns, "labels": record["grid_labels"]}
+
+
+def main(argv=None) -> None:
+    args = tyro.cli(EvaluateArgs, args=argv, prog="python -m purejaxrl.evaluate")
+    try:
+        result = evaluate(args.run_dir, args.episodes, args.seed)
+    except RunFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(f"greedy evaluation of {args.run_dir}: {args.episodes} episodes per seed")
+    for label, returns in zip(result["labels"], result["returns"], strict=True):
+        per_seed = returns.mean(axis=1)
+        print(
+            f"{label or 'default':<28} mean {returns.mean():8.1f}  "
+            f"per seed: {' '.join(f'{r:.1f}' for r in per_seed)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""What a run leaves on disk, written atomically: <runs-dir>/<env-id>/<algo>/<time>/
+
+    config.json       the resolved config, the grid and the seed of every run
+    metrics.npz       every per-update metric, shape (grid, seed, update), plus env_steps (update,)
+    summary.json      final return per grid point (mean, IQM, 95% bootstrap CIs over seeds),
+                      steps/s, compile and run time, versions, device
+    curve.png         learning curves: mean over seeds and 95% CI band per grid point
+    checkpoint.msgpack  the exported final parameters of every run (leading axis = run)
+
+Each file is written to a temporary name in the same folder and renamed into place, so a reader
+never sees half a file and a failed run keeps what it had already written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flax import serialization
+
+from purejaxrl.stats import bootstrap_ci, iqm, mean_and_band
+
+FINAL_FRACTION = 0.05
+"""The final return of a run averages the episodes that ended in its last 5% of updates."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Writes `data` to `path` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def new_run_dir(runs_dir: str | Path, env_id: str, algo: str) -> Path:
+    """Creates and returns a fresh `<runs_dir>/<env_id>/<algo>/<YYYYmmdd-HHMMSS>[-k]` folder."""
+    parent = Path(runs_dir).expanduser() / env_id / algo
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        path = parent / (stamp if k == 0 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a fresh run folder under {parent}")
+
+
+def config_record(algo: str, config, grid, num_seeds: int) -> dict:
+    """What config.json holds: enough to rebuild every run's config and its place in the grid."""
+    return {
+        "algo": algo,
+        "config": dataclasses.asdict(config),
+        "grid": {name: list(values) for name, values in grid.axes.items()},
+        "grid_labels": grid.labels(),
+        "num_seeds": num_seeds,
+        "run_order": "run r is grid point r // num_seeds, seed r % num_seeds",
+    }
+
+
+def save_metrics(run_dir: Path, metrics: dict[str, np.ndarray], env_steps: np.ndarray) -> None:
+    """Saves metrics of shape (grid, seed, update) and the env steps at the end of each update."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, env_steps=env_steps, **metrics)
+    atomic_write_bytes(run_dir / "metrics.npz", buffer.getvalue())
+
+
+def final_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """Per run, the mean return of the episodes that ended in the last `FINAL_FRACTION` of updates.
+
+    Args:
+        metrics: `episode_return` and `episodes`, shape (..., update).
+
+    Returns:
+        shape (...,); NaN for a run in which no episode ended in that window.
+    """
+    returns, counts = metrics["episode_return"], metrics["episodes"]
+    window = max(1, round(FINAL_FRACTION * returns.shape[-1]))
+    r, c = returns[..., -window:], counts[..., -window:].astype(np.float64)
+    total = np.nansum(np.where(c > 0, r * c, 0.0), axis=-1)
+    n = c.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
+def summarize(metrics: dict[str, np.ndarray], grid_labels: list[str]) -> list[dict]:
+    """Per grid point: final return mean, IQM and their 95% bootstrap CIs over seeds."""
+    finals = final_returns(metrics)  # (grid, seed)
+    rows = []
+    for label, per_seed in zip(grid_labels, finals, strict=True):
+        finite = per_seed[np.isfinite(per_seed)]
+        rows.append(
+            {
+                "grid_point": label,
+                "final_return_mean": float(finite.mean()) if finite.size else None,
+                "final_return_ci95": bootstrap_ci(finite),
+                "final_return_iqm": float(iqm(finite)) if finite.size else None,
+                "final_return_iqm_ci95": bootstrap_ci(finite, statistic=iqm),
+                "final_return_per_seed": [
+                    None if not np.isfinite(x) else float(x) for x in per_seed
+                ],
+            }
+        )
+    return rows
+
+
+def forward_fill(x: np.ndarray) -> np.ndarray:
+    """Replaces each NaN along the last axis by the latest finite value before it."""
+    idx = np.where(np.isfinite(x), np.arange(x.shape[-1]), 0)
+    idx = np.maximum.accumulate(idx, axis=-1)
+    filled = np.take_along_axis(x, idx, axis=-1)
+    seen = np.maximum.accumulate(np.isfinite(x), axis=-1)
+    return np.where(seen, filled, np.nan)
+
+
+def plot_curves(
+    path: Path, env_steps: np.ndarray, returns: np.ndarray, labels: list[str], title: str
+) -> None:
+    """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG.
+
+    Args:
+        returns: episode returns per update, shape (grid, seed, update), NaN where no episode
+            ended; each run's curve carries its latest return forward.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for label, curves in zip(labels, returns, strict=True):
+        mean, low, high = mean_and_band(forward_fill(curves))
+        (line,) = ax.plot(env_steps, mean, label=label or f"{curves.shape[0]} seeds")
+        ax.fill_between(env_steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel("environment steps (per run)")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_checkpoint(run_dir: Path, exported: Any) -> None:
+    """Saves the exported parameters of every run (leading axis = run) as msgpack."""
+    atomic_write_bytes(run_dir / "checkpoint.msgpack", serialization.to_bytes(exported))
+
+
+def load_checkpoint(run_dir: Path, target: Any) -> Any:
+    """Restores a checkpoint into the structure of `target` (arrays or `jax.ShapeDtypeStruct`s)."""
+    data = (Path(run_dir) / "checkpoint.msgpack").read_bytes()
+    return serialization.from_bytes(target, data)

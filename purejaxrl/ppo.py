@@ -1,0 +1,328 @@
+"""PPO (clipped surrogate or adaptive KL penalty) with GAE, on any gymnax env; results in runs/<env>/ppo/.
+
+    python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8
+    python -m purejaxrl.ppo --env-id Pendulum-v1 --total-timesteps 1000000 --num-envs 16 ...
+    python -m purejaxrl.ppo --lr 1e-4 3e-4 1e-3 --num-seeds 8    # 3 x 8 runs, one compiled call
+
+Defaults are PureJaxRL's CartPole settings, so the two can be compared run for run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from gymnax.environments import spaces
+
+from envs import make_batched
+from purejaxrl import runner
+from purejaxrl.config import (
+    BaseConfig,
+    HParams,
+    require,
+    require_divides,
+    require_finite_in,
+    traced,
+)
+from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.networks import ActivationName, ActorCritic
+from purejaxrl.returns import generalized_advantage_estimation
+
+
+@dataclass(frozen=True)
+class PPOConfig(BaseConfig):
+    """Proximal Policy Optimization (Schulman et al. 2017)."""
+
+    env_id: str = "CartPole-v1"
+    """Environment id (any gymnax id; discrete or continuous actions)."""
+    total_timesteps: int = 500_000
+    """Environment steps per run (summed over parallel envs)."""
+    num_envs: int = 4
+    """Parallel environments per run."""
+    num_steps: int = 128
+    """Steps per environment in each rollout; a batch is num_envs * num_steps transitions."""
+    update_epochs: int = 4
+    """Passes over each batch."""
+    num_minibatches: int = 4
+    """Minibatches per pass; must divide num_envs * num_steps."""
+    loss: Literal["clip", "kl"] = "clip"
+    """Policy objective: the clipped surrogate, or the surrogate with an adaptive KL penalty."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over the run."""
+    normalize_advantages: bool = True
+    """Standardise advantages within each minibatch."""
+    clip_value_loss: bool = True
+    """Clip the value update to clip_eps around the old value (as PureJaxRL and CleanRL do)."""
+    normalize_observations: bool = False
+    """Normalise observations by running statistics (helps continuous control)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and of the value network."""
+    activation: ActivationName = "tanh"
+    """Hidden activation."""
+    lr: float = traced(2.5e-4)
+    """Adam learning rate."""
+    gamma: float = traced(0.99)
+    """Discount factor."""
+    gae_lambda: float = traced(0.95)
+    """GAE lambda."""
+    clip_eps: float = traced(0.2)
+    """Surrogate clipping range, also used for the value clipping."""
+    ent_coef: float = traced(0.01)
+    """Entropy bonus coefficient."""
+    vf_coef: float = traced(0.5)
+    """Value loss coefficient."""
+    max_grad_norm: float = traced(0.5)
+    """Global gradient-norm clip."""
+    kl_target: float = traced(0.01)
+    """Target KL per update for --loss kl."""
+    kl_beta: float = traced(1.0)
+    """Initial KL penalty coefficient for --loss kl, adapted after every update."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            require(self, name, getattr(self, name) >= 1, "must be >= 1")
+        require(
+            self,
+            "num_minibatches",
+            self.batch_size % self.num_minibatches == 0,
+            f"must divide num_envs * num_steps = {self.batch_size}",
+        )
+        require_divides(self, "total_timesteps", "num_envs")
+        require(
+            self,
+            "total_timesteps",
+            self.num_updates >= 1,
+            f"must be >= num_envs * num_steps = {self.batch_size} (one update)",
+        )
+        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "gamma", 0.0, 1.0)
+        require_finite_in(self, "gae_lambda", 0.0, 1.0)
+        require_finite_in(self, "clip_eps", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "ent_coef", 0.0, math.inf)
+        require_finite_in(self, "vf_coef", 0.0, math.inf)
+        require_finite_in(self, "max_grad_norm", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "kl_target", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "kl_beta", 0.0, math.inf)
+
+
+Config = PPOConfig
+
+
+class Transition(NamedTuple):
+    """One rollout step of every env; in a trajectory each field gains a leading (T,) axis."""
+
+    obs: jax.Array  # (N, *obs_shape)
+    action: jax.Array  # (N,) discrete or (N, action_dim) continuous
+    log_prob: jax.Array  # (N,)
+    value: jax.Array  # (N,)
+    reward: jax.Array  # (N,)
+    terminated: jax.Array  # (N,)
+    done: jax.Array  # (N,) terminated or truncated
+    next_obs: jax.Array  # (N, *obs_shape) true next observation, before any auto-reset
+    dist: Any  # the behaviour policy's distribution, for the KL penalty
+    info: dict  # episode statistics, (N,) each
+
+
+class Batch(NamedTuple):
+    """What the loss sees, flattened over (T, N) and shuffled."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    dist: Any
+    advantage: jax.Array
+    target: jax.Array
+
+
+@struct.dataclass
+class PPOState:
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: jax.Array  # (N, *obs_shape) current observation of every env
+    kl_beta: jax.Array  # () current KL penalty coefficient (--loss kl)
+    key: jax.Array
+
+
+def _network(config: PPOConfig, action_space) -> ActorCritic:
+    discrete = isinstance(action_space, spaces.Discrete)
+    action_dim = action_space.n if discrete else math.prod(action_space.shape)
+    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation)
+
+
+def ppo_loss(
+    network: ActorCritic, params, batch: Batch, hp: HParams, kl_beta, config: PPOConfig
+) -> tuple[jax.Array, Metrics]:
+    """The PPO objective on one minibatch, to minimise.
+
+    Policy term, with ratio r = pi(a|s) / pi_old(a|s) and advantages A:
+      clip: -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]          (Schulman et al. 2017, eq. 7)
+      kl:   -E[r A] + beta E[KL(pi_old(.|s) || pi(.|s))]          (Schulman et al. 2017, eq. 8)
+    plus vf_coef times the (optionally clipped) squared value error against the GAE returns and
+    minus ent_coef times the policy entropy.
+    """
+    dist, value = network.apply(params, batch.obs)
+    log_ratio = dist.log_prob(batch.action) - batch.log_prob
+    ratio = jnp.exp(log_ratio)
+    advantage = batch.advantage
+    if config.normalize_advantages:
+        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    kl = batch.dist.kl(dist).mean()
+    if config.loss == "clip":
+        clipped = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
+        policy_loss = -jnp.minimum(ratio * advantage, clipped * advantage).mean()
+    else:
+        policy_loss = -(ratio * advantage).mean() + kl_beta * kl
+
+    value_loss = jnp.square(value - batch.target)
+    if config.clip_value_loss:
+        value_clipped = batch.value + jnp.clip(value - batch.value, -hp["clip_eps"], hp["clip_eps"])
+        value_loss = jnp.maximum(value_loss, jnp.square(value_clipped - batch.target))
+    value_loss = 0.5 * value_loss.mean()
+    entropy = dist.entropy().mean()
+    total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
+    return total, {
+        "loss": total,
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "kl": kl,
+        "clip_fraction": (jnp.abs(ratio - 1.0) > hp["clip_eps"]).mean(),
+    }
+
+
+def make_learner(config: PPOConfig) -> Learner:
+    """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+    env = make_batched(
+        config.env_id, config.num_envs, normalize_observations=config.normalize_observations
+    )
+    network = _network(config, env.action_space)
+    steps_per_lr_step = config.update_epochs * config.num_minibatches
+
+    def optimizer(hp: HParams) -> optax.GradientTransformation:
+        if config.anneal_lr:
+            # PureJaxRL's schedule: constant within an update, linear to 0 over the updates.
+            def lr(count):
+                return hp["lr"] * (1.0 - (count // steps_per_lr_step) / config.num_updates)
+        else:
+            lr = hp["lr"]
+        return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), optax.adam(lr, eps=1e-5))
+
+    def init(key: jax.Array, hp: HParams) -> PPOState:
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, env_state = env.reset(env_key)
+        params = network.init(net_key, obs)
+        return PPOState(params, optimizer(hp).init(params), env_state, obs, hp["kl_beta"], key)
+
+    def rollout(state: PPOState) -> tuple[PPOState, Transition]:
+        def env_step(state: PPOState, _) -> tuple[PPOState, Transition]:
+            key, act_key, env_key = jax.random.split(state.key, 3)
+            dist, value = network.apply(state.params, state.obs)
+            action = dist.sample(act_key)
+            obs, env_state, reward, terminated, truncated, info = env.step(
+                env_key, state.env_state, action
+            )
+            transition = Transition(
+                obs=state.obs,
+                action=action,
+                log_prob=dist.log_prob(action),
+                value=value,
+                reward=reward,
+                terminated=terminated,
+                done=jnp.logical_or(terminated, truncated),
+                next_obs=info["final_observation"],
+                dist=dist,
+                info={k: info[k] for k in ("returned_episode", "episode_return", "episode_length")},
+            )
+            return state.replace(env_state=env_state, obs=obs, key=key), transition
+
+        return jax.lax.scan(env_step, state, None, config.num_steps)
+
+    def update(state: PPOState, hp: HParams) -> tuple[PPOState, Metrics]:
+        state, traj = rollout(state)  # traj fields: (T, N, ...)
+        _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
+        advantage, target = generalized_advantage_estimation(
+            traj.reward, traj.value, next_value, traj.terminated, traj.done,
+            hp["gamma"], hp["gae_lambda"],
+        )  # fmt: skip
+        batch = Batch(
+            traj.obs, traj.action, traj.log_prob, traj.value, traj.dist, advantage, target
+        )
+        batch = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), batch)
+        tx = optimizer(hp)
+        grad_fn = jax.grad(ppo_loss, argnums=1, has_aux=True)
+
+        def minibatch_step(carry, minibatch: Batch):
+            params, opt_state = carry
+            grads, metrics = grad_fn(network, params, minibatch, hp, state.kl_beta, config)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), metrics
+
+        def epoch(carry, key):
+            order = jax.random.permutation(key, config.batch_size)
+            minibatches = jax.tree.map(
+                lambda x: x[order].reshape((config.num_minibatches, -1, *x.shape[1:])), batch
+            )
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        key, *epoch_keys = jax.random.split(state.key, config.update_epochs + 1)
+        (params, opt_state), metrics = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jnp.stack(epoch_keys)
+        )
+        metrics = jax.tree.map(jnp.mean, metrics)
+        kl_beta = state.kl_beta
+        if config.loss == "kl":  # Schulman et al. 2017, section 4: halve or double beta
+            kl_beta = jnp.where(metrics["kl"] < hp["kl_target"] / 1.5, kl_beta / 2, kl_beta)
+            kl_beta = jnp.where(metrics["kl"] > hp["kl_target"] * 1.5, kl_beta * 2, kl_beta)
+            metrics["kl_beta"] = kl_beta
+        state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
+        return state, {**episode_metrics(traj.info), **metrics}
+
+    def export(state: PPOState) -> dict:
+        obs_stats = getattr(state.env_state, "obs_stats", None)
+        return {"params": state.params, "obs_stats": obs_stats}
+
+    return Learner(init, update, export, config.num_updates, config.batch_size)
+
+
+def make_train(config: PPOConfig):
+    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config))
+
+
+def make_policy(config: PPOConfig):
+    """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
+    env = make_batched(config.env_id, 1)
+    network = _network(config, env.action_space)
+
+    def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
+        if exported["obs_stats"] is not None:
+            obs = exported["obs_stats"].normalize(obs)
+        dist, _ = network.apply(exported["params"], obs)
+        return dist.mode()
+
+    return act
+
+
+if __name__ == "__main__":
+    runner.main(PPOConfig, make_learner, algo="ppo")

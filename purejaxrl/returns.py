@@ -1,0 +1,58 @@
+"""Advantage and return estimators shared by the on-policy algorithms.
+
+Time-major arrays throughout: leading axis T (steps of a rollout), any batch axes after it.
+Truncation is handled by the caller passing `next_values[t] = V(s'_t)`, the value of the true
+next state (gymnax's `info["final_observation"]` when the episode ended), and two flags:
+`terminated` stops bootstrapping, `done` (terminated or truncated) stops the trace.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+def generalized_advantage_estimation(
+    r_t: jax.Array,
+    v_t: jax.Array,
+    v_tp1: jax.Array,
+    terminated_t: jax.Array,
+    done_t: jax.Array,
+    gamma: jax.Array | float,
+    lambda_: jax.Array | float,
+) -> tuple[jax.Array, jax.Array]:
+    """GAE(gamma, lambda) advantages and lambda-returns (Schulman et al. 2016, "High-Dimensional
+    Continuous Control Using Generalized Advantage Estimation", eq. 16).
+
+        delta_t = r_t + gamma * (1 - terminated_t) * v_tp1[t] - v_t[t]
+        A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1},   A_T = 0
+
+    Args:
+        r_t: rewards, shape (T, ...).
+        v_t: values of the states the actions were taken in, shape (T, ...).
+        v_tp1: values of the true next states (the final observation where the episode ended),
+            shape (T, ...).
+        terminated_t: 1 where s'_t is terminal (no bootstrap), shape (T, ...).
+        done_t: 1 where the episode ended (terminated or truncated) after step t, shape (T, ...).
+        gamma: discount factor.
+        lambda_: GAE trace parameter; 1 gives Monte Carlo returns bootstrapped at the rollout end,
+            0 gives one-step TD errors.
+
+    Returns:
+        (advantages, returns), both shape (T, ...), with returns = advantages + v_t.
+    """
+    chex.assert_equal_shape([r_t, v_t, v_tp1, terminated_t, done_t])
+    not_terminated = 1.0 - terminated_t.astype(v_t.dtype)
+    not_done = 1.0 - done_t.astype(v_t.dtype)
+    deltas = r_t + gamma * not_terminated * v_tp1 - v_t
+
+    def backward(advantage_tp1, inputs):
+        delta, continues = inputs
+        advantage = delta + gamma * lambda_ * continues * advantage_tp1
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(deltas[0]), (deltas, not_done), reverse=True
+    )
+    return advantages, advantages + v_t
