@@ -164,7 +164,7 @@ class PPOState:
     key: jax.Array
 
 
-def _network(config: PPOConfig, action_space) -> ActorCritic:
+def make_network(config: PPOConfig, action_space) -> ActorCritic:
     discrete = isinstance(action_space, spaces.Discrete)
     action_dim = action_space.n if discrete else math.prod(action_space.shape)
     return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation)
@@ -216,7 +216,7 @@ def make_learner(config: PPOConfig) -> Learner:
     env = make_batched(
         config.env_id, config.num_envs, normalize_observations=config.normalize_observations
     )
-    network = _network(config, env.action_space)
+    network = make_network(config, env.action_space)
     steps_per_lr_step = config.update_epochs * config.num_minibatches
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
@@ -313,7 +313,7 @@ def make_train(config: PPOConfig):
 def make_policy(config: PPOConfig):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
     env = make_batched(config.env_id, 1)
-    network = _network(config, env.action_space)
+    network = make_network(config, env.action_space)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         if exported["obs_stats"] is not None:

@@ -1,0 +1,112 @@
+"""Env layer: make, the wrappers and the batched view, against hand-rolled loops over raw envs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd
+
+
+def test_unknown_env_id_lists_the_closest_ids():
+    with pytest.raises(envs.UnknownEnvironmentError, match="closest: CartPole-v1"):
+        envs.make("Cartpole-v1")
+
+
+def test_every_gymnax_id_is_accepted():
+    import gymnax
+
+    for env_id in gymnax.registered_envs:
+        assert env_id in envs.registered_ids()
+    env, params = envs.make("Acrobot-v1")
+    assert env.name == "Acrobot-v1" and params.max_steps_in_episode == 500
+
+
+def test_episode_statistics_match_a_hand_rolled_loop():
+    env, params = envs.make("CartPole-v1")
+    wrapped = EpisodeStatistics(env)
+    key = jax.random.key(3)
+    obs, raw_state = env.reset(key, params)
+    _, state = wrapped.reset(key, params)
+    raw_return, raw_length, finished = 0.0, 0, []
+    step = jax.jit(wrapped.step)
+    raw_step = jax.jit(env.step)
+    for t in range(300):
+        k = jax.random.fold_in(key, t)
+        action = t % 2 if t % 7 else 0  # some pattern that ends episodes quickly
+        _, raw_state, r, term, trunc, _ = raw_step(k, raw_state, action, params)
+        _, state, r2, _, _, info = step(k, state, action, params)
+        assert float(r) == float(r2)
+        raw_return += float(r)
+        raw_length += 1
+        if bool(term) or bool(trunc):
+            finished.append((raw_return, raw_length))
+            assert bool(info["returned_episode"])
+            assert float(info["episode_return"]) == raw_return
+            assert int(info["episode_length"]) == raw_length
+            raw_return, raw_length = 0.0, 0
+        else:
+            assert not bool(info["returned_episode"])
+    assert len(finished) >= 5
+
+
+def test_batched_view_shapes_and_final_observation():
+    env = envs.make_batched("CartPole-v1", 6)
+    obs, state = env.reset(jax.random.key(0))
+    assert obs.shape == (6, 4)
+    step = jax.jit(env.step)
+    for t in range(60):
+        action = jnp.zeros(6, jnp.int32)  # always push left: episodes end within ~10 steps
+        next_obs, state, reward, term, trunc, info = step(jax.random.key(t), state, action)
+        assert reward.shape == term.shape == (6,)
+        done = np.asarray(term | trunc)
+        # where nothing ended the final observation is the returned one; where it ended it is not
+        same = np.all(np.asarray(info["final_observation"]) == np.asarray(next_obs), axis=1)
+        assert np.all(same[~done])
+        assert not np.any(same[done])
+        obs = next_obs
+
+
+def test_flattening_for_image_observations():
+    env = envs.make_batched("Breakout-MinAtar", 2)
+    obs, state = env.reset(jax.random.key(0))
+    assert obs.shape == (2, 10 * 10 * 4)
+    _, _, _, _, _, info = env.step(jax.random.key(1), state, jnp.zeros(2, jnp.int32))
+    assert info["final_observation"].shape == (2, 400)
+
+
+def test_clip_action_keeps_actions_in_the_box():
+    env, params = envs.make("Pendulum-v1")
+    obs, state = env.reset(jax.random.key(0), params)
+    _, clipped_state, r_clipped, *_ = ClipAction(env).step(
+        jax.random.key(1), state, jnp.array([50.0]), params
+    )
+    _, max_state, r_max, *_ = env.step(jax.random.key(1), state, jnp.array([2.0]), params)
+    np.testing.assert_allclose(r_clipped, r_max)
+    np.testing.assert_allclose(clipped_state.theta_dot, max_state.theta_dot)
+
+
+def test_running_mean_std_matches_numpy_over_several_batches():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, size=(17, 3)) for _ in range(5)]
+    stats = RunningMeanStd.create((3,))
+    for b in batches:
+        stats = stats.update(jnp.asarray(b))
+    everything = np.concatenate(batches)
+    np.testing.assert_allclose(stats.mean, everything.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(stats.var, everything.var(0), rtol=1e-3)
+
+
+def test_normalized_observations_have_unit_scale():
+    env = envs.make_batched("Pendulum-v1", 32, normalize_observations=True)
+    obs, state = env.reset(jax.random.key(0))
+    step = jax.jit(env.step)
+    seen = []
+    for t in range(100):
+        action = jax.random.uniform(jax.random.key(t), (32, 1), minval=-2, maxval=2)
+        obs, state, *_ = step(jax.random.key(t), state, action)
+        seen.append(np.asarray(obs))
+    seen = np.concatenate(seen[50:])
+    assert np.all(np.abs(seen.mean(0)) < 0.5)
+    assert np.all((seen.std(0) > 0.5) & (seen.std(0) < 1.5))

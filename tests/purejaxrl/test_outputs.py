@@ -1,0 +1,74 @@
+"""Run outputs and statistics: final returns, curves, atomic writes, non-finite losses."""
+
+import numpy as np
+import pytest
+
+from purejaxrl import outputs, runner
+from purejaxrl.config import Grid
+from purejaxrl.ppo import PPOConfig
+from purejaxrl.stats import bootstrap_ci, iqm, mean_and_band
+
+
+def test_final_return_weights_the_episodes_of_the_last_updates():
+    returns = np.full((1, 40), np.nan)
+    counts = np.zeros((1, 40), int)
+    returns[0, 37], counts[0, 37] = 10.0, 1  # the last 5% of 40 updates = the last 2
+    returns[0, 38], counts[0, 38] = 20.0, 3
+    returns[0, 39], counts[0, 39] = 40.0, 1
+    final = outputs.final_returns({"episode_return": returns, "episodes": counts})
+    assert final[0] == pytest.approx((20 * 3 + 40) / 4)
+    empty = outputs.final_returns(
+        {"episode_return": np.full((1, 4), np.nan), "episodes": np.zeros((1, 4))}
+    )
+    assert np.isnan(empty[0])
+
+
+def test_forward_fill_carries_the_latest_value():
+    x = np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])
+    np.testing.assert_array_equal(outputs.forward_fill(x), [[np.nan, 1.0, 1.0, 3.0, 3.0]])
+
+
+def test_iqm_and_bootstrap_intervals():
+    assert iqm(np.array([0.0, 1, 2, 3, 4, 5, 6, 100])) == pytest.approx(3.5)
+    low, high = bootstrap_ci(np.arange(20.0))
+    assert low < 9.5 < high and high - low < 10
+    assert bootstrap_ci(np.array([3.0])) is None
+    mean, lo, hi = mean_and_band(np.array([[1.0, 2.0], [3.0, np.nan]]))
+    np.testing.assert_allclose(mean, [2.0, 2.0])
+    assert np.all(lo <= mean) and np.all(mean <= hi)
+
+
+def test_atomic_writes_leave_no_temporary_files_and_replace_whole(tmp_path):
+    path = tmp_path / "summary.json"
+    outputs.atomic_write_json(path, {"a": 1})
+    outputs.atomic_write_json(path, {"a": np.float32(2.5), "b": np.arange(2)})
+    assert path.read_text().strip().startswith("{")
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert '"a": 2.5' in path.read_text()
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "summary.json"
+    outputs.atomic_write_json(path, {"a": 1})
+    with pytest.raises(TypeError):
+        outputs.atomic_write_json(path, {"a": object()})
+    assert '"a": 1' in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_non_finite_loss_names_the_run_and_update(tmp_path):
+    config = PPOConfig()
+    grid = Grid.from_values(config, {"lr": [1e-3, 1.0]})
+    loss = np.zeros((2, 3, 5))
+    loss[1, 2, 3] = np.nan
+    result = runner.RunResult(config, grid, {"loss": loss}, np.arange(5), None, {}, tmp_path)
+    with pytest.raises(runner.NonFiniteLossError, match=r"update 3 of seed 2 \(lr=1\); .*kept in"):
+        runner.check_finite_loss(result)
+
+
+def test_grid_is_the_cartesian_product_and_rejects_static_fields():
+    grid = Grid.from_values(PPOConfig(), {"lr": [1e-3, 2e-3], "gamma": [0.9, 0.99, 0.999]})
+    assert len(grid) == 6 and grid.hparams()["lr"].shape == (6,)
+    assert grid.labels()[-1] == "lr=0.002, gamma=0.999"
+    with pytest.raises(ValueError, match="num_envs: not a traced hyperparameter"):
+        Grid.from_values(PPOConfig(), {"num_envs": [1, 2]})

@@ -1,0 +1,123 @@
+"""PPO: probe environments, seeds, grids and (slow) CartPole learning."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from purejaxrl import runner
+from purejaxrl.config import hparams
+from purejaxrl.ppo import PPOConfig, make_learner, make_network, make_train
+
+PROBE_CONFIG = dict(
+    num_envs=16,
+    num_steps=8,
+    total_timesteps=16 * 8 * 150,
+    update_epochs=4,
+    num_minibatches=2,
+    lr=3e-3,
+    gamma=0.9,
+    ent_coef=0.0,
+    anneal_lr=False,
+    hidden_sizes=(32, 32),
+)
+
+
+def train_probe(env_id, **overrides):
+    config = PPOConfig(env_id=env_id, **{**PROBE_CONFIG, **overrides})
+    config.validate()
+    out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
+    env, params = envs.make(env_id)
+    network = make_network(config, env.action_space(params))
+
+    def evaluate(obs_value):
+        dist, value = network.apply(out.state.params, jnp.array([[obs_value]], jnp.float32))
+        return dist, float(value[0])
+
+    return evaluate
+
+
+@pytest.mark.parametrize("suffix", ["", "Continuous"])
+def test_value_probes(suffix):
+    evaluate = train_probe(f"Probe-Constant{suffix}-v0")
+    assert evaluate(0.0)[1] == pytest.approx(1.0, abs=0.1)
+    evaluate = train_probe(f"Probe-ObsReward{suffix}-v0")
+    assert evaluate(1.0)[1] == pytest.approx(1.0, abs=0.1)
+    assert evaluate(-1.0)[1] == pytest.approx(-1.0, abs=0.1)
+    evaluate = train_probe(f"Probe-TwoStep{suffix}-v0")
+    assert evaluate(0.0)[1] == pytest.approx(0.9, abs=0.1)  # gamma * 1
+    assert evaluate(1.0)[1] == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("loss", ["clip", "kl"])
+def test_discrete_policy_probes(loss):
+    evaluate = train_probe("Probe-ActionReward-v0", loss=loss)
+    dist, value = evaluate(0.0)
+    assert float(jax.nn.softmax(dist.logits)[0, 1]) > 0.9
+    assert value == pytest.approx(1.0, abs=0.15)
+    evaluate = train_probe("Probe-ObsActionReward-v0", loss=loss)
+    assert float(jax.nn.softmax(evaluate(1.0)[0].logits)[0, 1]) > 0.9
+    assert float(jax.nn.softmax(evaluate(-1.0)[0].logits)[0, 0]) > 0.9
+
+
+def test_continuous_policy_probes():
+    evaluate = train_probe("Probe-ActionRewardContinuous-v0")
+    assert float(evaluate(0.0)[0].mean[0, 0]) == pytest.approx(0.5, abs=0.15)
+    evaluate = train_probe("Probe-ObsActionRewardContinuous-v0")
+    assert float(evaluate(1.0)[0].mean[0, 0]) == pytest.approx(0.5, abs=0.15)
+    assert float(evaluate(-1.0)[0].mean[0, 0]) == pytest.approx(-0.5, abs=0.15)
+
+
+TINY = PPOConfig(total_timesteps=4 * 128 * 4, progress=False, compilation_cache="")
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_seeds_give_different_parameters_and_a_vmapped_seed_equals_the_seed_alone():
+    train = make_train(TINY)
+    keys = jax.random.split(jax.random.key(0), 3)
+    batched = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, hparams(TINY))
+    alone = jax.jit(train)(keys[1], hparams(TINY))
+    for b, a in zip(leaves(batched.state.params), leaves(alone.state.params), strict=True):
+        np.testing.assert_allclose(b[1], a, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(b[0], b[1])
+    assert batched.metrics["loss"].shape == (3, TINY.num_updates)
+
+
+def test_a_grid_point_equals_the_same_hyperparameters_run_alone():
+    config = dataclasses.replace(TINY, num_seeds=2)
+    result = runner.run(config, make_learner, "ppo", {"lr": [1e-3, 3e-3]}, write=False)
+    assert result.metrics["loss"].shape == (2, 2, TINY.num_updates)
+    alone_config = dataclasses.replace(TINY, lr=3e-3)
+    seed_keys = jax.random.split(jax.random.key(config.seed), 2)
+    alone = jax.jit(make_train(alone_config))(seed_keys[1], hparams(alone_config))
+    run_index = 1 * 2 + 1  # grid point 1, seed 1
+    for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
+        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.metrics["loss"][1, 1], alone.metrics["loss"], rtol=1e-4)
+
+
+def test_progress_fires_at_most_the_asked_number_of_times_and_once_per_update_at_most():
+    from purejaxrl.progress import ProgressBar
+
+    learner = make_learner(TINY)  # 4 updates
+    keys = jax.random.split(jax.random.key(0), 2)
+    hp = jax.tree.map(lambda x: jnp.repeat(x, 2), hparams(TINY))
+    for ticks, expected in [(2, 2), (100, learner.num_updates)]:
+        bar = ProgressBar(1, 1, "test")
+        sweep = runner.build_sweep(learner, 2, bar, ticks)
+        jax.block_until_ready(jax.jit(sweep)(keys, hp))
+        assert bar.calls == expected
+
+
+@pytest.mark.slow
+def test_ppo_solves_cartpole_at_500k_steps_over_8_seeds():
+    config = PPOConfig(num_seeds=8, progress=False, compilation_cache="")
+    result = runner.run(config, make_learner, "ppo", write=False)
+    final = result.summary["results"][0]["final_return_mean"]
+    assert final >= 475, result.summary["results"]
