@@ -4,10 +4,11 @@ Each algorithm module (`purejaxrl.ppo`, ...) holds its config, networks, loss an
 `make_train(config) -> train(key, hparams)`, and runs from the command line through the shared
 runner: `python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8`.
 
-`PUREJAXRL_CPU_DEVICES=N` (read on import, before JAX starts its backends) splits the CPU into N
-JAX devices; the runner then shards the runs of a sweep over them. It is off by default: with
-jax 0.10.2, programs with two or more runs per CPU device deadlock in XLA's CPU runtime (see
-benchmarks/README.md). GPU and TPU devices are used as they are.
+On import, the CPU backend is split into one JAX device per core (`PUREJAXRL_CPU_DEVICES=N` to
+choose N, 1 to turn it off), because XLA runs one compiled loop on one core: the runner shards a
+multi-seed run over these devices so that every core works. This only takes effect if JAX has not
+started its backends yet (import purejaxrl before gymnax or any JAX computation). GPU and TPU
+devices are used as they are.
 """
 
 import os as _os
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 
 
 def _split_cpu_into_devices() -> None:
-    count = int(_os.environ.get("PUREJAXRL_CPU_DEVICES", "0") or 0)
+    count = int(_os.environ.get("PUREJAXRL_CPU_DEVICES", "0") or 0) or (_os.cpu_count() or 1)
     if count <= 1:
         return
     import jax

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -13,6 +14,41 @@ import numpy as np
 from purejaxrl.distributions import Categorical, DiagGaussian
 
 ActivationName = Literal["tanh", "relu"]
+
+
+def orthogonal(scale: float = 1.0):
+    """Orthogonal initialiser (Saxe et al. 2014) built from matmuls only.
+
+    Same distribution as `flax.linen.initializers.orthogonal` (the Q factor of a Gaussian matrix
+    with R's diagonal made positive), computed by Gram-Schmidt with re-orthogonalisation instead of
+    LAPACK's QR: jaxlib 0.10.2's CPU QR kernels deadlock when several batched QRs run at once, which
+    is exactly what `vmap` over seeds of a network's init produces.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        n, m = max(rows, cols), min(rows, cols)
+        q = gram_schmidt(jax.random.normal(key, (n, m), jnp.float32))
+        q = q if rows >= cols else q.T
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
+
+
+def gram_schmidt(a: jax.Array) -> jax.Array:
+    """Orthonormalises the columns of a (n, m) matrix, n >= m, left to right (CGS2)."""
+    m = a.shape[1]
+
+    def column(j, q):
+        earlier = (jnp.arange(m) < j).astype(q.dtype)
+        v = q[:, j]
+        for _ in range(2):  # "twice is enough" (Giraud et al. 2005)
+            v = v - q @ ((q.T @ v) * earlier)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, m, column, a)
+
+
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 
 
@@ -25,7 +61,7 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for size in self.hidden_sizes:
-            x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            x = nn.Dense(size, kernel_init=orthogonal(np.sqrt(2)))(x)
             x = ACTIVATIONS[self.activation](x)
         return x
 
@@ -47,14 +83,14 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array):
-        head = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))
+        head = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))
         out = head(MLP(self.hidden_sizes, self.activation)(obs))
         if self.discrete:
             dist = Categorical(out)
         else:
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
             dist = DiagGaussian(out, jnp.broadcast_to(log_std, out.shape))
-        value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))(
+        value = nn.Dense(1, kernel_init=orthogonal(1.0))(
             MLP(self.hidden_sizes, self.activation)(obs)
         )
         return dist, value[..., 0]

@@ -104,7 +104,8 @@ def test_bad_input_exits_2_with_one_line_naming_the_value(tmp_path, args, messag
 
 def test_runs_are_sharded_over_cpu_devices_and_agree_with_one_device(tmp_path):
     args = [*TINY, "--num-seeds", "2"]
-    one = cli("purejaxrl.ppo", *args, "--runs-dir", "one", cwd=tmp_path)
+    one = cli("purejaxrl.ppo", *args, "--runs-dir", "one", cwd=tmp_path,
+              env={"PUREJAXRL_CPU_DEVICES": "1"})  # fmt: skip
     two = cli("purejaxrl.ppo", *args, "--runs-dir", "two", cwd=tmp_path,
               env={"PUREJAXRL_CPU_DEVICES": "2"})  # fmt: skip
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr

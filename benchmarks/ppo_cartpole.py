@@ -1,0 +1,110 @@
+"""PPO speed on CartPole-v1 at the default (PureJaxRL) settings; results in benchmarks/results/.
+
+Measures, each `--repeats` times (medians reported): compile time and run time for 1 and 8 seeds,
+with and without the progress bar, and the raw env-step ceiling (the same number of envs stepped
+with random actions in a jitted scan, no learning). Compile times are taken with the persistent
+compilation cache off, so they are real compilations.
+
+    python benchmarks/ppo_cartpole.py [--repeats 3] [--total-timesteps 500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import envs
+from purejaxrl import runner
+from purejaxrl.outputs import atomic_write_json
+from purejaxrl.ppo import PPOConfig, make_learner
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def env_ceiling(num_envs: int, steps_per_env: int, repeats: int) -> dict:
+    """Env steps/s of `num_envs` CartPole envs with random actions in one jitted scan."""
+    env = envs.make_batched("CartPole-v1", num_envs)
+
+    def rollout(key):
+        obs, state = env.reset(key)
+
+        def step(state, key):
+            action_key, env_key = jax.random.split(key)
+            action = jax.random.randint(action_key, (num_envs,), 0, 2)
+            _, state, reward, *_ = env.step(env_key, state, action)
+            return state, reward.sum()
+
+        _, rewards = jax.lax.scan(step, state, jax.random.split(key, steps_per_env))
+        return rewards.sum()
+
+    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
+    times = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(jax.random.key(r)))
+        times.append(time.perf_counter() - start)
+    run = statistics.median(times)
+    return {
+        "num_envs": num_envs,
+        "run_time_s": run,
+        "steps_per_second": num_envs * steps_per_env / run,
+    }
+
+
+def ppo(config: PPOConfig, repeats: int) -> dict:
+    compile_times, run_times = [], []
+    for _ in range(repeats):
+        result = runner.run(config, make_learner, "ppo", write=False)
+        compile_times.append(result.summary["compile_time_s"])
+        run_times.append(result.summary["run_time_s"])
+    steps = result.summary["env_steps_per_run"] * config.num_seeds
+    return {
+        "num_seeds": config.num_seeds,
+        "progress": config.progress,
+        "compile_time_s": statistics.median(compile_times),
+        "run_time_s": statistics.median(run_times),
+        "run_times_s": run_times,
+        "steps_per_second": steps / statistics.median(run_times),
+        "final_return_mean": result.summary["results"][0]["final_return_mean"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--total-timesteps", type=int, default=500_000)
+    args = parser.parse_args()
+
+    base = PPOConfig(total_timesteps=args.total_timesteps, compilation_cache="")
+    rows = []
+    for seeds in (1, 8):
+        for progress in (False, True):
+            config = dataclasses.replace(base, num_seeds=seeds, progress=progress)
+            rows.append(ppo(config, args.repeats))
+            print(json.dumps(rows[-1]), flush=True)
+    steps_per_env = base.num_updates * base.num_steps
+    ceilings = [env_ceiling(base.num_envs * s, steps_per_env, args.repeats) for s in (1, 8)]
+    for row in ceilings:
+        print(json.dumps(row), flush=True)
+    record = {
+        "command": f"python benchmarks/ppo_cartpole.py --repeats {args.repeats} "
+        f"--total-timesteps {args.total_timesteps}",
+        "config": dataclasses.asdict(base),
+        "ppo": rows,
+        "env_ceiling": ceilings,
+        **runner.environment_record(),
+        "jnp_default_dtype": str(jnp.zeros(()).dtype),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    atomic_write_json(RESULTS / "ppo_cartpole.json", record)
+
+
+if __name__ == "__main__":
+    main()
