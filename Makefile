@@ -23,7 +23,7 @@ train: $(STAMP)
 
 ## The whole suite, slow learning tests and notebooks included (CPU only).
 test: $(STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --dist loadgroup --durations=15
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --durations=15
 
 ## Everything but the tests marked slow.
 test-fast: $(STAMP)
@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ppo_cartpole.py
 	$(BIN)/python benchmarks/ppo_pendulum.py
 
+## Executes the notebooks at their full budget (the test suite runs them at a tiny one).
 notebooks: $(STAMP)
 	JAX_PLATFORMS=cpu $(BIN)/pytest --nbmake notebooks
 

@@ -8,6 +8,28 @@ environment (Atari through envpool, later) implements as well.
 from __future__ import annotations
 
 import difflib
+import os
+
+
+def _split_cpu_into_devices() -> None:
+    """Makes one JAX CPU device per core (`PUREJAXRL_CPU_DEVICES=N` to choose N, 1 to turn it off).
+
+    XLA runs one compiled loop on one core; with several CPU devices the runner shards the runs of
+    a sweep over them, so every core works. It must happen before JAX starts its backends, hence
+    here, before gymnax is imported (gymnax starts them on import). GPUs and TPUs are unaffected.
+    """
+    count = int(os.environ.get("PUREJAXRL_CPU_DEVICES", "0") or 0) or (os.cpu_count() or 1)
+    if count <= 1:
+        return
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:
+        pass  # JAX already started its backends: keep the devices it has
+
+
+_split_cpu_into_devices()
 
 import gymnax
 

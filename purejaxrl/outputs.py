@@ -150,12 +150,10 @@ def plot_curves(
         returns: episode returns per update, shape (grid, seed, update), NaN where no episode
             ended; each run's curve carries its latest return forward.
     """
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    fig = Figure(figsize=(7, 4.2), dpi=120)
+    ax = fig.subplots()
     for label, curves in zip(labels, returns, strict=True):
         mean, low, high = mean_and_band(forward_fill(curves))
         (line,) = ax.plot(env_steps, mean, label=label or f"{curves.shape[0]} seeds")
@@ -168,7 +166,6 @@ def plot_curves(
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
 

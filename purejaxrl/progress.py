@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 class ProgressBar:

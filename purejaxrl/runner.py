@@ -1,10 +1,11 @@
 """The shared runner: config in, a finished run folder out, for any algorithm.
 
-`run(config, make_learner, algo)` validates the config (and every grid point), sets JAX up (one
-CPU device per core when it helps, the persistent compilation cache), compiles one program that
-trains every (grid point, seed) pair, runs it with a progress bar fed from inside the loop, and
-writes the outputs described in `purejaxrl.outputs`. `main(...)` is the same from the command
-line (tyro), where a traced hyperparameter takes several values: `--lr 1e-4 3e-4`.
+`run(config, make_learner, algo)` validates the config (and every grid point), turns on the
+persistent compilation cache, compiles one program that trains every (grid point, seed) pair,
+sharded over the visible devices (on a CPU, one per core: see `envs/__init__.py`), runs it with a
+progress bar fed from inside the loop, and writes the outputs described in `purejaxrl.outputs`.
+`main(...)` is the same from the command line (tyro), where a traced hyperparameter takes several
+values: `--lr 1e-4 3e-4`.
 """
 
 from __future__ import annotations
