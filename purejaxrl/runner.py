@@ -59,6 +59,19 @@ def configure_jax(config) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def warn_if_cpu_not_split(num_runs: int) -> None:
+    """Says on stderr when a multi-run sweep will use one core of several (see envs/__init__.py)."""
+    devices, cores = jax.devices(), os.cpu_count() or 1
+    requested = os.environ.get("PUREJAXRL_CPU_DEVICES", "")
+    if devices[0].platform == "cpu" and len(devices) == 1 and num_runs > 1 and cores > 1:
+        if requested != "1":
+            print(
+                f"note: JAX has 1 CPU device on a {cores}-core machine, so the {num_runs} runs share "
+                "one core; import purejaxrl (or envs) before gymnax or any JAX work to split the CPU",
+                file=sys.stderr,
+            )
+
+
 def validate(config, grid_values: Mapping[str, Sequence[float]] | None = None) -> Grid:
     """Validates the config at every grid point and returns the grid; raises `ConfigError`."""
     grid = Grid.from_values(config, grid_values)
@@ -157,6 +170,7 @@ def run(
     num_seeds, num_grid = config.num_seeds, len(grid)
     num_runs = num_seeds * num_grid
     configure_jax(config)
+    warn_if_cpu_not_split(num_runs)
     learner = make_learner(grid.points[0])
     run_dir = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if write else None
     if run_dir is not None:
