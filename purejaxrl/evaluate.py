@@ -46,6 +46,11 @@ def load_run(run_dir: str | Path):
 def load_exported(run_dir: str | Path):
     """(algorithm module, config, exported parameters with a leading run axis) of a run folder."""
     module, config, record = load_run(run_dir)
+    return module, config, _restore(run_dir, module, config, record)
+
+
+def _restore(run_dir, module, config, record):
+    """The checkpoint, restored into the structure the algorithm's `export` produces."""
     learner = module.make_learner(config)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     hp = hparams(config)
@@ -55,7 +60,7 @@ def load_exported(run_dir: str | Path):
 
     target = jax.eval_shape(jax.vmap(exported_of), jax.random.split(jax.random.key(0), num_runs))
     target = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), target)
-    return module, config, outputs.load_checkpoint(run_dir, target)
+    return outputs.load_checkpoint(run_dir, target)
 
 
 def greedy_returns(act, exported, env_id: str, num_episodes: int, key: jax.Array) -> jax.Array:
@@ -111,8 +116,8 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     """Greedy returns per grid point and seed: {"returns": (grid, seed, episode), "labels": [...]}."""
     if episodes < 1:
         raise RunFolderError(f"episodes={episodes}: must be >= 1")
-    module, config, exported = load_exported(run_dir)
-    record = json.loads((Path(run_dir) / "config.json").read_text())
+    module, config, record = load_run(run_dir)
+    exported = _restore(run_dir, module, config, record)
     act = module.make_policy(config)
     returns = greedy_returns(act, exported, config.env_id, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)

@@ -62,14 +62,14 @@ def configure_jax(config) -> None:
 def warn_if_cpu_not_split(num_runs: int) -> None:
     """Says on stderr when a multi-run sweep will use one core of several (see envs/__init__.py)."""
     devices, cores = jax.devices(), os.cpu_count() or 1
-    requested = os.environ.get("PUREJAXRL_CPU_DEVICES", "")
-    if devices[0].platform == "cpu" and len(devices) == 1 and num_runs > 1 and cores > 1:
-        if requested != "1":
-            print(
-                f"note: JAX has 1 CPU device on a {cores}-core machine, so the {num_runs} runs share "
-                "one core; import purejaxrl (or envs) before gymnax or any JAX work to split the CPU",
-                file=sys.stderr,
-            )
+    turned_off = os.environ.get("PUREJAXRL_CPU_DEVICES") == "1"
+    single_cpu = devices[0].platform == "cpu" and len(devices) == 1
+    if single_cpu and num_runs > 1 and cores > 1 and not turned_off:
+        print(
+            f"note: JAX has 1 CPU device on a {cores}-core machine, so the {num_runs} runs share "
+            "one core; import purejaxrl (or envs) before gymnax or any JAX work to split the CPU",
+            file=sys.stderr,
+        )
 
 
 def validate(config, grid_values: Mapping[str, Sequence[float]] | None = None) -> Grid:
