@@ -33,6 +33,7 @@ _split_cpu_into_devices()
 
 import gymnax
 
+from envs.gridworld import Gridworld, gridworld_ids
 from envs.probes import PROBES, Probe
 from envs.wrappers import (
     BatchedEnv,
@@ -48,6 +49,7 @@ __all__ = [
     "BatchedEnv",
     "ClipAction",
     "EpisodeStatistics",
+    "Gridworld",
     "FlattenObservation",
     "NormalizeObservation",
     "VmapEnv",
@@ -58,8 +60,8 @@ __all__ = [
 
 
 def registered_ids() -> list[str]:
-    """Every environment id that `make` accepts: gymnax's and our own (the probes)."""
-    return list(gymnax.registered_envs) + list(PROBES)
+    """Every environment id that `make` accepts: gymnax's and our own (probes, gridworlds)."""
+    return list(gymnax.registered_envs) + list(PROBES) + list(gridworld_ids())
 
 
 class UnknownEnvironmentError(ValueError):
@@ -84,6 +86,10 @@ def make(env_id: str, **kwargs):
         close = difflib.get_close_matches(env_id, ids, n=5, cutoff=0.4)
         hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
         raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {hint}")
+    if env_id in gridworld_ids():
+        name, slip = gridworld_ids()[env_id]
+        env = Gridworld(name, **{"slip": slip, **kwargs})
+        return env, env.default_params
     if env_id in PROBES:
         kind, continuous = PROBES[env_id]
         env = Probe(kind, continuous, **kwargs)
