@@ -1,0 +1,89 @@
+"""Tabular Q-learning throughput over 1, 1000 and 100000 seeds vs the raw gridworld step ceiling.
+
+Results in benchmarks/results/q_learning_seeds.json. Each figure is the median of `--repeats` runs
+of one compiled call (compilation timed apart). The ceiling steps the same number of gridworlds
+with random actions in a jitted scan, no learning.
+
+    python benchmarks/q_learning_seeds.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+
+import envs
+from purejaxrl import runner
+from purejaxrl.outputs import atomic_write_json
+from purejaxrl.q_learning import QLearningConfig, make_learner
+
+RESULTS = Path(__file__).parent / "results"
+ENV_ID = "Gridworld-Maze-v0"
+
+
+def ceiling(num_envs: int, steps: int, repeats: int) -> float:
+    """Env steps/s of `num_envs` gridworlds with random actions."""
+    env = envs.make_batched(ENV_ID, num_envs)
+
+    def rollout(key):
+        _, state = env.reset(key)
+
+        def step(state, key):
+            action_key, env_key = jax.random.split(key)
+            action = jax.random.randint(action_key, (num_envs,), 0, 4)
+            _, state, reward, *_ = env.step(env_key, state, action)
+            return state, reward.sum()
+
+        return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
+
+    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
+    times = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(jax.random.key(r)))
+        times.append(time.perf_counter() - start)
+    return num_envs * steps / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    for seeds, steps in [(1, 1_000_000), (1000, 20_000), (100_000, 1_000)]:
+        config = QLearningConfig(
+            env_id=ENV_ID, num_seeds=seeds, total_timesteps=steps, steps_per_update=steps // 10,
+            progress=False, compilation_cache="",
+        )  # fmt: skip
+        runs = [
+            runner.run(config, make_learner, "q_learning", write=False) for _ in range(args.repeats)
+        ]
+        run_time = statistics.median(r.summary["run_time_s"] for r in runs)
+        row = {
+            "num_seeds": seeds,
+            "steps_per_seed": steps,
+            "compile_time_s": statistics.median(r.summary["compile_time_s"] for r in runs),
+            "run_time_s": run_time,
+            "steps_per_second": seeds * steps / run_time,
+            "ceiling_steps_per_second": ceiling(seeds, steps, args.repeats),
+        }
+        row["fraction_of_ceiling"] = row["steps_per_second"] / row["ceiling_steps_per_second"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    record = {
+        "command": f"python benchmarks/q_learning_seeds.py --repeats {args.repeats}",
+        "env_id": ENV_ID,
+        "rows": rows,
+        **runner.environment_record(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    atomic_write_json(RESULTS / "q_learning_seeds.json", record)
+
+
+if __name__ == "__main__":
+    main()
