@@ -14,13 +14,11 @@ import argparse
 import dataclasses
 import json
 import statistics
-import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
+from ceiling import env_steps_per_second
 
-import envs
 from purejaxrl import runner
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.ppo import PPOConfig, make_learner
@@ -30,31 +28,11 @@ RESULTS = Path(__file__).parent / "results"
 
 def env_ceiling(num_envs: int, steps_per_env: int, repeats: int) -> dict:
     """Env steps/s of `num_envs` CartPole envs with random actions in one jitted scan."""
-    env = envs.make_batched("CartPole-v1", num_envs)
-
-    def rollout(key):
-        obs, state = env.reset(key)
-
-        def step(state, key):
-            action_key, env_key = jax.random.split(key)
-            action = jax.random.randint(action_key, (num_envs,), 0, 2)
-            _, state, reward, *_ = env.step(env_key, state, action)
-            return state, reward.sum()
-
-        _, rewards = jax.lax.scan(step, state, jax.random.split(key, steps_per_env))
-        return rewards.sum()
-
-    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
-    times = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(r)))
-        times.append(time.perf_counter() - start)
-    run = statistics.median(times)
+    rate = env_steps_per_second("CartPole-v1", num_envs, steps_per_env, repeats)
     return {
         "num_envs": num_envs,
-        "run_time_s": run,
-        "steps_per_second": num_envs * steps_per_env / run,
+        "run_time_s": num_envs * steps_per_env / rate,
+        "steps_per_second": rate,
     }
 
 

@@ -12,42 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
-import jax
+from ceiling import env_steps_per_second
 
-import envs
 from purejaxrl import runner
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.q_learning import QLearningConfig, make_learner
 
 RESULTS = Path(__file__).parent / "results"
 ENV_ID = "Gridworld-Maze-v0"
-
-
-def ceiling(num_envs: int, steps: int, repeats: int) -> float:
-    """Env steps/s of `num_envs` gridworlds with random actions."""
-    env = envs.make_batched(ENV_ID, num_envs)
-
-    def rollout(key):
-        _, state = env.reset(key)
-
-        def step(state, key):
-            action_key, env_key = jax.random.split(key)
-            action = jax.random.randint(action_key, (num_envs,), 0, 4)
-            _, state, reward, *_ = env.step(env_key, state, action)
-            return state, reward.sum()
-
-        return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
-
-    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
-    times = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(r)))
-        times.append(time.perf_counter() - start)
-    return num_envs * steps / statistics.median(times)
 
 
 def main() -> None:
@@ -70,7 +44,7 @@ def main() -> None:
             "compile_time_s": statistics.median(r.summary["compile_time_s"] for r in runs),
             "run_time_s": run_time,
             "steps_per_second": seeds * steps / run_time,
-            "ceiling_steps_per_second": ceiling(seeds, steps, args.repeats),
+            "ceiling_steps_per_second": env_steps_per_second(ENV_ID, seeds, steps, args.repeats),
         }
         row["fraction_of_ceiling"] = row["steps_per_second"] / row["ceiling_steps_per_second"]
         rows.append(row)
