@@ -94,3 +94,22 @@ class ActorCritic(nn.Module):
             MLP(self.hidden_sizes, self.activation)(obs)
         )
         return dist, value[..., 0]
+
+
+class QNetwork(nn.Module):
+    """Action values Q(s, .) of a discrete action space: an MLP torso and a linear head.
+
+    Flax's default (LeCun normal) initialisation, as in PureJaxRL's and CleanRL's DQN. Returns
+    shape (*obs.shape[:-1], action_dim).
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (120, 84)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = obs
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+        return nn.Dense(self.action_dim)(x)

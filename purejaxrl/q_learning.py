@@ -22,6 +22,7 @@ from gymnax.environments import spaces
 from envs import make_batched
 from purejaxrl import runner
 from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.exploration import epsilon_greedy, linear_epsilon
 from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
 
 
@@ -114,21 +115,12 @@ def td_update(q_tm1: jax.Array, target: jax.Array, alpha) -> jax.Array:
     return (1.0 - alpha) * q_tm1 + alpha * target
 
 
-def epsilon_greedy(key: jax.Array, q_s: jax.Array, epsilon) -> jax.Array:
-    """A random action with probability epsilon, else a greedy one (ties broken at random)."""
-    explore_key, action_key, tie_key = jax.random.split(key, 3)
-    noise = jax.random.uniform(tie_key, q_s.shape)
-    greedy = jnp.argmax(jnp.where(q_s == q_s.max(), noise, -1.0))
-    random = jax.random.randint(action_key, (), 0, q_s.shape[0])
-    return jnp.where(jax.random.uniform(explore_key) < epsilon, random, greedy).astype(jnp.int32)
-
-
 def epsilon_schedule(config: QLearningConfig, hp: HParams, step: jax.Array) -> jax.Array:
     """Epsilon at env step `step` (see `QLearningConfig.epsilon_decay`)."""
     horizon = hp["exploration_fraction"] * config.total_timesteps
     start, end = hp["epsilon_start"], hp["epsilon_end"]
     if config.epsilon_decay == "linear":
-        return end + (start - end) * jnp.clip(1.0 - step / horizon, 0.0, 1.0)
+        return linear_epsilon(start, end, horizon, step)
     return end + (start - end) * jnp.exp(-5.0 * step / horizon)
 
 

@@ -248,16 +248,25 @@ def run(
 
 
 def check_finite_loss(result: RunResult) -> None:
-    """Raises `NonFiniteLossError` naming the first run and update whose loss is not finite."""
+    """Raises `NonFiniteLossError` naming the first run and update whose loss is not finite.
+
+    Updates without a gradient step (metric `gradient_steps` == 0, e.g. before DQN's
+    learning_starts) report a NaN loss by design and are not checked.
+    """
     loss = result.metrics.get("loss")
-    if loss is None or np.all(np.isfinite(loss)):
+    if loss is None:
         return
-    g, s, u = np.argwhere(~np.isfinite(loss))[0]
+    bad = ~np.isfinite(loss)
+    if "gradient_steps" in result.metrics:
+        bad &= result.metrics["gradient_steps"] > 0
+    if not bad.any():
+        return
+    g, s, u = np.argwhere(bad)[0]
     label = result.grid.labels()[g] or "the only grid point"
     where = f"; outputs kept in {result.run_dir}" if result.run_dir else ""
     raise NonFiniteLossError(
         f"loss became non-finite at update {u} of seed {s} ({label}); "
-        f"try a smaller lr or max_grad_norm{where}"
+        f"try a smaller lr (or max_grad_norm where the algorithm has one){where}"
     )
 
 

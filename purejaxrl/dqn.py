@@ -1,0 +1,342 @@
+"""DQN and Double DQN with a jnp replay buffer, on any discrete-action gymnax env; results in runs/<env>/dqn/.
+
+    python -m purejaxrl.dqn --env-id CartPole-v1 --num-seeds 8
+    python -m purejaxrl.dqn --double --loss huber --tau 0.005 --target-update-interval 10
+    python -m purejaxrl.dqn --lr 1e-4 2.5e-4 1e-3 --num-seeds 8     # 3 x 8 runs, one compiled call
+
+Defaults are PureJaxRL's dqn.py CartPole settings, so the two can be compared run for run.
+
+One update (one row of metrics) is `steps_per_update` env steps. It is made of training phases:
+each phase steps every env `train_frequency / num_envs` times, adding every transition to the
+buffer, then takes `gradient_steps` gradient steps on sampled minibatches (once `learning_starts`
+env steps have been taken), and refreshes the target network whenever the step count crosses a
+multiple of `target_update_interval`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from gymnax.environments import spaces
+
+from envs import make_batched
+from purejaxrl import runner
+from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.exploration import epsilon_greedy, linear_epsilon
+from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.networks import ActivationName, QNetwork
+from purejaxrl.replay import BufferState, ReplayBuffer, Transition
+
+
+@dataclass(frozen=True)
+class DQNConfig(BaseConfig):
+    """Deep Q-Network (Mnih et al. 2015), optionally Double DQN (van Hasselt et al. 2016)."""
+
+    env_id: str = "CartPole-v1"
+    """Environment id (a gymnax id with a discrete action space)."""
+    total_timesteps: int = 500_000
+    """Environment steps per run (summed over parallel envs)."""
+    num_envs: int = 10
+    """Parallel environments per run."""
+    buffer_size: int = 10_000
+    """Replay capacity in transitions; the oldest are overwritten."""
+    batch_size: int = 128
+    """Transitions per gradient step, sampled uniformly from the buffer."""
+    learning_starts: int = 10_000
+    """Env steps taken (epsilon-greedy, mostly random) before gradient steps begin (PureJaxRL's rule:
+    a training phase learns once more than learning_starts steps were taken)."""
+    train_frequency: int = 10
+    """Env steps (all envs together) between training phases; a multiple of num_envs."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    target_update_interval: int = 500
+    """Env steps between target-network updates (theta' <- tau theta + (1 - tau) theta')."""
+    double: bool = False
+    """Double DQN: the online network picks the bootstrap action, the target network values it."""
+    loss: Literal["mse", "huber"] = "mse"
+    """Regression loss on the TD error: squared (PureJaxRL) or Huber with delta 1 (the 2015 paper)."""
+    steps_per_update: int = 5_000
+    """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
+    hidden_sizes: tuple[int, ...] = (120, 84)
+    """Hidden layer widths of the Q-network."""
+    activation: ActivationName = "relu"
+    """Hidden activation."""
+    lr: float = traced(2.5e-4)
+    """Adam learning rate."""
+    gamma: float = traced(0.99)
+    """Discount factor."""
+    tau: float = traced(1.0)
+    """Target update rate in (0, 1]: 1 copies the online network (hard update), less is Polyak."""
+    epsilon_start: float = traced(1.0)
+    """Exploration probability at the start, in [0, 1]."""
+    epsilon_end: float = traced(0.05)
+    """Exploration probability after the decay, in [0, epsilon_start]."""
+    epsilon_anneal_steps: float = traced(250_000.0)
+    """Env steps over which epsilon decays linearly from epsilon_start to epsilon_end."""
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps"):
+            require(self, name, getattr(self, name) >= 1, "must be >= 1")
+        require(self, "target_update_interval", self.target_update_interval >= 1, "must be >= 1")
+        require(self, "learning_starts", self.learning_starts >= 0, "must be >= 0")
+        require(
+            self,
+            "batch_size",
+            self.batch_size <= self.buffer_size,
+            f"must be <= buffer_size={self.buffer_size} (a batch is sampled from the buffer)",
+        )
+        require(
+            self, "num_envs", self.num_envs <= self.buffer_size,
+            f"must be <= buffer_size={self.buffer_size} (each env step adds num_envs transitions)",
+        )  # fmt: skip
+        require(
+            self, "train_frequency",
+            self.train_frequency >= 1 and self.train_frequency % self.num_envs == 0,
+            f"must be a positive multiple of num_envs={self.num_envs}",
+        )  # fmt: skip
+        require(
+            self, "steps_per_update",
+            self.steps_per_update >= 1 and self.steps_per_update % self.train_frequency == 0,
+            f"must be a positive multiple of train_frequency={self.train_frequency}",
+        )  # fmt: skip
+        require(
+            self, "total_timesteps",
+            self.total_timesteps >= 1 and self.total_timesteps % self.steps_per_update == 0,
+            f"must be a positive multiple of steps_per_update={self.steps_per_update}",
+        )  # fmt: skip
+        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        space = make_batched(self.env_id, 1).action_space
+        require(
+            self,
+            "env_id",
+            isinstance(space, spaces.Discrete),
+            f"DQN needs a discrete action space, this env's is {type(space).__name__} "
+            "(use ddpg or ppo for continuous actions)",
+        )
+        require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "gamma", 0.0, 1.0)
+        require_finite_in(self, "tau", 0.0, 1.0, open_low=True)
+        require_finite_in(self, "epsilon_start", 0.0, 1.0)
+        require_finite_in(self, "epsilon_end", 0.0, self.epsilon_start)
+        require_finite_in(self, "epsilon_anneal_steps", 0.0, math.inf, open_low=True)
+
+
+Config = DQNConfig
+
+
+@struct.dataclass
+class DQNState:
+    params: Any
+    target_params: Any
+    opt_state: Any
+    buffer: BufferState  # transitions, leaves (buffer_size, ...)
+    env_state: Any
+    obs: jax.Array  # (N, *obs_shape) current observation of every env
+    timesteps: jax.Array  # () int32 env steps taken, all envs together
+    key: jax.Array
+
+
+def dqn_target(reward, terminated, gamma, q_next_target) -> jax.Array:
+    """y = r + gamma (1 - terminated) max_a Q_target(s', a)   (Mnih et al. 2015, eq. 2 and Alg. 1).
+
+    A truncated (time-limit) step is not terminated: it bootstraps from the true next state s'.
+
+    Args:
+        reward, terminated: (B,). q_next_target: (B, A) target network values at s'.
+
+    Returns:
+        (B,) targets.
+    """
+    return reward + gamma * (1.0 - terminated) * q_next_target.max(-1)
+
+
+def double_dqn_target(reward, terminated, gamma, q_next_target, q_next_online) -> jax.Array:
+    """y = r + gamma (1 - terminated) Q_target(s', argmax_a Q_online(s', a))   (van Hasselt et al. 2016, eq. 4).
+
+    Args:
+        reward, terminated: (B,). q_next_target, q_next_online: (B, A) values at s'.
+    """
+    best = jnp.argmax(q_next_online, axis=-1)
+    chosen = jnp.take_along_axis(q_next_target, best[:, None], axis=-1)[:, 0]
+    return reward + gamma * (1.0 - terminated) * chosen
+
+
+def soft_update(target_params, params, tau):
+    """theta' <- tau theta + (1 - tau) theta' on every leaf (Lillicrap et al. 2016); tau 1 copies."""
+    return jax.tree.map(lambda t, p: tau * p + (1.0 - tau) * t, target_params, params)
+
+
+def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HParams, config):
+    """Mean regression loss of Q(s, a) on the (Double) DQN target, held fixed (no gradient).
+
+    Squared error, or the Huber loss with delta 1 that the 2015 paper obtains by clipping the
+    error term's gradient to [-1, 1].
+    """
+    q = network.apply(params, batch.obs)  # (B, A)
+    q_taken = jnp.take_along_axis(q, batch.action[:, None].astype(jnp.int32), axis=-1)[:, 0]
+    q_next_target = network.apply(target_params, batch.next_obs)
+    terminated = batch.terminated.astype(jnp.float32)
+    if config.double:
+        q_next_online = network.apply(params, batch.next_obs)
+        target = double_dqn_target(
+            batch.reward, terminated, hp["gamma"], q_next_target, q_next_online
+        )
+    else:
+        target = dqn_target(batch.reward, terminated, hp["gamma"], q_next_target)
+    error = q_taken - jax.lax.stop_gradient(target)
+    if config.loss == "huber":
+        loss = optax.huber_loss(error, delta=1.0).mean()
+    else:
+        loss = jnp.square(error).mean()
+    return loss, {"loss": loss, "q_mean": q_taken.mean()}
+
+
+def make_network(config: DQNConfig, action_space) -> QNetwork:
+    return QNetwork(action_space.n, config.hidden_sizes, config.activation)
+
+
+def make_learner(config: DQNConfig) -> Learner:
+    """Builds DQN's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+    env = make_batched(config.env_id, config.num_envs)
+    network = make_network(config, env.action_space)
+    buffer = ReplayBuffer(config.buffer_size)
+    env_steps_per_phase = config.train_frequency // config.num_envs
+    phases_per_update = config.steps_per_update // config.train_frequency
+    act = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))
+
+    def init(key: jax.Array, hp: HParams) -> DQNState:
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, env_state = env.reset(env_key)
+        params = network.init(net_key, obs)
+        example = Transition(
+            obs=obs[0],
+            action=jnp.zeros((), jnp.int32),
+            reward=jnp.zeros(()),
+            next_obs=obs[0],
+            terminated=jnp.zeros((), bool),
+            truncated=jnp.zeros((), bool),
+        )
+        opt_state = optax.adam(hp["lr"]).init(params)
+        return DQNState(
+            params, params, opt_state, buffer.init(example), env_state, obs, jnp.int32(0), key
+        )
+
+    def env_step(state: DQNState, hp: HParams) -> tuple[DQNState, dict]:
+        key, act_key, env_key = jax.random.split(state.key, 3)
+        epsilon = linear_epsilon(
+            hp["epsilon_start"], hp["epsilon_end"], hp["epsilon_anneal_steps"], state.timesteps
+        )
+        q = network.apply(state.params, state.obs)  # (N, A)
+        action = act(jax.random.split(act_key, config.num_envs), q, epsilon)
+        obs, env_state, reward, terminated, truncated, info = env.step(
+            env_key, state.env_state, action
+        )
+        transition = Transition(
+            state.obs, action, reward, info["final_observation"], terminated, truncated
+        )
+        state = state.replace(
+            buffer=buffer.add(state.buffer, transition),
+            env_state=env_state,
+            obs=obs,
+            timesteps=state.timesteps + config.num_envs,
+            key=key,
+        )
+        return state, {k: info[k] for k in ("returned_episode", "episode_return", "episode_length")}
+
+    def train(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
+        tx = optax.adam(hp["lr"])
+        grad_fn = jax.grad(dqn_loss, argnums=1, has_aux=True)
+
+        def gradient_step(carry, key):
+            params, opt_state = carry
+            batch = buffer.sample(state.buffer, key, config.batch_size)
+            grads, metrics = grad_fn(network, params, state.target_params, batch, hp, config)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), metrics
+
+        key, *step_keys = jax.random.split(state.key, config.gradient_steps + 1)
+        (params, opt_state), metrics = jax.lax.scan(
+            gradient_step, (state.params, state.opt_state), jnp.stack(step_keys)
+        )
+        state = state.replace(params=params, opt_state=opt_state, key=key)
+        return state, {**jax.tree.map(jnp.mean, metrics), "learned": jnp.bool_(True)}
+
+    def skip(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
+        nan = jnp.float32(jnp.nan)
+        return state, {"loss": nan, "q_mean": nan, "learned": jnp.bool_(False)}
+
+    def phase(state: DQNState, hp: HParams) -> tuple[DQNState, tuple[dict, Metrics]]:
+        state, info = jax.lax.scan(
+            lambda s, _: env_step(s, hp), state, None, env_steps_per_phase
+        )  # info leaves: (env_steps_per_phase, N)
+        learn = (state.timesteps > config.learning_starts) & buffer.can_sample(
+            state.buffer, config.batch_size
+        )
+        state, metrics = jax.lax.cond(learn, train, skip, state, hp)
+        interval = config.target_update_interval
+        crossed = (
+            state.timesteps // interval > (state.timesteps - config.train_frequency) // interval
+        )
+        target = soft_update(state.target_params, state.params, hp["tau"])
+        target = jax.tree.map(
+            lambda new, old: jnp.where(crossed, new, old), target, state.target_params
+        )
+        return state.replace(target_params=target), (info, metrics)
+
+    def update(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
+        state, (info, metrics) = jax.lax.scan(
+            lambda s, _: phase(s, hp), state, None, phases_per_update
+        )
+        info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
+        epsilon = linear_epsilon(
+            hp["epsilon_start"], hp["epsilon_end"], hp["epsilon_anneal_steps"], state.timesteps
+        )
+        learned = metrics.pop("learned")  # (phases,) whether each phase took gradient steps
+        count = learned.sum()
+        # Means over the phases that learned; NaN if none did (a NaN loss in one of them shows).
+        means = {
+            k: jnp.where(learned, v, 0.0).sum() / jnp.where(count > 0, count, jnp.nan)
+            for k, v in metrics.items()
+        }
+        return state, {
+            **episode_metrics(info),
+            **means,
+            "gradient_steps": count * config.gradient_steps,
+            "epsilon": epsilon,
+        }
+
+    def export(state: DQNState) -> dict:
+        return {"params": state.params}
+
+    return Learner(init, update, export, config.num_updates, config.steps_per_update)
+
+
+def make_train(config: DQNConfig):
+    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config))
+
+
+def make_policy(config: DQNConfig):
+    """`act(exported, obs, key) -> action`: greedy in the learned Q-values."""
+    env = make_batched(config.env_id, 1)
+    network = make_network(config, env.action_space)
+
+    def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
+        return jnp.argmax(network.apply(exported["params"], obs), axis=-1)
+
+    return act
+
+
+if __name__ == "__main__":
+    runner.main(DQNConfig, make_learner, algo="dqn")

@@ -1,0 +1,178 @@
+"""DQN: targets by hand, probe environments, seeds and grids, bad input, (slow) CartPole."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from purejaxrl import runner
+from purejaxrl.config import ConfigError, hparams
+from purejaxrl.dqn import (
+    DQNConfig,
+    double_dqn_target,
+    dqn_loss,
+    dqn_target,
+    make_learner,
+    make_network,
+    make_train,
+    soft_update,
+)
+from purejaxrl.replay import Transition
+
+# Three transitions: neither terminated nor truncated, terminated, truncated (bootstraps).
+REWARD = jnp.array([1.0, 2.0, 3.0])
+TERMINATED = jnp.array([0.0, 1.0, 0.0])
+Q_NEXT_TARGET = jnp.array([[1.0, 5.0], [2.0, 3.0], [4.0, 0.0]])
+Q_NEXT_ONLINE = jnp.array([[3.0, 1.0], [0.0, 9.0], [1.0, 2.0]])
+
+
+def test_dqn_target_by_hand():
+    target = dqn_target(REWARD, TERMINATED, 0.9, Q_NEXT_TARGET)
+    np.testing.assert_allclose(target, [1 + 0.9 * 5, 2.0, 3 + 0.9 * 4], rtol=1e-6)
+
+
+def test_double_dqn_target_by_hand():
+    # The online network picks actions 0, 1, 1; the target network values them 1, 3, 0.
+    target = double_dqn_target(REWARD, TERMINATED, 0.9, Q_NEXT_TARGET, Q_NEXT_ONLINE)
+    np.testing.assert_allclose(target, [1 + 0.9 * 1, 2.0, 3 + 0.9 * 0], rtol=1e-6)
+
+
+def test_soft_update_by_hand():
+    target = {"w": jnp.array([0.0, 10.0])}
+    params = {"w": jnp.array([1.0, 20.0])}
+    np.testing.assert_allclose(soft_update(target, params, 0.1)["w"], [0.1, 11.0], rtol=1e-6)
+    np.testing.assert_allclose(soft_update(target, params, 1.0)["w"], [1.0, 20.0])
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_network(double, loss):
+    config = DQNConfig(env_id="Probe-ObsReward-v0", hidden_sizes=(8,), double=double, loss=loss)
+    network = make_network(config, envs.make(config.env_id)[0].action_space())
+    obs = jnp.array([[1.0], [-1.0], [0.5]])
+    params = network.init(jax.random.key(0), obs)
+    target_params = network.init(jax.random.key(1), obs)
+    batch = Transition(obs, jnp.array([0, 1, 1]), REWARD, -obs, TERMINATED.astype(bool),
+                       jnp.array([False, False, True]))  # fmt: skip
+    hp = hparams(config)
+    value, metrics = dqn_loss(network, params, target_params, batch, hp, config)
+    q = network.apply(params, obs)[jnp.arange(3), batch.action]
+    q_next_target = network.apply(target_params, -obs)
+    if double:
+        y = double_dqn_target(REWARD, TERMINATED, 0.99, q_next_target, network.apply(params, -obs))
+    else:
+        y = dqn_target(REWARD, TERMINATED, 0.99, q_next_target)
+    error = np.asarray(q - y)
+    quad = np.minimum(np.abs(error), 1.0)
+    expected = (
+        (error**2).mean() if loss == "mse" else (0.5 * quad**2 + (np.abs(error) - quad)).mean()
+    )
+    assert float(value) == pytest.approx(expected, rel=1e-5)
+    grads = jax.grad(lambda t: dqn_loss(network, params, t, batch, hp, config)[0])(target_params)
+    assert all(np.all(g == 0) for g in jax.tree.leaves(grads))  # the target is held fixed
+
+
+PROBE_CONFIG = dict(
+    num_envs=8, buffer_size=1000, batch_size=64, learning_starts=256, train_frequency=8,
+    target_update_interval=64, steps_per_update=800, total_timesteps=8000, lr=3e-3, gamma=0.9,
+    epsilon_end=1.0, hidden_sizes=(32, 32), progress=False, compilation_cache="",
+)  # fmt: skip
+
+
+def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.ndarray:
+    """Q(o, .) for each observation value o after training on the probe (uniform behaviour)."""
+    config = DQNConfig(env_id=env_id, **{**PROBE_CONFIG, **overrides})
+    config.validate()
+    out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
+    env, params = envs.make(env_id)
+    network = make_network(config, env.action_space(params))
+    return np.asarray(network.apply(out.state.params, jnp.array(observations)[:, None]))
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_value_probes(double):
+    q = probe_q_values("Probe-Constant-v0", [0.0], double=double)
+    np.testing.assert_allclose(q, 1.0, atol=0.05)
+    q = probe_q_values("Probe-ObsReward-v0", [1.0, -1.0], double=double)
+    np.testing.assert_allclose(q, [[1.0, 1.0], [-1.0, -1.0]], atol=0.05)
+    q = probe_q_values("Probe-TwoStep-v0", [0.0, 1.0], double=double)
+    np.testing.assert_allclose(q, [[0.9, 0.9], [1.0, 1.0]], atol=0.05)  # gamma * 1, then 1
+
+
+def test_action_probes():
+    q = probe_q_values("Probe-ActionReward-v0", [0.0])
+    np.testing.assert_allclose(q, [[0.0, 1.0]], atol=0.05)
+    q = probe_q_values("Probe-ObsActionReward-v0", [1.0, -1.0])
+    np.testing.assert_allclose(q, [[0.0, 1.0], [1.0, 0.0]], atol=0.05)
+
+
+TINY = DQNConfig(
+    total_timesteps=2000, num_envs=4, buffer_size=500, batch_size=32, learning_starts=400,
+    train_frequency=8, target_update_interval=100, steps_per_update=400, epsilon_anneal_steps=1000,
+    progress=False, compilation_cache="",
+)  # fmt: skip
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_seeds_give_different_parameters_and_a_vmapped_seed_equals_the_seed_alone():
+    train = make_train(TINY)
+    keys = jax.random.split(jax.random.key(0), 3)
+    batched = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, hparams(TINY))
+    alone = jax.jit(train)(keys[1], hparams(TINY))
+    for b, a in zip(leaves(batched.state.params), leaves(alone.state.params), strict=True):
+        np.testing.assert_allclose(b[1], a, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(b[0], b[1])
+    loss = batched.metrics["loss"]
+    assert loss.shape == (3, TINY.num_updates)
+    assert np.isnan(loss[:, 0]).all() and np.isfinite(loss[:, 1:]).all()  # learning starts at 400
+    np.testing.assert_array_equal(batched.metrics["gradient_steps"][0], [0, 50, 50, 50, 50])
+
+
+def test_a_grid_point_equals_the_same_hyperparameters_run_alone_and_a_run_can_be_evaluated(
+    tmp_path,
+):
+    from purejaxrl.evaluate import evaluate
+
+    config = dataclasses.replace(TINY, num_seeds=2, runs_dir=str(tmp_path))
+    result = runner.run(config, make_learner, "dqn", {"tau": [0.5, 1.0]})
+    alone_config = dataclasses.replace(TINY, tau=1.0)
+    seed_keys = jax.random.split(jax.random.key(config.seed), 2)
+    alone = jax.jit(make_train(alone_config))(seed_keys[1], hparams(alone_config))
+    run_index = 1 * 2 + 1  # grid point 1, seed 1
+    for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
+        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
+    evaluation = evaluate(result.run_dir, episodes=2)
+    assert evaluation["returns"].shape == (2, 2, 2) and (evaluation["returns"] >= 8).all()
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"env_id": "Pendulum-v1"}, "env_id='Pendulum-v1': DQN needs a discrete action space"),
+        ({"batch_size": 600}, "batch_size=600: must be <= buffer_size=500"),
+        ({"epsilon_end": 0.5, "epsilon_start": 0.2}, "epsilon_end=0.5: must be a finite number in [0.0, 0.2]"),
+        ({"epsilon_start": 1.5}, "epsilon_start=1.5: must be a finite number in [0.0, 1.0]"),
+        ({"epsilon_anneal_steps": 0.0}, "epsilon_anneal_steps=0.0: must be a finite number in (0.0"),
+        ({"train_frequency": 6}, "train_frequency=6: must be a positive multiple of num_envs=4"),
+        ({"tau": 0.0}, "tau=0.0: must be a finite number in (0.0, 1.0]"),
+        ({"steps_per_update": 300}, "steps_per_update=300: must be a positive multiple of train_frequency=8"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        dataclasses.replace(TINY, **overrides).validate()
+    assert message in str(error.value)
+
+
+@pytest.mark.slow
+def test_dqn_solves_cartpole_at_500k_steps_over_8_seeds():
+    config = DQNConfig(num_seeds=8, progress=False, compilation_cache="")
+    result = runner.run(config, make_learner, "dqn", write=False)
+    final = result.summary["results"][0]["final_return_mean"]
+    assert final >= 475, result.summary["results"]
