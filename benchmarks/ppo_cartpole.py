@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 from pathlib import Path
 
 import jax.numpy as jnp
 from ceiling import env_steps_per_second
+from timing import timed_runs
 
 from purejaxrl import runner
 from purejaxrl.outputs import atomic_write_json
@@ -36,24 +36,6 @@ def env_ceiling(num_envs: int, steps_per_env: int, repeats: int) -> dict:
     }
 
 
-def ppo(config: PPOConfig, repeats: int) -> dict:
-    compile_times, run_times = [], []
-    for _ in range(repeats):
-        result = runner.run(config, make_learner, "ppo", write=False)
-        compile_times.append(result.summary["compile_time_s"])
-        run_times.append(result.summary["run_time_s"])
-    steps = result.summary["env_steps_per_run"] * config.num_seeds
-    return {
-        "num_seeds": config.num_seeds,
-        "progress": config.progress,
-        "compile_time_s": statistics.median(compile_times),
-        "run_time_s": statistics.median(run_times),
-        "run_times_s": run_times,
-        "steps_per_second": steps / statistics.median(run_times),
-        "final_return_mean": result.summary["results"][0]["final_return_mean"],
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -65,7 +47,7 @@ def main() -> None:
     for seeds in (1, 8):
         for progress in (False, True):
             config = dataclasses.replace(base, num_seeds=seeds, progress=progress)
-            rows.append(ppo(config, args.repeats))
+            rows.append(timed_runs(config, make_learner, "ppo", args.repeats))
             print(json.dumps(rows[-1]), flush=True)
     steps_per_env = base.num_updates * base.num_steps
     ceilings = [env_ceiling(base.num_envs * s, steps_per_env, args.repeats) for s in (1, 8)]

@@ -29,8 +29,8 @@ from envs import make_batched
 from purejaxrl import runner
 from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
-from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
-from purejaxrl.networks import ActivationName, QNetwork
+from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
+from purejaxrl.networks import ActivationName, QNetwork, soft_update
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
 
@@ -172,11 +172,6 @@ def double_dqn_target(reward, terminated, gamma, q_next_target, q_next_online) -
     return reward + gamma * (1.0 - terminated) * chosen
 
 
-def soft_update(target_params, params, tau):
-    """theta' <- tau theta + (1 - tau) theta' on every leaf (Lillicrap et al. 2016); tau 1 copies."""
-    return jax.tree.map(lambda t, p: tau * p + (1.0 - tau) * t, target_params, params)
-
-
 def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HParams, config):
     """Mean regression loss of Q(s, a) on the (Double) DQN target, held fixed (no gradient).
 
@@ -202,14 +197,17 @@ def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HP
     return loss, {"loss": loss, "q_mean": q_taken.mean()}
 
 
-def make_network(config: DQNConfig, action_space) -> QNetwork:
-    return QNetwork(action_space.n, config.hidden_sizes, config.activation)
+def make_network(config: DQNConfig, action_space, observation_space) -> QNetwork:
+    """The Q-network; a tabular env's integer observation is one-hot encoded inside it."""
+    tabular = isinstance(observation_space, spaces.Discrete)
+    num_states = observation_space.n if tabular else 0
+    return QNetwork(action_space.n, config.hidden_sizes, config.activation, num_states)
 
 
 def make_learner(config: DQNConfig) -> Learner:
     """Builds DQN's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     env = make_batched(config.env_id, config.num_envs)
-    network = make_network(config, env.action_space)
+    network = make_network(config, env.action_space, env.observation_space)
     buffer = ReplayBuffer(config.buffer_size)
     env_steps_per_phase = config.train_frequency // config.num_envs
     phases_per_update = config.steps_per_update // config.train_frequency
@@ -303,16 +301,10 @@ def make_learner(config: DQNConfig) -> Learner:
             hp["epsilon_start"], hp["epsilon_end"], hp["epsilon_anneal_steps"], state.timesteps
         )
         learned = metrics.pop("learned")  # (phases,) whether each phase took gradient steps
-        count = learned.sum()
-        # Means over the phases that learned; NaN if none did (a NaN loss in one of them shows).
-        means = {
-            k: jnp.where(learned, v, 0.0).sum() / jnp.where(count > 0, count, jnp.nan)
-            for k, v in metrics.items()
-        }
         return state, {
             **episode_metrics(info),
-            **means,
-            "gradient_steps": count * config.gradient_steps,
+            **masked_means(metrics, learned),
+            "gradient_steps": learned.sum() * config.gradient_steps,
             "epsilon": epsilon,
         }
 
@@ -330,7 +322,7 @@ def make_train(config: DQNConfig):
 def make_policy(config: DQNConfig):
     """`act(exported, obs, key) -> action`: greedy in the learned Q-values."""
     env = make_batched(config.env_id, 1)
-    network = make_network(config, env.action_space)
+    network = make_network(config, env.action_space, env.observation_space)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         return jnp.argmax(network.apply(exported["params"], obs), axis=-1)

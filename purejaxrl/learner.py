@@ -74,3 +74,17 @@ def episode_metrics(info: dict[str, jax.Array]) -> Metrics:
         "episode_length": nan_if_none * jnp.sum(info["episode_length"] * ended) / safe,
         "episodes": count.astype(jnp.int32),
     }
+
+
+def masked_means(metrics: Metrics, mask: jax.Array) -> Metrics:
+    """Per-metric means over the entries where `mask` is true; NaN where it is never true.
+
+    For off-policy learners whose training phases may be skipped (before learning starts): a NaN
+    in a phase that did learn still shows in the mean.
+
+    Args:
+        metrics: each of shape (P,). mask: (P,) bool.
+    """
+    count = mask.sum()
+    denominator = jnp.where(count > 0, count, jnp.nan)
+    return {k: jnp.where(mask, v, 0.0).sum() / denominator for k, v in metrics.items()}

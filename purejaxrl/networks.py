@@ -99,12 +99,34 @@ class ActorCritic(nn.Module):
 class QNetwork(nn.Module):
     """Action values Q(s, .) of a discrete action space: an MLP torso and a linear head.
 
-    Flax's default (LeCun normal) initialisation, as in PureJaxRL's and CleanRL's DQN. Returns
-    shape (*obs.shape[:-1], action_dim).
+    Flax's default (LeCun normal) initialisation, as in PureJaxRL's and CleanRL's DQN. With
+    `num_states` > 0 the observation is an integer state index of shape (...) and is one-hot
+    encoded first (tabular envs such as the gridworlds). Returns shape (..., action_dim), where
+    ... is obs.shape[:-1] for vector observations.
     """
 
     action_dim: int
     hidden_sizes: Sequence[int] = (120, 84)
+    activation: str = "relu"
+    num_states: int = 0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = jax.nn.one_hot(obs, self.num_states) if self.num_states else obs
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+        return nn.Dense(self.action_dim)(x)
+
+
+class DeterministicActor(nn.Module):
+    """mu(s) in [-1, 1]^action_dim: an MLP torso and a tanh head (Lillicrap et al. 2016).
+
+    Actions are in normalised units; the algorithm maps [-1, 1] onto the env's bounds. Returns
+    shape (*obs.shape[:-1], action_dim).
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
 
     @nn.compact
@@ -112,4 +134,26 @@ class QNetwork(nn.Module):
         x = obs
         for size in self.hidden_sizes:
             x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
-        return nn.Dense(self.action_dim)(x)
+        return nn.tanh(nn.Dense(self.action_dim)(x))
+
+
+class Critic(nn.Module):
+    """Q(s, a) of a continuous action: an MLP on the concatenated observation and action.
+
+    Returns shape obs.shape[:-1].
+    """
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        x = jnp.concatenate([obs, action], axis=-1)
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+        return nn.Dense(1)(x)[..., 0]
+
+
+def soft_update(target_params, params, tau):
+    """theta' <- tau theta + (1 - tau) theta' on every leaf (Lillicrap et al. 2016); tau 1 copies."""
+    return jax.tree.map(lambda t, p: tau * p + (1.0 - tau) * t, target_params, params)

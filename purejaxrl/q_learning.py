@@ -187,38 +187,58 @@ def make_policy(config: QLearningConfig):
     return act
 
 
-def plot_values(path, env, q: np.ndarray, q_star: np.ndarray, title: str) -> None:
-    """Heatmaps of V = max_a Q with greedy arrows: the learned table next to value iteration's."""
-    import io
+def values_figure(env, q: np.ndarray, q_star: np.ndarray, title: str, fig=None):
+    """Heatmaps of V = max_a Q with greedy arrows: a learned table next to value iteration's.
 
+    Terminal tiles are left blank with their map character: nothing bootstraps from them.
+
+    Args:
+        env: a `Gridworld`. q, q_star: (S, A) tables.
+        fig: a matplotlib figure to draw into (e.g. `plt.figure()` in a notebook); a new
+            `matplotlib.figure.Figure` if None.
+
+    Returns:
+        the figure.
+    """
     from matplotlib.figure import Figure
 
     from envs.gridworld import ARROWS
-    from purejaxrl.outputs import atomic_write_bytes
 
     h, w = env.grid.shape
-    fig = Figure(figsize=(4 * w / max(h, w) * 2 + 1, 4 * h / max(h, w) + 0.8), dpi=120)
+    if fig is None:
+        fig = Figure(figsize=(4 * w / max(h, w) * 2 + 1, 4 * h / max(h, w) + 0.8), dpi=120)
     axes = fig.subplots(1, 2)
-    values = [q.max(1), q_star.max(1)]
+    terminal = [env.grid.legend[env.grid.layout[r][c]].terminal for r, c in env.grid.cells]
+    live = ~np.asarray(terminal)  # terminal tiles' values are never used: shown blank
+    values = [q.max(1)[live], q_star.max(1)[live]]
     low, high = min(v.min() for v in values), max(v.max() for v in values)
     for ax, table, label in zip(
         axes, (q, q_star), ("learned Q", "value iteration Q*"), strict=True
     ):
         grid = np.full((h, w), np.nan)
         for s, (r, c) in enumerate(env.grid.cells):
-            grid[r, c] = table[s].max()
+            grid[r, c] = table[s].max() if live[s] else np.nan
         image = ax.imshow(grid, cmap="viridis", vmin=low, vmax=high)
         for s, (r, c) in enumerate(env.grid.cells):
-            tile = env.grid.legend[env.grid.layout[r][c]]
-            text = env.grid.layout[r][c] if tile.terminal else ARROWS[int(table[s].argmax())]
-            ax.text(c, r, f"{text}\n{table[s].max():.2f}", ha="center", va="center", color="w")
+            text = f"{ARROWS[int(table[s].argmax())]}\n{table[s].max():.2f}"
+            text = text if live[s] else env.grid.layout[r][c]
+            ax.text(c, r, text, ha="center", va="center", color="w" if live[s] else "k")
         ax.set_title(label)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(image, ax=axes, shrink=0.8, label="V = max_a Q")
     fig.suptitle(title)
+    return fig
+
+
+def plot_values(path, env, q: np.ndarray, q_star: np.ndarray, title: str) -> None:
+    """Writes `values_figure(env, q, q_star, title)` to `path` as a PNG, atomically."""
+    import io
+
+    from purejaxrl.outputs import atomic_write_bytes
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    values_figure(env, q, q_star, title).savefig(buffer, format="png")
     atomic_write_bytes(path, buffer.getvalue())
 
 
