@@ -67,7 +67,7 @@ class MLP(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Separate policy and value MLPs on the same observation.
+    """Policy and value heads on the same observation: separate MLP torsos, or one shared torso.
 
     Discrete: the policy is `Categorical(logits)`. Continuous: `DiagGaussian(mean, log_std)` with a
     state-independent `log_std` parameter initialised to 0. The policy head is initialised with
@@ -80,20 +80,50 @@ class ActorCritic(nn.Module):
     discrete: bool
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    shared_torso: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array):
+        policy_features = MLP(self.hidden_sizes, self.activation)(obs)
         head = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))
-        out = head(MLP(self.hidden_sizes, self.activation)(obs))
+        out = head(policy_features)
         if self.discrete:
             dist = Categorical(out)
         else:
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
             dist = DiagGaussian(out, jnp.broadcast_to(log_std, out.shape))
-        value = nn.Dense(1, kernel_init=orthogonal(1.0))(
-            MLP(self.hidden_sizes, self.activation)(obs)
+        value_features = (
+            policy_features if self.shared_torso else MLP(self.hidden_sizes, self.activation)(obs)
         )
+        value = nn.Dense(1, kernel_init=orthogonal(1.0))(value_features)
         return dist, value[..., 0]
+
+
+def make_actor_critic(config, action_space) -> ActorCritic:
+    """The `ActorCritic` of an on-policy config (hidden_sizes, activation, optional shared_torso),
+    with a Categorical policy for a `Discrete` action space and a Gaussian one for a `Box`."""
+    from gymnax.environments import spaces
+
+    discrete = isinstance(action_space, spaces.Discrete)
+    action_dim = action_space.n if discrete else math.prod(action_space.shape)
+    shared = getattr(config, "shared_torso", False)
+    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation, shared)
+
+
+def make_actor_critic_policy(config):
+    """`act(exported, obs, key) -> action`: the deterministic (mode) policy of an actor-critic
+    checkpoint, `exported = {"params", "obs_stats"}` (obs_stats None without normalisation)."""
+    from envs import make_batched
+
+    network = make_actor_critic(config, make_batched(config.env_id, 1).action_space)
+
+    def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
+        if exported["obs_stats"] is not None:
+            obs = exported["obs_stats"].normalize(obs)
+        dist, _ = network.apply(exported["params"], obs)
+        return dist.mode()
+
+    return act
 
 
 class QNetwork(nn.Module):

@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from gymnax.environments import spaces
 
 from envs import make_batched
 from purejaxrl import runner
@@ -30,8 +29,14 @@ from purejaxrl.config import (
     traced,
 )
 from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
-from purejaxrl.networks import ActivationName, ActorCritic
+from purejaxrl.networks import (
+    ActivationName,
+    ActorCritic,
+    make_actor_critic,
+    make_actor_critic_policy,
+)
 from purejaxrl.returns import generalized_advantage_estimation
+from purejaxrl.rollout import collect
 
 
 @dataclass(frozen=True)
@@ -127,21 +132,6 @@ class PPOConfig(BaseConfig):
 Config = PPOConfig
 
 
-class Transition(NamedTuple):
-    """One rollout step of every env; in a trajectory each field gains a leading (T,) axis."""
-
-    obs: jax.Array  # (N, *obs_shape)
-    action: jax.Array  # (N,) discrete or (N, action_dim) continuous
-    log_prob: jax.Array  # (N,)
-    value: jax.Array  # (N,)
-    reward: jax.Array  # (N,)
-    terminated: jax.Array  # (N,)
-    done: jax.Array  # (N,) terminated or truncated
-    next_obs: jax.Array  # (N, *obs_shape) true next observation, before any auto-reset
-    dist: Any  # the behaviour policy's distribution, for the KL penalty
-    info: dict  # episode statistics, (N,) each
-
-
 class Batch(NamedTuple):
     """What the loss sees, flattened over (T, N) and shuffled."""
 
@@ -165,9 +155,7 @@ class PPOState:
 
 
 def make_network(config: PPOConfig, action_space) -> ActorCritic:
-    discrete = isinstance(action_space, spaces.Discrete)
-    action_dim = action_space.n if discrete else math.prod(action_space.shape)
-    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation)
+    return make_actor_critic(config, action_space)
 
 
 def ppo_loss(
@@ -234,32 +222,11 @@ def make_learner(config: PPOConfig) -> Learner:
         params = network.init(net_key, obs)
         return PPOState(params, optimizer(hp).init(params), env_state, obs, hp["kl_beta"], key)
 
-    def rollout(state: PPOState) -> tuple[PPOState, Transition]:
-        def env_step(state: PPOState, _) -> tuple[PPOState, Transition]:
-            key, act_key, env_key = jax.random.split(state.key, 3)
-            dist, value = network.apply(state.params, state.obs)
-            action = dist.sample(act_key)
-            obs, env_state, reward, terminated, truncated, info = env.step(
-                env_key, state.env_state, action
-            )
-            transition = Transition(
-                obs=state.obs,
-                action=action,
-                log_prob=dist.log_prob(action),
-                value=value,
-                reward=reward,
-                terminated=terminated,
-                done=jnp.logical_or(terminated, truncated),
-                next_obs=info["final_observation"],
-                dist=dist,
-                info={k: info[k] for k in ("returned_episode", "episode_return", "episode_length")},
-            )
-            return state.replace(env_state=env_state, obs=obs, key=key), transition
-
-        return jax.lax.scan(env_step, state, None, config.num_steps)
-
     def update(state: PPOState, hp: HParams) -> tuple[PPOState, Metrics]:
-        state, traj = rollout(state)  # traj fields: (T, N, ...)
+        env_state, obs, key, traj = collect(
+            env, network, state.params, state.env_state, state.obs, state.key, config.num_steps
+        )  # traj fields: (T, N, ...)
+        state = state.replace(env_state=env_state, obs=obs, key=key)
         _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
         advantage, target = generalized_advantage_estimation(
             traj.reward, traj.value, next_value, traj.terminated, traj.done,
@@ -312,16 +279,7 @@ def make_train(config: PPOConfig):
 
 def make_policy(config: PPOConfig):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
-    env = make_batched(config.env_id, 1)
-    network = make_network(config, env.action_space)
-
-    def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
-        if exported["obs_stats"] is not None:
-            obs = exported["obs_stats"].normalize(obs)
-        dist, _ = network.apply(exported["params"], obs)
-        return dist.mode()
-
-    return act
+    return make_actor_critic_policy(config)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,66 @@ def generalized_advantage_estimation(
         backward, jnp.zeros_like(deltas[0]), (deltas, not_done), reverse=True
     )
     return advantages, advantages + v_t
+
+
+def reward_to_go(r_t: jax.Array, done_t: jax.Array, gamma: jax.Array | float) -> jax.Array:
+    """Monte Carlo reward-to-go G_t = sum_{k >= t} gamma^(k - t) r_k up to the end of t's episode.
+
+        G_t = r_t + gamma (1 - done_t) G_{t+1},   G_T = 0
+
+    No bootstrapping: where the rollout ends inside an episode, G_t is only a partial sum, so
+    such steps must be masked out (`complete_episode_mask`).
+
+    Args:
+        r_t: rewards, shape (T, ...). done_t: 1 where the episode ended after step t.
+
+    Returns:
+        shape (T, ...).
+    """
+    chex.assert_equal_shape([r_t, done_t])
+    continues = 1.0 - done_t.astype(r_t.dtype)
+
+    def backward(g_tp1, inputs):
+        r, c = inputs
+        g = r + gamma * c * g_tp1
+        return g, g
+
+    _, g = jax.lax.scan(backward, jnp.zeros_like(r_t[0]), (r_t, continues), reverse=True)
+    return g
+
+
+def episode_return(r_t: jax.Array, done_t: jax.Array, gamma: jax.Array | float) -> jax.Array:
+    """The discounted return of the whole episode, sum_k gamma^k r_k from its first step, at
+    every step of it (REINFORCE's "total return" weighting).
+
+    The rollout must start at an episode's start (the first step of each column begins one).
+
+    Args:
+        r_t: rewards, shape (T, ...). done_t: 1 where the episode ended after step t.
+
+    Returns:
+        shape (T, ...); partial sums on an episode the rollout cuts off (mask those out).
+    """
+    g = reward_to_go(r_t, done_t, gamma)
+    starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
+
+    def forward(current, inputs):
+        start, g_t = inputs
+        current = jnp.where(start, g_t, current)
+        return current, current
+
+    _, total = jax.lax.scan(forward, jnp.zeros_like(g[0]), (starts, g))
+    return total
+
+
+def complete_episode_mask(done_t: jax.Array) -> jax.Array:
+    """1 on the steps whose episode ends inside the rollout (a done at this step or later).
+
+    Args:
+        done_t: shape (T, ...).
+
+    Returns:
+        bool, shape (T, ...).
+    """
+    ended_later = jax.lax.cummax(done_t.astype(jnp.int32), axis=0, reverse=True)
+    return ended_later.astype(bool)

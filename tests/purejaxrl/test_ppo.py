@@ -7,10 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from purejaxrl import runner
+from purejaxrl import ppo, runner
 from purejaxrl.config import hparams
-from purejaxrl.ppo import PPOConfig, make_learner, make_network, make_train
+from purejaxrl.ppo import PPOConfig, make_learner, make_train
 
 PROBE_CONFIG = dict(
     num_envs=16,
@@ -26,49 +25,18 @@ PROBE_CONFIG = dict(
 )
 
 
-def train_probe(env_id, **overrides):
-    config = PPOConfig(env_id=env_id, **{**PROBE_CONFIG, **overrides})
-    config.validate()
-    out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
-    env, params = envs.make(env_id)
-    network = make_network(config, env.action_space(params))
-
-    def evaluate(obs_value):
-        dist, value = network.apply(out.state.params, jnp.array([[obs_value]], jnp.float32))
-        return dist, float(value[0])
-
-    return evaluate
-
-
 @pytest.mark.parametrize("suffix", ["", "Continuous"])
-def test_value_probes(suffix):
-    evaluate = train_probe(f"Probe-Constant{suffix}-v0")
-    assert evaluate(0.0)[1] == pytest.approx(1.0, abs=0.1)
-    evaluate = train_probe(f"Probe-ObsReward{suffix}-v0")
-    assert evaluate(1.0)[1] == pytest.approx(1.0, abs=0.1)
-    assert evaluate(-1.0)[1] == pytest.approx(-1.0, abs=0.1)
-    evaluate = train_probe(f"Probe-TwoStep{suffix}-v0")
-    assert evaluate(0.0)[1] == pytest.approx(0.9, abs=0.1)  # gamma * 1
-    assert evaluate(1.0)[1] == pytest.approx(1.0, abs=0.1)
+def test_value_probes(actor_critic_probes, suffix):
+    actor_critic_probes.values(ppo, PROBE_CONFIG, suffix, gamma=0.9)
 
 
 @pytest.mark.parametrize("loss", ["clip", "kl"])
-def test_discrete_policy_probes(loss):
-    evaluate = train_probe("Probe-ActionReward-v0", loss=loss)
-    dist, value = evaluate(0.0)
-    assert float(jax.nn.softmax(dist.logits)[0, 1]) > 0.9
-    assert value == pytest.approx(1.0, abs=0.15)
-    evaluate = train_probe("Probe-ObsActionReward-v0", loss=loss)
-    assert float(jax.nn.softmax(evaluate(1.0)[0].logits)[0, 1]) > 0.9
-    assert float(jax.nn.softmax(evaluate(-1.0)[0].logits)[0, 0]) > 0.9
+def test_discrete_policy_probes(actor_critic_probes, loss):
+    actor_critic_probes.discrete_policies(ppo, {**PROBE_CONFIG, "loss": loss})
 
 
-def test_continuous_policy_probes():
-    evaluate = train_probe("Probe-ActionRewardContinuous-v0")
-    assert float(evaluate(0.0)[0].mean[0, 0]) == pytest.approx(0.5, abs=0.15)
-    evaluate = train_probe("Probe-ObsActionRewardContinuous-v0")
-    assert float(evaluate(1.0)[0].mean[0, 0]) == pytest.approx(0.5, abs=0.15)
-    assert float(evaluate(-1.0)[0].mean[0, 0]) == pytest.approx(-0.5, abs=0.15)
+def test_continuous_policy_probes(actor_critic_probes):
+    actor_critic_probes.continuous_policies(ppo, PROBE_CONFIG)
 
 
 TINY = PPOConfig(total_timesteps=4 * 128 * 4, progress=False, compilation_cache="")

@@ -1,0 +1,222 @@
+"""REINFORCE on whole episodes, with reward-to-go and baselines as options; results in runs/<env>/reinforce/.
+
+    python -m purejaxrl.reinforce --env-id CartPole-v1 --num-seeds 8
+    python -m purejaxrl.reinforce --returns total --baseline none      # the plainest estimator
+    python -m purejaxrl.reinforce --baseline mean --lr 1e-3 3e-3 --num-seeds 8
+
+Each update resets every env, lets the policy play `num_steps` steps (by default the env's episode
+limit, so every env finishes at least one episode), and takes one gradient step on the score
+function estimator over all episodes that ended inside the window:
+
+    grad J ~ (1 / episodes) sum_episodes sum_t grad log pi(a_t | s_t) psi_t
+
+with psi_t the episode's total return, or the reward-to-go from t, minus an optional baseline. An
+episode cut off by the end of the window is masked out of the gradient (its return is unknown).
+`total_timesteps` counts every env step played, masked ones included.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+import envs
+from envs import make_batched
+from purejaxrl import runner
+from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
+from purejaxrl.returns import complete_episode_mask, episode_return, reward_to_go
+from purejaxrl.rollout import collect
+
+
+@dataclass(frozen=True)
+class ReinforceConfig(BaseConfig):
+    """REINFORCE (Williams 1992): the Monte Carlo policy gradient, no bootstrapping."""
+
+    env_id: str = "CartPole-v1"
+    """Environment id (any gymnax id; discrete or continuous actions)."""
+    total_timesteps: int = 1_000_000
+    """Environment steps per run (num_envs * num_steps per update, masked steps included)."""
+    num_envs: int = 8
+    """Parallel environments per run; each plays from a fresh reset every update."""
+    num_steps: int = 0
+    """Steps per env and update; 0 picks the env's episode limit (500 for CartPole-v1)."""
+    returns: Literal["reward_to_go", "total"] = "reward_to_go"
+    """Weight of grad log pi(a_t | s_t): the discounted reward-to-go from t, or the whole episode's
+    discounted return."""
+    baseline: Literal["none", "mean", "value"] = "value"
+    """Subtracted from the weight: nothing, a running mean of past weights, or a learned V(s_t)."""
+    normalize: bool = True
+    """Standardise the weights (after the baseline) over the batch's steps."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over the run (steadier at the end)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and of the value network."""
+    activation: ActivationName = "tanh"
+    """Hidden activation."""
+    lr: float = traced(3e-3)
+    """Adam learning rate (policy and value network)."""
+    gamma: float = traced(0.99)
+    """Discount factor of the returns."""
+    vf_coef: float = traced(0.5)
+    """Weight of the value regression in the loss (--baseline value)."""
+    baseline_decay: float = traced(0.9)
+    """Running mean baseline b <- decay b + (1 - decay) mean weight, per update (--baseline mean)."""
+    max_grad_norm: float = traced(0.5)
+    """Global gradient-norm clip."""
+
+    def episode_limit(self) -> int:
+        _, params = envs.make(self.env_id)
+        return int(getattr(params, "max_steps_in_episode", 0))
+
+    @property
+    def steps_per_env(self) -> int:
+        return self.num_steps or self.episode_limit()
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.steps_per_env
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    def validate(self) -> None:
+        super().validate()
+        require(self, "num_envs", self.num_envs >= 1, "must be >= 1")
+        limit = self.episode_limit()
+        require(
+            self,
+            "num_steps",
+            self.num_steps == 0 or self.num_steps >= limit,
+            f"must be 0 or >= the env's episode limit {limit}, so that whole episodes fit",
+        )
+        require(
+            self,
+            "total_timesteps",
+            self.num_updates >= 1,
+            f"must be >= num_envs * num_steps = {self.steps_per_update} (one update)",
+        )
+        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "gamma", 0.0, 1.0)
+        require_finite_in(self, "vf_coef", 0.0, math.inf)
+        require_finite_in(self, "baseline_decay", 0.0, 1.0)
+        require_finite_in(self, "max_grad_norm", 0.0, math.inf, open_low=True)
+
+
+Config = ReinforceConfig
+
+
+@struct.dataclass
+class ReinforceState:
+    params: Any
+    opt_state: Any
+    baseline: jax.Array  # () running mean of the weights (--baseline mean)
+    key: jax.Array
+
+
+def score_function_loss(log_prob, weight, mask, num_episodes) -> jax.Array:
+    """Surrogate whose gradient is the REINFORCE estimate (Williams 1992; Sutton and Barto 2018,
+    section 13.3): -(1 / episodes) sum_t mask_t psi_t log pi(a_t | s_t), psi held fixed.
+
+    Args:
+        log_prob, weight, mask: shape (T, N); mask is 1 on steps of episodes that ended inside
+            the rollout. num_episodes: () how many did.
+    """
+    weighted = mask * jax.lax.stop_gradient(weight) * log_prob
+    return -weighted.sum() / jnp.maximum(num_episodes, 1)
+
+
+def masked_standardize(x, mask) -> jax.Array:
+    """(x - mean) / std over the entries where mask is 1 (std floored at 1e-8)."""
+    count = jnp.maximum(mask.sum(), 1)
+    mean = (x * mask).sum() / count
+    std = jnp.sqrt((jnp.square(x - mean) * mask).sum() / count)
+    return (x - mean) / (std + 1e-8)
+
+
+def make_learner(config: ReinforceConfig) -> Learner:
+    """Builds REINFORCE's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+    env = make_batched(config.env_id, config.num_envs)
+    network = make_actor_critic(config, env.action_space)
+
+    def optimizer(hp: HParams) -> optax.GradientTransformation:
+        lr = hp["lr"]
+        if config.anneal_lr:
+            lr = optax.linear_schedule(hp["lr"], 0.0, config.num_updates)
+        return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), optax.adam(lr))
+
+    def init(key: jax.Array, hp: HParams) -> ReinforceState:
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, _ = env.reset(env_key)
+        params = network.init(net_key, obs)
+        return ReinforceState(params, optimizer(hp).init(params), jnp.float32(0.0), key)
+
+    def loss_fn(params, traj, target, mask, num_episodes, baseline, hp):
+        dist, value = network.apply(params, traj.obs)  # (T, N)
+        if config.baseline == "value":
+            weight = target - value
+        elif config.baseline == "mean":
+            weight = target - baseline
+        else:
+            weight = target
+        if config.normalize:
+            weight = masked_standardize(weight, mask)
+        policy_loss = score_function_loss(dist.log_prob(traj.action), weight, mask, num_episodes)
+        value_loss = (mask * jnp.square(value - target)).sum() / jnp.maximum(mask.sum(), 1)
+        total = policy_loss
+        if config.baseline == "value":
+            total = total + hp["vf_coef"] * value_loss
+        return total, {"loss": total, "policy_loss": policy_loss, "value_loss": value_loss}
+
+    def update(state: ReinforceState, hp: HParams) -> tuple[ReinforceState, Metrics]:
+        key, reset_key = jax.random.split(state.key)
+        obs, env_state = env.reset(reset_key)  # every window starts at episode starts
+        _, _, key, traj = collect(
+            env, network, state.params, env_state, obs, key, config.steps_per_env
+        )  # fields (T, N, ...)
+        returns = reward_to_go if config.returns == "reward_to_go" else episode_return
+        target = returns(traj.reward, traj.done, hp["gamma"])
+        mask = complete_episode_mask(traj.done).astype(jnp.float32)
+        num_episodes = traj.done.sum()
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(
+            state.params, traj, target, mask, num_episodes, state.baseline, hp
+        )
+        updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
+        mean_target = (target * mask).sum() / jnp.maximum(mask.sum(), 1)
+        decay = hp["baseline_decay"]
+        baseline = decay * state.baseline + (1.0 - decay) * mean_target
+        state = ReinforceState(optax.apply_updates(state.params, updates), opt_state, baseline, key)
+        return state, {
+            **episode_metrics(traj.info),
+            **metrics,
+            "transitions": mask.sum().astype(jnp.int32),
+            "baseline": baseline,
+        }
+
+    def export(state: ReinforceState) -> dict:
+        return {"params": state.params, "obs_stats": None}
+
+    return Learner(init, update, export, config.num_updates, config.steps_per_update)
+
+
+def make_train(config: ReinforceConfig):
+    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config))
+
+
+def make_policy(config: ReinforceConfig):
+    """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
+    return make_actor_critic_policy(config)
+
+
+if __name__ == "__main__":
+    runner.main(ReinforceConfig, make_learner, algo="reinforce")

@@ -1,0 +1,108 @@
+"""REINFORCE and A2C: probe environments, seeds, masking, bad input, (slow) CartPole learning."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from purejaxrl import a2c, reinforce, runner
+from purejaxrl.config import ConfigError, hparams
+
+REINFORCE_PROBES = dict(
+    num_envs=4, total_timesteps=4 * 100 * 150, lr=1e-2, gamma=0.9, anneal_lr=False,
+    hidden_sizes=(32, 32),
+)  # fmt: skip
+A2C_PROBES = dict(
+    num_envs=16, num_steps=8, total_timesteps=16 * 8 * 400, lr=3e-3, gamma=0.9,
+    optimizer="adam", hidden_sizes=(32, 32),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", ["", "Continuous"])
+def test_reinforce_value_baseline_on_the_value_probes(actor_critic_probes, suffix):
+    actor_critic_probes.values(reinforce, REINFORCE_PROBES, suffix, gamma=0.9)
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value"])
+def test_reinforce_policies_on_the_action_probes(actor_critic_probes, baseline):
+    settings = {**REINFORCE_PROBES, "baseline": baseline}
+    actor_critic_probes.discrete_policies(reinforce, settings, check_value=baseline == "value")
+
+
+def test_reinforce_continuous_policies(actor_critic_probes):
+    actor_critic_probes.continuous_policies(reinforce, REINFORCE_PROBES)
+
+
+@pytest.mark.parametrize("suffix", ["", "Continuous"])
+def test_a2c_value_probes(actor_critic_probes, suffix):
+    actor_critic_probes.values(a2c, A2C_PROBES, suffix, gamma=0.9)
+
+
+@pytest.mark.parametrize("advantage,shared", [("nstep", False), ("gae", True)])
+def test_a2c_policy_probes(actor_critic_probes, advantage, shared):
+    settings = {**A2C_PROBES, "advantage": advantage, "shared_torso": shared}
+    actor_critic_probes.discrete_policies(a2c, settings)
+    actor_critic_probes.continuous_policies(a2c, settings)
+
+
+@pytest.mark.parametrize(
+    "module,config",
+    [
+        (reinforce, reinforce.ReinforceConfig(total_timesteps=8 * 500 * 3, baseline="mean")),
+        (a2c, a2c.A2CConfig(total_timesteps=8 * 5 * 20)),
+    ],
+    ids=["reinforce", "a2c"],
+)
+def test_seeds_differ_and_a_vmapped_seed_equals_the_seed_alone(module, config):
+    train = module.make_train(config)
+    keys = jax.random.split(jax.random.key(0), 3)
+    batched = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, hparams(config))
+    alone = jax.jit(train)(keys[1], hparams(config))
+    batched_leaves = jax.tree.leaves(batched.state.params)
+    for b, a in zip(batched_leaves, jax.tree.leaves(alone.state.params), strict=True):
+        np.testing.assert_allclose(b[1], a, rtol=1e-4, atol=1e-6)
+    flat = [np.concatenate([np.ravel(leaf[i]) for leaf in batched_leaves]) for i in (0, 1)]
+    assert not np.allclose(flat[0], flat[1])  # (zero-initialised biases may agree)
+
+
+def test_reinforce_uses_only_complete_episodes():
+    config = reinforce.ReinforceConfig(total_timesteps=8 * 500 * 2, num_seeds=2)
+    result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
+    transitions = result.metrics["transitions"]  # (grid, seed, update)
+    # Each env plays 500 steps; only the steps of episodes that ended count, and early CartPole
+    # episodes (about 20 steps) leave a cut-off tail in every env.
+    assert np.all(transitions <= 8 * 500) and np.all(transitions > 8 * 500 * 0.8)
+    assert np.all(transitions < 8 * 500)
+    lengths = result.metrics["episode_length"] * result.metrics["episodes"]
+    np.testing.assert_allclose(lengths, transitions, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "module,overrides,message",
+    [
+        (reinforce, {"num_steps": 100}, "num_steps=100: must be 0 or >= the env's episode limit 500"),
+        (reinforce, {"total_timesteps": 1000}, "total_timesteps=1000: must be >= num_envs * num_steps = 4000"),
+        (reinforce, {"baseline_decay": 1.5}, "baseline_decay=1.5: must be a finite number in [0.0, 1.0]"),
+        (a2c, {"gae_lambda": -0.5}, "gae_lambda=-0.5: must be a finite number in [0.0, 1.0]"),
+        (a2c, {"lr": 0.0}, "lr=0.0: must be a finite number in (0.0, inf]"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_with_the_value_and_what_is_allowed(module, overrides, message):
+    with pytest.raises(ConfigError) as error:
+        dataclasses.replace(module.Config(), **overrides).validate()
+    assert message in str(error.value)
+
+
+@pytest.mark.slow
+def test_reinforce_with_a_learned_baseline_on_cartpole_at_1m_steps_over_8_seeds():
+    config = reinforce.ReinforceConfig(num_seeds=8, progress=False, compilation_cache="")
+    result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
+    assert result.summary["results"][0]["final_return_mean"] >= 450, result.summary["results"]
+
+
+@pytest.mark.slow
+def test_a2c_on_cartpole_at_500k_steps_over_8_seeds():
+    config = a2c.A2CConfig(num_seeds=8, progress=False, compilation_cache="")
+    result = runner.run(config, a2c.make_learner, "a2c", write=False)
+    assert result.summary["results"][0]["final_return_mean"] >= 450, result.summary["results"]
