@@ -41,6 +41,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ppo_cartpole.py
 	$(BIN)/python benchmarks/ppo_pendulum.py
+	$(BIN)/python benchmarks/q_learning_seeds.py
+	$(BIN)/python benchmarks/dqn_cartpole.py
+	$(BIN)/python benchmarks/ddpg_pendulum.py
+	$(BIN)/python benchmarks/policy_gradients.py
 
 ## Executes the notebooks at their full budget (the test suite runs them at a tiny one).
 notebooks: $(STAMP)

@@ -11,16 +11,16 @@ import envs
 
 
 def env_steps_per_second(env_id: str, num_envs: int, steps: int, repeats: int) -> float:
-    """Env steps/s of `num_envs` envs taking uniformly random discrete actions in one jitted scan."""
+    """Env steps/s of `num_envs` envs taking uniformly random actions in one jitted scan."""
     env = envs.make_batched(env_id, num_envs)
-    num_actions = env.action_space.n
+    space = env.action_space
 
     def rollout(key):
         _, state = env.reset(key)
 
         def step(state, key):
             action_key, env_key = jax.random.split(key)
-            action = jax.random.randint(action_key, (num_envs,), 0, num_actions)
+            action = jax.vmap(space.sample)(jax.random.split(action_key, num_envs))
             _, state, reward, *_ = env.step(env_key, state, action)
             return state, reward.sum()
 
