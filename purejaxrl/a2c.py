@@ -26,6 +26,7 @@ from purejaxrl.config import (
     BaseConfig,
     HParams,
     require,
+    require_box_observations,
     require_divides,
     require_finite_in,
     traced,
@@ -54,7 +55,8 @@ class A2CConfig(BaseConfig):
     shared_torso: bool = False
     """One MLP torso under both heads instead of separate policy and value MLPs."""
     optimizer: Literal["rmsprop", "adam"] = "rmsprop"
-    """RMSprop (decay 0.99, eps 1e-5; as A3C and Stable-Baselines3) or Adam."""
+    """RMSprop (decay 0.99, eps 1e-5 added outside the square root, as in PyTorch and
+    Stable-Baselines3) or Adam."""
     normalize_advantages: bool = False
     """Standardise advantages within each batch."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -94,6 +96,7 @@ class A2CConfig(BaseConfig):
             f"must be >= num_envs * num_steps = {self.batch_size} (one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        require_box_observations(self)
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
         require_finite_in(self, "gae_lambda", 0.0, 1.0)
@@ -143,7 +146,7 @@ def make_learner(config: A2CConfig) -> Learner:
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
         if config.optimizer == "rmsprop":
-            step = optax.rmsprop(hp["lr"], decay=0.99, eps=1e-5)
+            step = optax.rmsprop(hp["lr"], decay=0.99, eps=1e-5, eps_in_sqrt=False)
         else:
             step = optax.adam(hp["lr"])
         return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), step)

@@ -150,3 +150,20 @@ class Grid:
         if not self.axes:
             return [""]
         return [", ".join(f"{k}={getattr(p, k):g}" for k in self.axes) for p in self.points]
+
+
+def require_box_observations(config) -> None:
+    """Requires vector (Box) observations, as the MLP actor-critics need; tabular envs with integer
+    observations (the Gridworld-* ids) are for q_learning and dqn."""
+    from gymnax.environments import spaces
+
+    from envs import make_batched
+
+    space = make_batched(config.env_id, 1).observation_space
+    require(
+        config,
+        "env_id",
+        isinstance(space, spaces.Box),
+        f"this algorithm needs vector (Box) observations, this env's are {type(space).__name__} "
+        "(use q_learning or dqn on tabular envs)",
+    )

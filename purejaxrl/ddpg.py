@@ -26,7 +26,14 @@ from gymnax.environments import spaces
 
 from envs import make_batched
 from purejaxrl import runner
-from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.config import (
+    BaseConfig,
+    HParams,
+    require,
+    require_box_observations,
+    require_finite_in,
+    traced,
+)
 from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
 from purejaxrl.networks import ActivationName, Critic, DeterministicActor, soft_update
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
@@ -85,13 +92,15 @@ class DDPGConfig(BaseConfig):
     tau: float = traced(0.005)
     """Soft target update rate theta' <- tau theta + (1 - tau) theta', in (0, 1]."""
     exploration_noise: float = traced(0.1)
-    """Standard deviation of the exploration noise, in normalised action units (1 = half the range)."""
+    """Scale of the exploration noise in normalised action units (1 = half the range): the
+    Gaussian's standard deviation, or the OU process's per-step sigma (its stationary standard
+    deviation is sigma / sqrt(theta (2 - theta)), about 1.9 sigma at theta 0.15)."""
     target_noise: float = traced(0.2)
     """Standard deviation of the target policy smoothing noise, normalised units."""
     target_noise_clip: float = traced(0.5)
     """The smoothing noise is clipped to [-target_noise_clip, target_noise_clip]."""
     ou_theta: float = traced(0.15)
-    """Ornstein-Uhlenbeck mean reversion per step."""
+    """Ornstein-Uhlenbeck mean reversion per step, in (0, 1]."""
 
     @property
     def num_updates(self) -> int:
@@ -113,7 +122,10 @@ class DDPGConfig(BaseConfig):
         super().validate()
         for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps", "policy_delay"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
-        require(self, "learning_starts", self.learning_starts >= 0, "must be >= 0")
+        require(
+            self, "learning_starts", 0 <= self.learning_starts < self.total_timesteps,
+            f"must be in [0, total_timesteps={self.total_timesteps}) or no gradient step is taken",
+        )  # fmt: skip
         require(
             self, "batch_size", self.batch_size <= self.buffer_size,
             f"must be <= buffer_size={self.buffer_size} (a batch is sampled from the buffer)",
@@ -146,6 +158,14 @@ class DDPGConfig(BaseConfig):
             f"DDPG needs a continuous (Box) action space, this env's is {type(space).__name__} "
             "(use dqn or ppo for discrete actions)",
         )
+        bounded = jnp.all(jnp.isfinite(jnp.asarray(space.low))) and jnp.all(
+            jnp.isfinite(jnp.asarray(space.high))
+        )
+        require(
+            self, "env_id", len(space.shape) == 1 and bool(bounded),
+            "DDPG needs a one-dimensional action Box with finite bounds",
+        )  # fmt: skip
+        require_box_observations(self)
         require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
@@ -153,7 +173,7 @@ class DDPGConfig(BaseConfig):
         require_finite_in(self, "exploration_noise", 0.0, math.inf)
         require_finite_in(self, "target_noise", 0.0, math.inf)
         require_finite_in(self, "target_noise_clip", 0.0, math.inf)
-        require_finite_in(self, "ou_theta", 0.0, 1.0)
+        require_finite_in(self, "ou_theta", 0.0, 1.0, open_low=True)
 
 
 Config = DDPGConfig
@@ -174,7 +194,7 @@ class DDPGState:
     buffer: BufferState  # transitions with normalised actions, leaves (buffer_size, ...)
     env_state: Any
     obs: jax.Array  # (N, *obs_shape) current observation of every env
-    noise: jax.Array  # (N, action_dim) Ornstein-Uhlenbeck state (zeros for Gaussian noise)
+    noise: jax.Array  # (N, action_dim) Ornstein-Uhlenbeck state (last sample for Gaussian noise)
     timesteps: jax.Array  # () int32 env steps taken, all envs together
     critic_updates: jax.Array  # () int32 gradient steps taken
     key: jax.Array
@@ -356,8 +376,10 @@ def make_learner(config: DDPGConfig) -> Learner:
         state, metrics = jax.lax.scan(
             lambda s, _: gradient_step(s, hp), state, None, config.gradient_steps
         )
-        # nanmean: with a delayed actor, some gradient steps leave the actor alone (NaN).
-        return state, {k: jnp.nanmean(v) for k, v in metrics.items()} | {"learned": jnp.bool_(True)}
+        # nanmean for the actor loss only: a delayed actor skips some gradient steps (NaN there);
+        # a NaN critic loss must show.
+        means = {k: jnp.nanmean(v) if k == "actor_loss" else v.mean() for k, v in metrics.items()}
+        return state, {**means, "learned": jnp.bool_(True)}
 
     def skip(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
         nan = jnp.float32(jnp.nan)

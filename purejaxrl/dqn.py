@@ -56,7 +56,8 @@ class DQNConfig(BaseConfig):
     gradient_steps: int = 1
     """Gradient steps per training phase."""
     target_update_interval: int = 500
-    """Env steps between target-network updates (theta' <- tau theta + (1 - tau) theta')."""
+    """Env steps between target-network updates (theta' <- tau theta + (1 - tau) theta'); a
+    multiple of train_frequency."""
     double: bool = False
     """Double DQN: the online network picks the bootstrap action, the target network values it."""
     loss: Literal["mse", "huber"] = "mse"
@@ -88,8 +89,17 @@ class DQNConfig(BaseConfig):
         super().validate()
         for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
-        require(self, "target_update_interval", self.target_update_interval >= 1, "must be >= 1")
-        require(self, "learning_starts", self.learning_starts >= 0, "must be >= 0")
+        require(
+            self, "target_update_interval",
+            self.target_update_interval >= 1
+            and self.target_update_interval % self.train_frequency == 0,
+            f"must be a positive multiple of train_frequency={self.train_frequency} (the target "
+            "is refreshed between training phases)",
+        )  # fmt: skip
+        require(
+            self, "learning_starts", 0 <= self.learning_starts < self.total_timesteps,
+            f"must be in [0, total_timesteps={self.total_timesteps}) or no gradient step is taken",
+        )  # fmt: skip
         require(
             self,
             "batch_size",

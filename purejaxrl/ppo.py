@@ -24,6 +24,7 @@ from purejaxrl.config import (
     BaseConfig,
     HParams,
     require,
+    require_box_observations,
     require_divides,
     require_finite_in,
     traced,
@@ -118,6 +119,7 @@ class PPOConfig(BaseConfig):
             f"must be >= num_envs * num_steps = {self.batch_size} (one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        require_box_observations(self)
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
         require_finite_in(self, "gae_lambda", 0.0, 1.0)

@@ -4,15 +4,16 @@
     python -m purejaxrl.reinforce --returns total --baseline none      # the plainest estimator
     python -m purejaxrl.reinforce --baseline mean --lr 1e-3 3e-3 --num-seeds 8
 
-Each update resets every env, lets the policy play `num_steps` steps (by default the env's episode
-limit, so every env finishes at least one episode), and takes one gradient step on the score
-function estimator over all episodes that ended inside the window:
+Each update resets every env and takes one gradient step on the score function estimator over the
+episodes that start within the first `num_steps` steps of each env, each played to its end:
 
     grad J ~ (1 / episodes) sum_episodes sum_t grad log pi(a_t | s_t) psi_t
 
-with psi_t the episode's total return, or the reward-to-go from t, minus an optional baseline. An
-episode cut off by the end of the window is masked out of the gradient (its return is unknown).
-`total_timesteps` counts every env step played, masked ones included.
+with psi_t the episode's total return, or the reward-to-go from t, minus an optional baseline.
+Every env plays num_steps + (the env's episode limit) steps, so every such episode ends inside the
+rollout; the steps of episodes starting later are masked out of the gradient. Selecting episodes
+by their start keeps the average unbiased (selecting those that end inside a fixed window would
+favour short episodes). `total_timesteps` counts every env step played, masked ones included.
 """
 
 from __future__ import annotations
@@ -29,10 +30,22 @@ from flax import struct
 import envs
 from envs import make_batched
 from purejaxrl import runner
-from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.config import (
+    BaseConfig,
+    HParams,
+    require,
+    require_box_observations,
+    require_finite_in,
+    traced,
+)
 from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
 from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
-from purejaxrl.returns import complete_episode_mask, episode_return, reward_to_go
+from purejaxrl.returns import (
+    complete_episode_mask,
+    episode_return,
+    episodes_started_before,
+    reward_to_go,
+)
 from purejaxrl.rollout import collect
 
 
@@ -47,14 +60,17 @@ class ReinforceConfig(BaseConfig):
     num_envs: int = 8
     """Parallel environments per run; each plays from a fresh reset every update."""
     num_steps: int = 0
-    """Steps per env and update; 0 picks the env's episode limit (500 for CartPole-v1)."""
+    """Episodes starting within this many steps of each env's rollout are used (each env plays
+    num_steps + the episode limit steps per update); 0 picks the episode limit (500 for
+    CartPole-v1). 1 keeps exactly one episode per env."""
     returns: Literal["reward_to_go", "total"] = "reward_to_go"
     """Weight of grad log pi(a_t | s_t): the discounted reward-to-go from t, or the whole episode's
     discounted return."""
     baseline: Literal["none", "mean", "value"] = "value"
     """Subtracted from the weight: nothing, a running mean of past weights, or a learned V(s_t)."""
     normalize: bool = True
-    """Standardise the weights (after the baseline) over the batch's steps."""
+    """Divide the weights (after the baseline) by their root mean square over the batch. No
+    centring, so the choice of baseline still matters."""
     anneal_lr: bool = True
     """Decay the learning rate linearly to 0 over the run (steadier at the end)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -68,7 +84,8 @@ class ReinforceConfig(BaseConfig):
     vf_coef: float = traced(0.5)
     """Weight of the value regression in the loss (--baseline value)."""
     baseline_decay: float = traced(0.9)
-    """Running mean baseline b <- decay b + (1 - decay) mean weight, per update (--baseline mean)."""
+    """Running mean baseline b <- decay b + (1 - decay) (mean return of the batch), per update
+    (--baseline mean); the batch's own returns enter only after its gradient step."""
     max_grad_norm: float = traced(0.5)
     """Global gradient-norm clip."""
 
@@ -77,8 +94,12 @@ class ReinforceConfig(BaseConfig):
         return int(getattr(params, "max_steps_in_episode", 0))
 
     @property
-    def steps_per_env(self) -> int:
+    def start_window(self) -> int:
         return self.num_steps or self.episode_limit()
+
+    @property
+    def steps_per_env(self) -> int:
+        return self.start_window + self.episode_limit()
 
     @property
     def steps_per_update(self) -> int:
@@ -91,18 +112,20 @@ class ReinforceConfig(BaseConfig):
     def validate(self) -> None:
         super().validate()
         require(self, "num_envs", self.num_envs >= 1, "must be >= 1")
-        limit = self.episode_limit()
+        require(self, "num_steps", self.num_steps >= 0, "must be >= 0 (0: the episode limit)")
         require(
             self,
-            "num_steps",
-            self.num_steps == 0 or self.num_steps >= limit,
-            f"must be 0 or >= the env's episode limit {limit}, so that whole episodes fit",
+            "env_id",
+            self.episode_limit() >= 1,
+            "REINFORCE needs an env with an episode limit (max_steps_in_episode)",
         )
+        require_box_observations(self)
         require(
             self,
             "total_timesteps",
             self.num_updates >= 1,
-            f"must be >= num_envs * num_steps = {self.steps_per_update} (one update)",
+            f"must be >= num_envs * (num_steps + episode limit) = {self.steps_per_update} "
+            "(one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
@@ -135,18 +158,76 @@ def score_function_loss(log_prob, weight, mask, num_episodes) -> jax.Array:
     return -weighted.sum() / jnp.maximum(num_episodes, 1)
 
 
-def masked_standardize(x, mask) -> jax.Array:
-    """(x - mean) / std over the entries where mask is 1 (std floored at 1e-8)."""
+def masked_scale(x, mask) -> jax.Array:
+    """x / sqrt(mean(x^2)) over the entries where mask is 1: unit scale, no centring (centring
+    would act as a baseline of its own), and finite even when every x is the same."""
     count = jnp.maximum(mask.sum(), 1)
-    mean = (x * mask).sum() / count
-    std = jnp.sqrt((jnp.square(x - mean) * mask).sum() / count)
-    return (x - mean) / (std + 1e-8)
+    return x / (jnp.sqrt((jnp.square(x) * mask).sum() / count) + 1e-8)
+
+
+def make_gradient_estimator(config: ReinforceConfig):
+    """`estimate(params, baseline, key, hp) -> (grads, metrics)`: one REINFORCE gradient.
+
+    Plays one window (every env from a fresh reset, `num_steps` steps) with the policy `params`
+    and returns the gradient of the loss (policy surrogate, plus the value regression with
+    --baseline value) over the complete episodes. `baseline` is the running mean (--baseline
+    mean). The learner calls it once per update; the variance benchmark calls it many times at
+    fixed parameters.
+    """
+    env = make_batched(config.env_id, config.num_envs)
+    network = make_actor_critic(config, env.action_space)
+    returns = reward_to_go if config.returns == "reward_to_go" else episode_return
+
+    def loss_fn(params, traj, target, mask, num_episodes, baseline, hp):
+        dist, value = network.apply(params, traj.obs)  # (T, N)
+        if config.baseline == "value":
+            weight = target - value
+        elif config.baseline == "mean":
+            weight = target - baseline
+        else:
+            weight = target
+        if config.normalize:
+            weight = masked_scale(weight, mask)
+        policy_loss = score_function_loss(dist.log_prob(traj.action), weight, mask, num_episodes)
+        metrics = {"policy_loss": policy_loss}
+        total = policy_loss
+        if config.baseline == "value":  # V(s_t) regresses on the same returns psi is built from
+            value_loss = (mask * jnp.square(value - target)).sum() / jnp.maximum(mask.sum(), 1)
+            total = total + hp["vf_coef"] * value_loss
+            metrics["value_loss"] = value_loss
+        return total, {"loss": total, **metrics}
+
+    def estimate(params, baseline, key: jax.Array, hp: HParams):
+        key, reset_key = jax.random.split(key)
+        obs, env_state = env.reset(reset_key)  # every window starts at episode starts
+        _, _, _, traj = collect(
+            env, network, params, env_state, obs, key, config.steps_per_env
+        )  # fields (T, N, ...)
+        target = returns(traj.reward, traj.done, hp["gamma"])
+        kept = episodes_started_before(traj.done, config.start_window)
+        kept = kept & complete_episode_mask(traj.done)  # always true given the rollout length
+        mask = kept.astype(jnp.float32)
+        num_episodes = (traj.done & kept).sum()
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(
+            params, traj, target, mask, num_episodes, baseline, hp
+        )
+        info = {**traj.info, "returned_episode": traj.info["returned_episode"] & kept}
+        metrics = {
+            **episode_metrics(info),  # the kept episodes only, so unbiased too
+            **metrics,
+            "transitions": mask.sum().astype(jnp.int32),
+            "mean_target": (target * mask).sum() / jnp.maximum(mask.sum(), 1),
+        }
+        return grads, metrics
+
+    return estimate
 
 
 def make_learner(config: ReinforceConfig) -> Learner:
     """Builds REINFORCE's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     env = make_batched(config.env_id, config.num_envs)
     network = make_actor_critic(config, env.action_space)
+    estimate = make_gradient_estimator(config)
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
         lr = hp["lr"]
@@ -160,47 +241,14 @@ def make_learner(config: ReinforceConfig) -> Learner:
         params = network.init(net_key, obs)
         return ReinforceState(params, optimizer(hp).init(params), jnp.float32(0.0), key)
 
-    def loss_fn(params, traj, target, mask, num_episodes, baseline, hp):
-        dist, value = network.apply(params, traj.obs)  # (T, N)
-        if config.baseline == "value":
-            weight = target - value
-        elif config.baseline == "mean":
-            weight = target - baseline
-        else:
-            weight = target
-        if config.normalize:
-            weight = masked_standardize(weight, mask)
-        policy_loss = score_function_loss(dist.log_prob(traj.action), weight, mask, num_episodes)
-        value_loss = (mask * jnp.square(value - target)).sum() / jnp.maximum(mask.sum(), 1)
-        total = policy_loss
-        if config.baseline == "value":
-            total = total + hp["vf_coef"] * value_loss
-        return total, {"loss": total, "policy_loss": policy_loss, "value_loss": value_loss}
-
     def update(state: ReinforceState, hp: HParams) -> tuple[ReinforceState, Metrics]:
-        key, reset_key = jax.random.split(state.key)
-        obs, env_state = env.reset(reset_key)  # every window starts at episode starts
-        _, _, key, traj = collect(
-            env, network, state.params, env_state, obs, key, config.steps_per_env
-        )  # fields (T, N, ...)
-        returns = reward_to_go if config.returns == "reward_to_go" else episode_return
-        target = returns(traj.reward, traj.done, hp["gamma"])
-        mask = complete_episode_mask(traj.done).astype(jnp.float32)
-        num_episodes = traj.done.sum()
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(
-            state.params, traj, target, mask, num_episodes, state.baseline, hp
-        )
+        key, window_key = jax.random.split(state.key)
+        grads, metrics = estimate(state.params, state.baseline, window_key, hp)
         updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
-        mean_target = (target * mask).sum() / jnp.maximum(mask.sum(), 1)
         decay = hp["baseline_decay"]
-        baseline = decay * state.baseline + (1.0 - decay) * mean_target
+        baseline = decay * state.baseline + (1.0 - decay) * metrics.pop("mean_target")
         state = ReinforceState(optax.apply_updates(state.params, updates), opt_state, baseline, key)
-        return state, {
-            **episode_metrics(traj.info),
-            **metrics,
-            "transitions": mask.sum().astype(jnp.int32),
-            "baseline": baseline,
-        }
+        return state, {**metrics, "baseline": baseline}
 
     def export(state: ReinforceState) -> dict:
         return {"params": state.params, "obs_stats": None}

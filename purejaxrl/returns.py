@@ -119,3 +119,24 @@ def complete_episode_mask(done_t: jax.Array) -> jax.Array:
     """
     ended_later = jax.lax.cummax(done_t.astype(jnp.int32), axis=0, reverse=True)
     return ended_later.astype(bool)
+
+
+def episodes_started_before(done_t: jax.Array, start_window: int) -> jax.Array:
+    """1 on the steps of episodes that start within the first `start_window` steps of the rollout.
+
+    The rollout must start at an episode's start. Whether an episode is kept depends only on when
+    it starts, that is on the episodes before it, never on its own length, so averaging over the
+    kept episodes is unbiased; keeping every episode that *ends* inside a fixed window would
+    favour short episodes. Play at least `start_window` + the episode limit steps so that every
+    kept episode is complete.
+
+    Args:
+        done_t: 1 where the episode ended after step t, shape (T, ...).
+
+    Returns:
+        bool, shape (T, ...).
+    """
+    t = jnp.arange(done_t.shape[0]).reshape((-1,) + (1,) * (done_t.ndim - 1))
+    starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
+    start_time = jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
+    return start_time < start_window

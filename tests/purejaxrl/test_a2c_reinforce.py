@@ -10,7 +10,7 @@ from purejaxrl import a2c, reinforce, runner
 from purejaxrl.config import ConfigError, hparams
 
 REINFORCE_PROBES = dict(
-    num_envs=4, total_timesteps=4 * 100 * 150, lr=1e-2, gamma=0.9, anneal_lr=False,
+    num_envs=4, total_timesteps=4 * 200 * 150, lr=1e-2, gamma=0.9, anneal_lr=False,
     hidden_sizes=(32, 32),
 )  # fmt: skip
 A2C_PROBES = dict(
@@ -49,7 +49,7 @@ def test_a2c_policy_probes(actor_critic_probes, advantage, shared):
 @pytest.mark.parametrize(
     "module,config",
     [
-        (reinforce, reinforce.ReinforceConfig(total_timesteps=8 * 500 * 3, baseline="mean")),
+        (reinforce, reinforce.ReinforceConfig(total_timesteps=8 * 1000 * 3, baseline="mean")),
         (a2c, a2c.A2CConfig(total_timesteps=8 * 5 * 20)),
     ],
     ids=["reinforce", "a2c"],
@@ -66,23 +66,28 @@ def test_seeds_differ_and_a_vmapped_seed_equals_the_seed_alone(module, config):
     assert not np.allclose(flat[0], flat[1])  # (zero-initialised biases may agree)
 
 
-def test_reinforce_uses_only_complete_episodes():
-    config = reinforce.ReinforceConfig(total_timesteps=8 * 500 * 2, num_seeds=2)
+def test_reinforce_uses_the_episodes_that_start_in_the_window_each_to_its_end():
+    config = reinforce.ReinforceConfig(total_timesteps=8 * 1000 * 2, num_seeds=2)
     result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
     transitions = result.metrics["transitions"]  # (grid, seed, update)
-    # Each env plays 500 steps; only the steps of episodes that ended count, and early CartPole
-    # episodes (about 20 steps) leave a cut-off tail in every env.
-    assert np.all(transitions <= 8 * 500) and np.all(transitions > 8 * 500 * 0.8)
-    assert np.all(transitions < 8 * 500)
+    # Each env plays 500 + 500 steps; the kept episodes start before step 500 and run to their
+    # end, so they cover at least the first 500 steps of every env and never all 1000.
+    assert np.all(transitions >= 8 * 500) and np.all(transitions < 8 * 1000)
     lengths = result.metrics["episode_length"] * result.metrics["episodes"]
-    np.testing.assert_allclose(lengths, transitions, rtol=1e-5)
+    np.testing.assert_allclose(lengths, transitions, rtol=1e-5)  # statistics of kept episodes
+
+
+def test_actor_critics_refuse_tabular_observations():
+    for module in (reinforce, a2c):
+        with pytest.raises(ConfigError, match="needs vector \\(Box\\) observations"):
+            module.Config(env_id="Gridworld-Maze-v0").validate()
 
 
 @pytest.mark.parametrize(
     "module,overrides,message",
     [
-        (reinforce, {"num_steps": 100}, "num_steps=100: must be 0 or >= the env's episode limit 500"),
-        (reinforce, {"total_timesteps": 1000}, "total_timesteps=1000: must be >= num_envs * num_steps = 4000"),
+        (reinforce, {"num_steps": -1}, "num_steps=-1: must be >= 0 (0: the episode limit)"),
+        (reinforce, {"total_timesteps": 1000}, "total_timesteps=1000: must be >= num_envs * (num_steps"),
         (reinforce, {"baseline_decay": 1.5}, "baseline_decay=1.5: must be a finite number in [0.0, 1.0]"),
         (a2c, {"gae_lambda": -0.5}, "gae_lambda=-0.5: must be a finite number in [0.0, 1.0]"),
         (a2c, {"lr": 0.0}, "lr=0.0: must be a finite number in (0.0, inf]"),

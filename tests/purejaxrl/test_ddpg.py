@@ -146,6 +146,8 @@ def test_seeds_differ_and_a_vmapped_seed_equals_the_seed_alone():
         ({"exploration_noise": -0.1}, "exploration_noise=-0.1: must be a finite number in [0.0, inf]"),
         ({"target_noise": -1.0}, "target_noise=-1.0: must be a finite number in [0.0, inf]"),
         ({"batch_size": 700}, "batch_size=700: must be <= buffer_size=600"),
+        ({"ou_theta": 0.0}, "ou_theta=0.0: must be a finite number in (0.0, 1.0]"),
+        ({"learning_starts": 600}, "learning_starts=600: must be in [0, total_timesteps=600)"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):

@@ -112,7 +112,7 @@ def test_action_probes():
 
 TINY = DQNConfig(
     total_timesteps=2000, num_envs=4, buffer_size=500, batch_size=32, learning_starts=400,
-    train_frequency=8, target_update_interval=100, steps_per_update=400, epsilon_anneal_steps=1000,
+    train_frequency=8, target_update_interval=96, steps_per_update=400, epsilon_anneal_steps=1000,
     progress=False, compilation_cache="",
 )  # fmt: skip
 
@@ -163,6 +163,8 @@ def test_a_grid_point_equals_the_same_hyperparameters_run_alone_and_a_run_can_be
         ({"train_frequency": 6}, "train_frequency=6: must be a positive multiple of num_envs=4"),
         ({"tau": 0.0}, "tau=0.0: must be a finite number in (0.0, 1.0]"),
         ({"steps_per_update": 300}, "steps_per_update=300: must be a positive multiple of train_frequency=8"),
+        ({"target_update_interval": 4}, "target_update_interval=4: must be a positive multiple of train_frequency=8"),
+        ({"learning_starts": 2000}, "learning_starts=2000: must be in [0, total_timesteps=2000)"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 
 from purejaxrl.reinforce import score_function_loss
-from purejaxrl.returns import complete_episode_mask, episode_return, reward_to_go
+from purejaxrl.returns import (
+    complete_episode_mask,
+    episode_return,
+    episodes_started_before,
+    reward_to_go,
+)
 
 # Two envs (columns), six steps: env 0 ends episodes after steps 1 and 4 (step 5 starts a third
 # episode the rollout cuts off); env 1 ends one after step 5.
@@ -39,6 +44,29 @@ def test_the_mask_keeps_complete_episodes_only():
     mask = complete_episode_mask(DONES)
     np.testing.assert_array_equal(mask[:, 0], [1, 1, 1, 1, 1, 0])  # step 5's episode is cut off
     np.testing.assert_array_equal(mask[:, 1], [1, 1, 1, 1, 1, 1])
+
+
+def test_episodes_are_kept_by_their_start_not_their_end():
+    # Env 0's episodes start at steps 0, 2 and 5; env 1's at step 0 only.
+    np.testing.assert_array_equal(episodes_started_before(DONES, 3)[:, 0], [1, 1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(episodes_started_before(DONES, 2)[:, 0], [1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(episodes_started_before(DONES, 1)[:, 1], [1, 1, 1, 1, 1, 1])
+
+
+def test_selecting_episodes_by_their_start_is_not_biased_towards_short_ones():
+    """Episodes of length 2 or 9 with equal chance (mean 5.5), played back to back: keeping those
+    that end inside a 10-step window over-represents the short ones; keeping those that start in
+    the first 5 steps, played on to step 14, does not."""
+    lengths = jax.random.choice(jax.random.key(0), jnp.array([2, 9]), (20000, 8))
+    ends = jnp.cumsum(lengths, axis=1) - 1  # the last step of each episode, per column
+    dones = jax.vmap(lambda e: jnp.zeros(20, jnp.int32).at[e].set(1, mode="drop"))(ends).T
+    starts = jnp.concatenate([jnp.ones_like(dones[:1]), dones[:-1]]).astype(bool)
+
+    def mean_kept_length(kept):
+        return float(kept.sum() / (starts[: len(kept)] & kept).sum())  # steps per kept episode
+
+    assert mean_kept_length(episodes_started_before(dones[:14], 5)) == pytest.approx(5.5, abs=0.1)
+    assert mean_kept_length(complete_episode_mask(dones[:10])) < 5.0
 
 
 def softmax_log_prob(theta, states, actions):
