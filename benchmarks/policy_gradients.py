@@ -1,0 +1,166 @@
+"""REINFORCE variants and A2C on CartPole-v1: speed, returns, and the gradient-variance table.
+
+Results in benchmarks/results/policy_gradients.json and policy_gradients_curve.png.
+
+1. Speed: compile and run time of REINFORCE (learned baseline, 1e6 steps) and A2C (5e5 steps)
+   at their defaults, 1 and 8 seeds, medians of `--repeats`; the raw env ceiling for 8 envs.
+2. Returns: each REINFORCE variant (total return / reward-to-go, no / mean / learned baseline)
+   trained for 1e6 steps, 8 seeds, next to A2C; learning curves in one plot.
+3. Gradient variance: a REINFORCE policy (with its value network) trained for
+   `--variance-steps` steps is frozen; each variant's estimator, without normalisation, is drawn
+   `--draws` times at those parameters (one draw = one window of 8 envs x 500 steps). Reported:
+   the total variance of the policy-parameter gradient (sum over parameters), its ratio to the
+   plainest estimator's, and the norm of the mean gradient.
+
+    python benchmarks/policy_gradients.py [--repeats 3] [--draws 512] [--variance-steps 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ceiling import env_steps_per_second
+from timing import timed_runs
+
+from purejaxrl import a2c, reinforce, runner
+from purejaxrl.config import hparams
+from purejaxrl.outputs import atomic_write_json
+
+RESULTS = Path(__file__).parent / "results"
+VARIANTS = {
+    "total return, no baseline": dict(returns="total", baseline="none"),
+    "reward-to-go, no baseline": dict(returns="reward_to_go", baseline="none"),
+    "reward-to-go, mean baseline": dict(returns="reward_to_go", baseline="mean"),
+    "reward-to-go, learned baseline": dict(returns="reward_to_go", baseline="value"),
+}
+
+
+def gradient_variance(steps: int, draws: int) -> list[dict]:
+    base = reinforce.ReinforceConfig(total_timesteps=steps, progress=False, compilation_cache="")
+    trained = jax.jit(reinforce.make_train(base))(jax.random.key(0), hparams(base))
+    params, baseline = trained.state.params, trained.state.baseline
+    rows = []
+    for name, variant in VARIANTS.items():
+        config = dataclasses.replace(base, normalize=False, **variant)
+        estimate = reinforce.make_gradient_estimator(config)
+
+        def policy_gradient(key, estimate=estimate, config=config):
+            grads, metrics = estimate(params, baseline, key, hparams(config))
+            policy = {k: v for k, v in grads["params"].items() if k in POLICY_LAYERS}
+            flat = jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(policy)])
+            return flat, metrics["episode_return"]
+
+        keys = jax.random.split(jax.random.key(1), draws)
+        flat, returns = jax.jit(jax.vmap(policy_gradient))(keys)
+        flat = np.asarray(flat, np.float64)
+        rows.append(
+            {
+                "variant": name,
+                "total_variance": float(flat.var(axis=0).sum()),
+                "mean_gradient_norm": float(np.linalg.norm(flat.mean(axis=0))),
+                "policy_return": float(np.nanmean(np.asarray(returns))),
+            }
+        )
+    plain = rows[0]["total_variance"]
+    for row in rows:
+        row["variance_ratio_to_plain"] = row["total_variance"] / plain
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+# ActorCritic's submodules: MLP_0 and Dense_0 form the policy, MLP_1 and Dense_1 the value.
+POLICY_LAYERS = ("MLP_0", "Dense_0", "log_std")
+
+
+def plot(path: Path, curves: list, labels: list[str]) -> None:
+    """Mean and 95% band over seeds of each (env_steps, returns (seed, point)) curve."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from purejaxrl.outputs import atomic_write_bytes, forward_fill
+    from purejaxrl.stats import mean_and_band
+
+    fig = Figure(figsize=(7.5, 4.5), dpi=120)
+    ax = fig.subplots()
+    for (steps, returns), label in zip(curves, labels, strict=True):
+        mean, low, high = mean_and_band(forward_fill(returns))
+        (line,) = ax.plot(steps, mean, label=label)
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel("environment steps (per run)")
+    ax.set_ylabel("episode return")
+    ax.set_title("CartPole-v1, 8 seeds each (95% bands)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=512)
+    parser.add_argument("--variance-steps", type=int, default=100_000)
+    args = parser.parse_args()
+
+    timing = []
+    for module, algo in ((reinforce, "reinforce"), (a2c, "a2c")):
+        for seeds in (1, 8):
+            config = module.Config(num_seeds=seeds, progress=False, compilation_cache="")
+            row = timed_runs(config, module.make_learner, algo, args.repeats)
+            timing.append({"algo": algo, **row})
+            print(json.dumps(timing[-1]), flush=True)
+    ceiling = env_steps_per_second("CartPole-v1", 8, 500 * 250, args.repeats)
+    print(json.dumps({"ceiling_8_envs": ceiling}), flush=True)
+
+    curves, labels, returns = [], [], {}
+    for name, variant in VARIANTS.items():
+        config = reinforce.ReinforceConfig(
+            num_seeds=8, progress=False, compilation_cache="", **variant
+        )
+        result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
+        curves.append((result.env_steps, result.metrics["episode_return"][0]))
+        labels.append(f"REINFORCE, {name}")
+        returns[labels[-1]] = result.summary["results"][0]
+        print(labels[-1], json.dumps(returns[labels[-1]]["final_return_mean"]), flush=True)
+    a2c_result = runner.run(
+        a2c.A2CConfig(num_seeds=8, progress=False, compilation_cache=""), a2c.make_learner, "a2c",
+        write=False,
+    )  # fmt: skip
+    returns["A2C"] = a2c_result.summary["results"][0]
+    print("A2C", json.dumps(returns["A2C"]["final_return_mean"]), flush=True)
+
+    # A2C logs every 40 env steps; average its returns over REINFORCE's 4000-step updates.
+    bins = a2c_result.metrics["episode_return"][0].reshape(8, -1, 100)  # (seed, bin, update)
+    with warnings.catch_warnings():  # a bin where a seed finished no episode is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a2c_curve = np.nanmean(bins, axis=2)
+    curves.append((a2c_result.env_steps.reshape(-1, 100)[:, -1], a2c_curve))
+    labels.append("A2C")
+    RESULTS.mkdir(exist_ok=True)
+    plot(RESULTS / "policy_gradients_curve.png", curves, labels)
+
+    variance = gradient_variance(args.variance_steps, args.draws)
+    record = {
+        "command": f"python benchmarks/policy_gradients.py --repeats {args.repeats} "
+        f"--draws {args.draws} --variance-steps {args.variance_steps}",
+        "timing": timing,
+        "ceiling_8_envs_steps_per_second": ceiling,
+        "returns_8_seeds": returns,
+        "gradient_variance": variance,
+        **runner.environment_record(),
+    }
+    atomic_write_json(RESULTS / "policy_gradients.json", record)
+
+
+if __name__ == "__main__":
+    main()
