@@ -32,6 +32,7 @@ from purejaxrl.config import (
     require,
     require_box_observations,
     require_finite_in,
+    require_replay_schedule,
     traced,
 )
 from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
@@ -120,35 +121,8 @@ class DDPGConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps", "policy_delay"):
-            require(self, name, getattr(self, name) >= 1, "must be >= 1")
-        require(
-            self, "learning_starts", 0 <= self.learning_starts < self.total_timesteps,
-            f"must be in [0, total_timesteps={self.total_timesteps}) or no gradient step is taken",
-        )  # fmt: skip
-        require(
-            self, "batch_size", self.batch_size <= self.buffer_size,
-            f"must be <= buffer_size={self.buffer_size} (a batch is sampled from the buffer)",
-        )  # fmt: skip
-        require(
-            self, "num_envs", self.num_envs <= self.buffer_size,
-            f"must be <= buffer_size={self.buffer_size} (each env step adds num_envs transitions)",
-        )  # fmt: skip
-        require(
-            self, "train_frequency",
-            self.train_frequency >= 1 and self.train_frequency % self.num_envs == 0,
-            f"must be a positive multiple of num_envs={self.num_envs}",
-        )  # fmt: skip
-        require(
-            self, "steps_per_update",
-            self.steps_per_update >= 1 and self.steps_per_update % self.train_frequency == 0,
-            f"must be a positive multiple of train_frequency={self.train_frequency}",
-        )  # fmt: skip
-        require(
-            self, "total_timesteps",
-            self.total_timesteps >= 1 and self.total_timesteps % self.steps_per_update == 0,
-            f"must be a positive multiple of steps_per_update={self.steps_per_update}",
-        )  # fmt: skip
+        require_replay_schedule(self)
+        require(self, "policy_delay", self.policy_delay >= 1, "must be >= 1")
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         space = make_batched(self.env_id, 1).action_space
         require(
