@@ -31,7 +31,7 @@ from timing import timed_runs
 
 from purejaxrl import a2c, reinforce, runner
 from purejaxrl.config import hparams
-from purejaxrl.outputs import atomic_write_json
+from purejaxrl.outputs import atomic_write_json, plot_curves
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
@@ -79,32 +79,6 @@ def gradient_variance(steps: int, draws: int) -> list[dict]:
 POLICY_LAYERS = ("MLP_0", "Dense_0", "log_std")
 
 
-def plot(path: Path, curves: list, labels: list[str]) -> None:
-    """Mean and 95% band over seeds of each (env_steps, returns (seed, point)) curve."""
-    import io
-
-    from matplotlib.figure import Figure
-
-    from purejaxrl.outputs import atomic_write_bytes, forward_fill
-    from purejaxrl.stats import mean_and_band
-
-    fig = Figure(figsize=(7.5, 4.5), dpi=120)
-    ax = fig.subplots()
-    for (steps, returns), label in zip(curves, labels, strict=True):
-        mean, low, high = mean_and_band(forward_fill(returns))
-        (line,) = ax.plot(steps, mean, label=label)
-        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel("environment steps (per run)")
-    ax.set_ylabel("episode return")
-    ax.set_title("CartPole-v1, 8 seeds each (95% bands)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -147,7 +121,13 @@ def main() -> None:
     curves.append((a2c_result.env_steps.reshape(-1, 100)[:, -1], a2c_curve))
     labels.append("A2C")
     RESULTS.mkdir(exist_ok=True)
-    plot(RESULTS / "policy_gradients_curve.png", curves, labels)
+    plot_curves(
+        RESULTS / "policy_gradients_curve.png",
+        [steps for steps, _ in curves],
+        [returns for _, returns in curves],
+        labels,
+        "CartPole-v1, 8 seeds each (95% bands)",
+    )
 
     variance = gradient_variance(args.variance_steps, args.draws)
     record = {

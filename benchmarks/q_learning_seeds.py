@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 from ceiling import env_steps_per_second
+from timing import timed_runs
 
 from purejaxrl import runner
 from purejaxrl.outputs import atomic_write_json
@@ -34,16 +34,9 @@ def main() -> None:
             env_id=ENV_ID, num_seeds=seeds, total_timesteps=steps, steps_per_update=steps // 10,
             progress=False, compilation_cache="",
         )  # fmt: skip
-        runs = [
-            runner.run(config, make_learner, "q_learning", write=False) for _ in range(args.repeats)
-        ]
-        run_time = statistics.median(r.summary["run_time_s"] for r in runs)
         row = {
-            "num_seeds": seeds,
+            **timed_runs(config, make_learner, "q_learning", args.repeats),
             "steps_per_seed": steps,
-            "compile_time_s": statistics.median(r.summary["compile_time_s"] for r in runs),
-            "run_time_s": run_time,
-            "steps_per_second": seeds * steps / run_time,
             "ceiling_steps_per_second": env_steps_per_second(ENV_ID, seeds, steps, args.repeats),
         }
         row["fraction_of_ceiling"] = row["steps_per_second"] / row["ceiling_steps_per_second"]

@@ -141,23 +141,26 @@ def forward_fill(x: np.ndarray) -> np.ndarray:
     return np.where(seen, filled, np.nan)
 
 
-def plot_curves(
-    path: Path, env_steps: np.ndarray, returns: np.ndarray, labels: list[str], title: str
-) -> None:
+def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -> None:
     """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG.
 
     Args:
-        returns: episode returns per update, shape (grid, seed, update), NaN where no episode
-            ended; each run's curve carries its latest return forward.
+        env_steps: shape (update,), shared by every curve; or one such array per curve when the
+            curves were logged at different steps (several algorithms in one plot).
+        returns: episode returns per update, shape (grid, seed, update), or a list of
+            (seed, update) arrays; NaN where no episode ended; each run's curve carries its latest
+            return forward.
     """
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
+    if isinstance(env_steps, np.ndarray) and env_steps.ndim == 1:
+        env_steps = [env_steps] * len(labels)
     fig = Figure(figsize=(7, 4.2), dpi=120)
     ax = fig.subplots()
-    for label, curves in zip(labels, returns, strict=True):
+    for steps, label, curves in zip(env_steps, labels, returns, strict=True):
         mean, low, high = mean_and_band(forward_fill(curves))
-        (line,) = ax.plot(env_steps, mean, label=label or f"{curves.shape[0]} seeds")
-        ax.fill_between(env_steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        (line,) = ax.plot(steps, mean, label=label or f"{curves.shape[0]} seeds")
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("environment steps (per run)")
     ax.set_ylabel("episode return")
     ax.set_title(title)

@@ -156,10 +156,6 @@ class PPOState:
     key: jax.Array
 
 
-def make_network(config: PPOConfig, action_space) -> ActorCritic:
-    return make_actor_critic(config, action_space)
-
-
 def ppo_loss(
     network: ActorCritic, params, batch: Batch, hp: HParams, kl_beta, config: PPOConfig
 ) -> tuple[jax.Array, Metrics]:
@@ -206,7 +202,7 @@ def make_learner(config: PPOConfig) -> Learner:
     env = make_batched(
         config.env_id, config.num_envs, normalize_observations=config.normalize_observations
     )
-    network = make_network(config, env.action_space)
+    network = make_actor_critic(config, env.action_space)
     steps_per_lr_step = config.update_epochs * config.num_minibatches
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
