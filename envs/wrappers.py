@@ -182,19 +182,31 @@ def make_batched(
     *,
     normalize_observations: bool = False,
     flatten: bool = True,
+    seed: int = 0,
     **env_kwargs,
 ) -> BatchedEnv:
     """The standard training stack: statistics, flattening and action clipping, batched.
+
+    An Atari id gives an `envs.atari.AtariEnv`, which is batched by envpool and keeps its image
+    observations and its own game statistics.
 
     Args:
         env_id: any id `envs.make` accepts.
         num_envs: batch size of the returned env.
         normalize_observations: add running observation normalisation over the batch.
         flatten: flatten observations with more than one dimension (for MLP policies).
-        **env_kwargs: passed to the environment's constructor.
+        seed: the seed of host-side envs (envpool); JAX envs draw from the key given to `reset`.
+        **env_kwargs: passed to the environment's constructor (envpool options for Atari).
     """
-    from envs import make  # local import: envs/__init__ imports this module
+    from envs import is_atari, make  # local import: envs/__init__ imports this module
 
+    if is_atari(env_id):
+        if normalize_observations:
+            raise ValueError(
+                "Atari observations are images scaled inside the network: no normalisation"
+            )
+        atari, _ = make(env_id, num_envs=num_envs, seed=seed, **env_kwargs)
+        return atari
     env, params = make(env_id, **env_kwargs)
     env = EpisodeStatistics(env)
     if flatten and len(env.observation_space(params).shape) > 1:

@@ -1,0 +1,175 @@
+"""Atari 2600 games through envpool, as a `BatchedEnv` that runs inside `jax.jit`.
+
+envpool steps its games in C++ threads on the host. Its XLA interface (`env.xla()`) turns `step` into
+a custom call that a jitted training loop can contain, so a whole training run stays one compiled
+function; the reset at the start of a run is a host callback. envpool cannot be vmapped: one
+`AtariEnv` is one run, already batched over its `num_envs` games.
+
+The adapter gives algorithms gymnax semantics on top of envpool's:
+
+- envpool resets NEXT_STEP: the step after a done step ignores its action and returns the reset
+  observation with reward 0. That step is a dummy transition, flagged `info["valid"] = False`;
+  algorithms leave it out of their losses and replay buffers. Every other step is valid.
+- Nothing is reset inside a step, so `info["final_observation"]` is the returned observation.
+- `terminated` and `truncated` are envpool's: with episodic life on (the training default), losing
+  a life terminates, which is the usual training signal.
+- Episode statistics describe whole games, as papers report them: `info["episode_return"]` sums the
+  unclipped rewards across lives, and `info["returned_episode"]` is true at game over or at the
+  time limit, never at a lost life.
+
+    env = AtariEnv("Pong-v5", num_envs=8, seed=0)          # or envs.make_batched("Pong-v5", 8)
+    obs, state = env.reset(key)                             # obs (8, 4, 84, 84) uint8
+    obs, state, reward, terminated, truncated, info = env.step(key, state, action)
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import spaces
+from jax.experimental import io_callback
+
+INSTALL_HINT = (
+    "Atari needs envpool: pip install 'purejaxrl[atari]' (envpool >= 1.2, Python >= 3.11)"
+)
+
+TRAINING_DEFAULTS: dict[str, Any] = {"episodic_life": True, "reward_clip": True}
+"""Applied on top of envpool's own defaults (4 stacked 84x84 grey frames, frame skip 4, up to 30
+no-ops at reset, no sticky actions, minimal action set, 27,000 steps = 108,000 frames per game)."""
+
+RESERVED_OPTIONS = (
+    "num_envs", "batch_size", "seed", "env_seed", "base_path", "max_num_players", "task",
+    "gym_reset_return_info", "num_threads", "thread_affinity_offset",
+)  # fmt: skip
+"""envpool config fields the adapter sets itself."""
+
+
+class AtariExtraMissingError(ImportError):
+    """An Atari id was asked for but envpool is not installed."""
+
+
+def _envpool():
+    try:
+        import envpool
+    except ImportError as error:
+        raise AtariExtraMissingError(f"{INSTALL_HINT}; importing it failed: {error}") from None
+    return envpool
+
+
+def looks_like_atari(env_id: str) -> bool:
+    """Whether `env_id` names an Atari game in envpool's style (`Pong-v5`), without importing it."""
+    return env_id.endswith("-v5")
+
+
+@functools.cache
+def atari_ids() -> tuple[str, ...]:
+    """Every envpool Atari id (`Pong-v5`, `Breakout-v5`, ...); empty when envpool is missing."""
+    try:
+        envpool = _envpool()
+    except AtariExtraMissingError:
+        return ()
+    specs = envpool.registration.registry.specs
+    return tuple(env_id for env_id, entry in specs.items() if entry[0] == "envpool.atari")
+
+
+@functools.cache
+def atari_options() -> tuple[str, ...]:
+    """The envpool options a user may set (`episodic_life`, `reward_clip`, `stack_num`, ...)."""
+    fields = _envpool().make_spec("Pong-v5").config._fields
+    return tuple(name for name in fields if name not in RESERVED_OPTIONS)
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Raises ValueError naming the first option that envpool's Atari config does not have."""
+    allowed = atari_options()
+    for name in options:
+        if name not in allowed:
+            raise ValueError(f"unknown Atari option {name!r}; allowed: {', '.join(allowed)}")
+
+
+@struct.dataclass
+class AtariState:
+    handle: jax.Array  # (8,) uint8, envpool's handle, threaded through every step for ordering
+    ready: jax.Array  # (N,) bool, false right after a done step: envpool's next step is a reset
+    episode_return: jax.Array  # (N,) float32, unclipped return of the running game, all lives
+    episode_length: jax.Array  # (N,) int32, valid steps of the running game, all lives
+
+
+class AtariEnv:
+    """`num_envs` envpool Atari games as one `BatchedEnv` (see the module docstring).
+
+    Args:
+        env_id: an envpool Atari id, e.g. "Pong-v5".
+        num_envs: games stepped together.
+        seed: envpool's seed (its no-ops and sticky actions draw from it; the JAX key does not).
+        **options: envpool Atari options (`episodic_life`, `reward_clip`, `stack_num`, `noop_max`,
+            `repeat_action_probability`, `full_action_space`, `max_episode_steps`, ...), on top of
+            `TRAINING_DEFAULTS`.
+    """
+
+    vmappable = False
+
+    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, **options):
+        envpool = _envpool()
+        if env_id not in atari_ids():
+            raise ValueError(f"{env_id!r} is not an envpool Atari id")
+        check_options(options)
+        self.env_id, self.num_envs, self.seed = env_id, num_envs, seed
+        self.options = {**TRAINING_DEFAULTS, **options}
+        self.pool = envpool.make(
+            env_id, env_type="gymnasium", num_envs=num_envs, seed=seed, **self.options
+        )
+        self._handle, _, _, self._xla_step = self.pool.xla()
+        shape = self.pool.observation_space.shape
+        self.observation_space = spaces.Box(0, 255, shape, jnp.uint8)
+        self.action_space = spaces.Discrete(int(self.pool.action_space.n))
+
+    def _host_reset(self):
+        obs, _ = self.pool.reset()
+        return obs, self._handle
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, AtariState]:
+        """Resets every game on the host. `key` is unused: envpool draws from its own seed."""
+        del key
+        shapes = (
+            jax.ShapeDtypeStruct((self.num_envs, *self.observation_space.shape), jnp.uint8),
+            jax.ShapeDtypeStruct(self._handle.shape, self._handle.dtype),
+        )
+        # The handle comes back from the callback so that every later step depends on the reset.
+        obs, handle = io_callback(self._host_reset, shapes)
+        n = self.num_envs
+        state = AtariState(
+            handle, jnp.ones(n, bool), jnp.zeros(n, jnp.float32), jnp.zeros(n, jnp.int32)
+        )
+        return obs, state
+
+    def step(self, key: jax.Array, state: AtariState, action: jax.Array):
+        """One step of every game; gymnax's six values, with `valid` and game statistics in info."""
+        del key
+        handle, (obs, reward, terminated, truncated, info) = self._xla_step(
+            state.handle, action.astype(jnp.int32)
+        )
+        valid = state.ready  # envpool ignored the action of a game that was done: a dummy step
+        terminated, truncated = terminated.astype(bool), truncated.astype(bool)
+        game_over = valid & (info["terminated"].astype(bool) | truncated)
+        episode_return = state.episode_return + jnp.where(valid, info["reward"], 0.0)
+        episode_length = state.episode_length + valid.astype(jnp.int32)
+        info = {
+            "final_observation": obs,
+            "valid": valid,
+            "returned_episode": game_over,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+            "lives": info["lives"],
+        }
+        state = AtariState(
+            handle,
+            ~(terminated | truncated),
+            jnp.where(game_over, 0.0, episode_return),
+            jnp.where(game_over, 0, episode_length),
+        )
+        return obs, state, reward.astype(jnp.float32), terminated, truncated, info

@@ -1,0 +1,150 @@
+"""The envpool Atari adapter: the same steps as plain envpool, gymnax semantics, whole-game statistics."""
+
+import importlib.util
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import envs
+from envs import atari
+
+needs_envpool = pytest.mark.skipif(
+    importlib.util.find_spec("envpool") is None,
+    reason="Atari needs the atari extra: pip install 'purejaxrl[atari]'",
+)
+
+
+def run_adapter(env, actions):
+    """Resets `env` and steps it through `actions` (T, N) in one jitted scan."""
+
+    def run(actions):
+        obs, state = env.reset(jax.random.key(0))
+
+        def body(state, action):
+            obs, state, reward, terminated, truncated, info = env.step(
+                jax.random.key(0), state, action
+            )
+            return state, (obs, reward, terminated, truncated, info)
+
+        return obs, jax.lax.scan(body, state, actions)[1]
+
+    return jax.tree.map(np.asarray, jax.jit(run)(actions))
+
+
+@needs_envpool
+def test_adapter_steps_like_a_plain_envpool_loop_auto_reset_included():
+    num_envs, steps, seed = 2, 400, 5
+    options = {"max_episode_steps": 150}  # truncations as well as lost lives
+    env = envs.make_batched("Breakout-v5", num_envs, seed=seed, **options)
+    actions = np.random.default_rng(0).integers(0, 4, (steps, num_envs)).astype(np.int32)
+    first, (obs, reward, terminated, truncated, info) = run_adapter(env, actions)
+
+    import envpool
+
+    plain = envpool.make(
+        "Breakout-v5", env_type="gymnasium", num_envs=num_envs, seed=seed,
+        episodic_life=True, reward_clip=True, **options,
+    )  # fmt: skip
+    plain_obs, _ = plain.reset()
+    np.testing.assert_array_equal(first, plain_obs)
+    done_before = np.zeros(num_envs, bool)
+    for t in range(steps):
+        p_obs, p_reward, p_terminated, p_truncated, _ = plain.step(actions[t])
+        np.testing.assert_array_equal(obs[t], p_obs, err_msg=f"step {t}")
+        np.testing.assert_array_equal(reward[t], p_reward, err_msg=f"step {t}")
+        np.testing.assert_array_equal(terminated[t], p_terminated, err_msg=f"step {t}")
+        np.testing.assert_array_equal(truncated[t], p_truncated, err_msg=f"step {t}")
+        # the step after a done one is envpool's reset: flagged invalid, and only that one
+        np.testing.assert_array_equal(info["valid"][t], ~done_before, err_msg=f"step {t}")
+        done_before = p_terminated | p_truncated
+    np.testing.assert_array_equal(info["final_observation"], obs)
+    assert terminated.any() and truncated.any() and (~info["valid"]).any()
+    assert (reward[~info["valid"]] == 0).all()
+
+
+@needs_envpool
+def test_episode_statistics_are_whole_games_with_unclipped_rewards():
+    """SpaceInvaders with episodic life and reward clipping: 3 lives per game, rewards of 5-30."""
+    num_envs, steps, seed = 2, 1000, 0
+    env = envs.make_batched("SpaceInvaders-v5", num_envs, seed=seed)
+    actions = np.random.default_rng(1).integers(0, 6, (steps, num_envs)).astype(np.int32)
+    _, (_, reward, terminated, truncated, info) = run_adapter(env, actions)
+
+    import envpool
+
+    plain = envpool.make(
+        "SpaceInvaders-v5", env_type="gymnasium", num_envs=num_envs, seed=seed,
+        episodic_life=True, reward_clip=True,
+    )  # fmt: skip
+    plain.reset()
+    games = [[] for _ in range(num_envs)]  # (unclipped return, clipped return, length) per game
+    running = np.zeros((num_envs, 3))
+    lives_lost = 0
+    for t in range(steps):
+        _, p_reward, p_terminated, p_truncated, p_info = plain.step(actions[t])
+        valid = info["valid"][t]
+        running[valid] += np.stack([p_info["reward"], p_reward, np.ones(num_envs)], 1)[valid]
+        for i in range(num_envs):
+            game_over = bool(p_info["terminated"][i]) or bool(p_truncated[i])
+            assert info["returned_episode"][t, i] == (valid[i] and game_over)
+            if valid[i] and game_over:
+                games[i].append(tuple(running[i]))
+                assert info["episode_return"][t, i] == running[i, 0]
+                assert info["episode_length"][t, i] == running[i, 2]
+                assert info["episode_length"][t, i] == p_info["elapsed_step"][i]
+                running[i] = 0
+            elif p_terminated[i]:
+                lives_lost += 1  # a lost life terminates for training but ends no game
+    finished = [g for per_env in games for g in per_env]
+    assert len(finished) >= 2
+    assert lives_lost >= 2 * len(finished)  # SpaceInvaders: 3 lives, so 2 lost before game over
+    assert np.abs(reward).max() <= 1.0  # the agent sees clipped rewards ...
+    assert any(unclipped > clipped for unclipped, clipped, _ in finished)  # ... statistics don't
+
+
+@needs_envpool
+def test_atari_env_has_image_observations_and_discrete_actions():
+    env = envs.make_batched("Pong-v5", 3)
+    assert env.observation_space.shape == (4, 84, 84)
+    assert env.action_space.n == 6
+    assert env.num_envs == 3
+    assert envs.is_atari("Pong-v5") and not envs.is_atari("CartPole-v1")
+    assert "Breakout-v5" in envs.registered_ids()
+
+
+@needs_envpool
+def test_options_pass_through_to_envpool():
+    env = envs.make_batched("Pong-v5", 1, stack_num=2, full_action_space=True, episodic_life=False)
+    assert env.observation_space.shape == (2, 84, 84)
+    assert env.action_space.n == 18
+    assert env.pool.spec.config.episodic_life is False
+    assert env.pool.spec.config.reward_clip is True  # the training default stays
+
+
+@needs_envpool
+def test_unknown_atari_id_names_the_closest():
+    with pytest.raises(envs.UnknownEnvironmentError, match="closest: Pong-v5"):
+        envs.make("Pongg-v5")
+
+
+@needs_envpool
+def test_unknown_option_names_the_allowed_ones():
+    with pytest.raises(
+        ValueError, match="unknown Atari option 'frame_stack'; allowed: .*stack_num"
+    ):
+        envs.make_batched("Pong-v5", 1, frame_stack=4)
+
+
+def test_missing_extra_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool now raises ImportError
+    atari.atari_ids.cache_clear()
+    try:
+        with pytest.raises(envs.AtariExtraMissingError, match=r"purejaxrl\[atari\]"):
+            envs.check_env_id("Pong-v5")
+        with pytest.raises(envs.AtariExtraMissingError, match=r"purejaxrl\[atari\]"):
+            envs.make_batched("Breakout-v5", 2)
+    finally:
+        monkeypatch.undo()
+        atari.atari_ids.cache_clear()
