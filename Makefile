@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Reinstall when the package metadata changes; the package itself is installed editable.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,atari]"
 	touch $(STAMP)
 
 install: $(STAMP)

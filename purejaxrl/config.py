@@ -9,12 +9,13 @@ same compiled call as the seeds.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -64,15 +65,59 @@ class BaseConfig:
     """JAX's persistent compilation cache directory, so a re-run skips compilation; empty to disable."""
     devices: int = 0
     """Devices to shard the runs over (0: all visible; see PUREJAXRL_CPU_DEVICES for the CPU)."""
+    env_options: tuple[str, ...] = ()
+    """Atari (envpool) options as key=value, e.g. episodic_life=False repeat_action_probability=0.25;
+    gymnax envs take none."""
+
+    atari_defaults: ClassVar[dict[str, Any]] = {}
+    """Field values that replace the defaults when env_id is an Atari game; empty: no Atari."""
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides):
+        """The config with this env's defaults: the Atari ones for an Atari id, then `overrides`."""
+        from envs import is_atari
+
+        defaults = cls.atari_defaults if is_atari(env_id) else {}
+        return cls(**{**defaults, "env_id": env_id, **overrides})
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """What `envs.make_batched` takes besides the id and batch size: the seed of host-side envs
+        (envpool) and the parsed env_options."""
+        options = {}
+        for item in self.env_options:
+            name, sep, text = item.partition("=")
+            if not sep or not name:
+                raise ConfigError(f"env_options: {item!r} is not key=value")
+            try:
+                options[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                options[name] = text
+        return {"seed": self.seed, **options}
 
     def validate(self) -> None:
         """Raises `ConfigError` for the first bad value. Subclasses extend it and call super()."""
-        from envs import UnknownEnvironmentError, make
+        from envs import AtariExtraMissingError, UnknownEnvironmentError, check_env_id, is_atari
+        from envs.atari import check_options
 
         try:
-            make(self.env_id)
-        except UnknownEnvironmentError as error:
+            check_env_id(self.env_id)
+        except (UnknownEnvironmentError, AtariExtraMissingError) as error:
             raise ConfigError(f"env_id: {error}") from None
+        options = {k: v for k, v in self.env_kwargs.items() if k != "seed"}
+        if is_atari(self.env_id):
+            require(
+                self,
+                "env_id",
+                bool(self.atari_defaults),
+                "an Atari game; this algorithm does not support Atari (ppo and dqn do)",
+            )
+            try:
+                check_options(options)
+            except ValueError as error:
+                raise ConfigError(f"env_options: {error}") from None
+        else:
+            require(self, "env_options", not options, "only Atari (envpool) envs take options")
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         require(self, "num_seeds", self.num_seeds >= 1, "must be >= 1")
         require(self, "progress_ticks", self.progress_ticks >= 1, "must be >= 1")
@@ -159,7 +204,7 @@ def require_box_observations(config) -> None:
 
     from envs import make_batched
 
-    space = make_batched(config.env_id, 1).observation_space
+    space = make_batched(config.env_id, 1, **config.env_kwargs).observation_space
     require(
         config,
         "env_id",
@@ -200,3 +245,19 @@ def require_replay_schedule(config) -> None:
             config, name, value >= 1 and value % by == 0,
             f"must be a positive multiple of {divisor}={by}",
         )  # fmt: skip
+
+
+def require_torso(config) -> None:
+    """The network body must suit the observations: a CNN needs stacked frames (C, H, W), an MLP
+    needs vectors. `torso="auto"` always does."""
+    from envs import make_batched
+
+    shape = make_batched(config.env_id, 1, **config.env_kwargs).observation_space.shape
+    if config.torso in ("nature_cnn", "small_cnn"):
+        require(
+            config, "torso", len(shape) == 3, f"needs image observations, this env's are {shape}"
+        )
+    elif config.torso == "mlp":
+        require(
+            config, "torso", len(shape) <= 1, f"needs vector observations, this env's are {shape}"
+        )

@@ -3,8 +3,10 @@
     python -m purejaxrl.dqn --env-id CartPole-v1 --num-seeds 8
     python -m purejaxrl.dqn --double --loss huber --tau 0.005 --target-update-interval 10
     python -m purejaxrl.dqn --lr 1e-4 2.5e-4 1e-3 --num-seeds 8     # 3 x 8 runs, one compiled call
+    python -m purejaxrl.dqn --env-id Pong-v5                       # Atari through envpool: Nature CNN
 
-Defaults are PureJaxRL's dqn.py CartPole settings, so the two can be compared run for run.
+Defaults are PureJaxRL's dqn.py CartPole settings, so the two can be compared run for run. On an
+Atari id they are the 2015 paper's, scaled to a 1e7-step budget (`DQNConfig.atari_defaults`).
 
 One update (one row of metrics) is `steps_per_update` env steps. It is made of training phases:
 each phase steps every env `train_frequency / num_envs` times, adding every transition to the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jax
 import jax.numpy as jnp
@@ -33,11 +35,12 @@ from purejaxrl.config import (
     require,
     require_finite_in,
     require_replay_schedule,
+    require_torso,
     traced,
 )
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
 from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
-from purejaxrl.networks import ActivationName, QNetwork, soft_update
+from purejaxrl.networks import ActivationName, QNetwork, TorsoName, resolve_torso, soft_update
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
 
@@ -75,6 +78,9 @@ class DQNConfig(BaseConfig):
     """Hidden layer widths of the Q-network."""
     activation: ActivationName = "relu"
     """Hidden activation."""
+    torso: TorsoName = "auto"
+    """Network body: auto (the Nature CNN for image observations, else an MLP), mlp, nature_cnn or
+    small_cnn (the 2013 DQN network)."""
     lr: float = traced(2.5e-4)
     """Adam learning rate."""
     gamma: float = traced(0.99)
@@ -87,6 +93,25 @@ class DQNConfig(BaseConfig):
     """Exploration probability after the decay, in [0, epsilon_start]."""
     epsilon_anneal_steps: float = traced(250_000.0)
     """Env steps over which epsilon decays linearly from epsilon_start to epsilon_end."""
+
+    atari_defaults: ClassVar[dict[str, Any]] = {
+        # Mnih et al. 2015 (Extended Data Table 1), in agent steps of 4 frames, with Adam at
+        # CleanRL's 1e-4 in place of RMSProp. The paper's 5e7 steps and 1e6 replay are scaled to
+        # a 1e7-step budget: replay 1e5 (each transition keeps two 4x84x84 uint8 stacks, 5.6 GB
+        # in all), learning from 8e4 steps, epsilon 1 -> 0.01 over the first 10%.
+        "total_timesteps": 10_000_000,
+        "num_envs": 4,
+        "buffer_size": 100_000,
+        "batch_size": 32,
+        "learning_starts": 80_000,
+        "train_frequency": 4,
+        "target_update_interval": 1_000,
+        "loss": "huber",
+        "steps_per_update": 10_000,
+        "lr": 1e-4,
+        "epsilon_end": 0.01,
+        "epsilon_anneal_steps": 1_000_000.0,
+    }
 
     @property
     def num_updates(self) -> int:
@@ -103,7 +128,8 @@ class DQNConfig(BaseConfig):
             "is refreshed between training phases)",
         )  # fmt: skip
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        space = make_batched(self.env_id, 1).action_space
+        require_torso(self)
+        space = make_batched(self.env_id, 1, **self.env_kwargs).action_space
         require(
             self,
             "env_id",
@@ -185,15 +211,17 @@ def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HP
 
 
 def make_network(config: DQNConfig, action_space, observation_space) -> QNetwork:
-    """The Q-network; a tabular env's integer observation is one-hot encoded inside it."""
+    """The Q-network; a tabular env's integer observation is one-hot encoded inside it, Atari
+    frames go through a CNN."""
     tabular = isinstance(observation_space, spaces.Discrete)
     num_states = observation_space.n if tabular else 0
-    return QNetwork(action_space.n, config.hidden_sizes, config.activation, num_states)
+    torso = resolve_torso(config.torso, observation_space)
+    return QNetwork(action_space.n, config.hidden_sizes, config.activation, num_states, torso)
 
 
 def make_learner(config: DQNConfig) -> Learner:
     """Builds DQN's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(config.env_id, config.num_envs)
+    env = make_batched(config.env_id, config.num_envs, **config.env_kwargs)
     network = make_network(config, env.action_space, env.observation_space)
     buffer = ReplayBuffer(config.buffer_size)
     env_steps_per_phase = config.train_frequency // config.num_envs
@@ -231,7 +259,7 @@ def make_learner(config: DQNConfig) -> Learner:
             state.obs, action, reward, info["final_observation"], terminated, truncated
         )
         state = state.replace(
-            buffer=buffer.add(state.buffer, transition),
+            buffer=buffer.add(state.buffer, transition, info.get("valid")),
             env_state=env_state,
             obs=obs,
             timesteps=state.timesteps + config.num_envs,
@@ -308,7 +336,7 @@ def make_train(config: DQNConfig):
 
 def make_policy(config: DQNConfig):
     """`act(exported, obs, key) -> action`: greedy in the learned Q-values."""
-    env = make_batched(config.env_id, 1)
+    env = make_batched(config.env_id, 1, **config.env_kwargs)
     network = make_network(config, env.action_space, env.observation_space)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:

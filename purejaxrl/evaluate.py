@@ -117,6 +117,13 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     if episodes < 1:
         raise RunFolderError(f"episodes={episodes}: must be >= 1")
     module, config, record = load_run(run_dir)
+    from envs import is_atari
+
+    if is_atari(config.env_id):
+        raise RunFolderError(
+            f"{run_dir}: evaluating Atari (envpool) checkpoints is not supported yet; the run's "
+            "metrics.npz holds its training game scores"
+        )
     exported = _restore(run_dir, module, config, record)
     act = module.make_policy(config)
     returns = greedy_returns(act, exported, config.env_id, episodes, jax.random.key(seed))

@@ -1,4 +1,5 @@
-"""Networks shared by the algorithms: MLP torsos and the actor-critic of the policy-gradient methods."""
+"""Networks shared by the algorithms: MLP and Atari CNN torsos, the actor-critic of the policy-gradient
+methods, and the value networks of DQN and DDPG."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from purejaxrl.distributions import Categorical, DiagGaussian
 
 ActivationName = Literal["tanh", "relu"]
+TorsoName = Literal["auto", "mlp", "nature_cnn", "small_cnn"]
 
 
 def orthogonal(scale: float = 1.0):
@@ -66,6 +68,111 @@ class MLP(nn.Module):
         return x
 
 
+CNN_LAYERS = {
+    # (features, kernel, stride) per convolution, then the width of the dense layer
+    "nature_cnn": (((32, 8, 4), (64, 4, 2), (64, 3, 1)), 512),  # Mnih et al. 2015, Nature
+    "small_cnn": (((16, 8, 4), (32, 4, 2)), 256),  # Mnih et al. 2013, the NIPS workshop paper
+}
+
+
+class Conv2D(nn.Module):
+    """A "VALID" convolution on NHWC inputs with a (k, k, C, F) kernel, as `nn.Conv` computes it.
+
+    With `im2col` the convolution is a matrix product on extracted patches (strided slices). Its
+    gradient is then made of slices and matmuls, which XLA's CPU backend runs about 9 times faster
+    than its convolution gradients inside a `lax.scan` (measured here: 0.11 s against 0.96 s per
+    Nature-CNN gradient on 64 frames). `im2col=None` picks it on the CPU only; the parameters are
+    the same either way, so checkpoints move between devices.
+    """
+
+    features: int
+    kernel: int
+    stride: int
+    im2col: bool | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k, s = self.kernel, self.stride
+        kernel = self.param(
+            "kernel", orthogonal(2**0.5), (k, k, x.shape[-1], self.features), jnp.float32
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        im2col = jax.default_backend() == "cpu" if self.im2col is None else self.im2col
+        if not im2col:
+            y = jax.lax.conv_general_dilated(
+                x, kernel, (s, s), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+            return y + bias
+        return conv_by_matmul(x, kernel, s) + bias
+
+
+def conv_by_matmul(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """A "VALID" convolution as one matrix product on patches (im2col).
+
+    When the stride divides the kernel size (every Atari CNN layer), the input is first folded
+    into stride x stride blocks (space to depth), so that the patches take (k / stride)^2 slices
+    instead of k^2: fewer operations to compile.
+
+    Args:
+        x: (B, H, W, C). kernel: (k, k, C, F).
+
+    Returns:
+        (B, (H - k) // stride + 1, (W - k) // stride + 1, F).
+    """
+    k, _, channels, features = kernel.shape
+    out_h, out_w = (x.shape[1] - k) // stride + 1, (x.shape[2] - k) // stride + 1
+    if k % stride:
+        blocks, m, s = x, k, stride
+    else:
+        m, s = k // stride, 1
+        h, w = x.shape[1] // stride, x.shape[2] // stride
+        blocks = x[:, : h * stride, : w * stride].reshape(-1, h, stride, w, stride, channels)
+        blocks = blocks.transpose(0, 1, 3, 2, 4, 5).reshape(-1, h, w, stride * stride * channels)
+        kernel = kernel.reshape(m, stride, m, stride, channels, features)
+        kernel = kernel.transpose(0, 2, 1, 3, 4, 5)  # (block i, block j, i, j, c, f)
+    patches = jnp.concatenate(
+        [
+            blocks[:, i : i + s * (out_h - 1) + 1 : s, j : j + s * (out_w - 1) + 1 : s, :]
+            for i in range(m)
+            for j in range(m)
+        ],
+        axis=-1,
+    )  # (B, out_h, out_w, k * k * C), in the order of the kernel's rows
+    return patches @ kernel.reshape((-1, features))
+
+
+class AtariCNN(nn.Module):
+    """The convolutional torso of the DQN papers, on stacked frames; ReLU after every layer.
+
+    Takes uint8 frames of shape (..., C, H, W), channels first as envpool gives them (C = stacked
+    frames), scales them to [0, 1] and returns features of shape (..., 512) for "nature_cnn" or
+    (..., 256) for "small_cnn". Orthogonal(sqrt 2) initialisation, as CleanRL's Atari agents.
+    """
+
+    kind: str = "nature_cnn"
+    im2col: bool | None = None  # see Conv2D
+
+    @nn.compact
+    def __call__(self, frames: jax.Array) -> jax.Array:
+        convs, width = CNN_LAYERS[self.kind]
+        batch_shape = frames.shape[:-3]
+        x = frames.reshape((-1, *frames.shape[-3:])).astype(jnp.float32) / 255.0
+        x = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC
+        for features, kernel, stride in convs:
+            x = nn.relu(Conv2D(features, kernel, stride, self.im2col)(x))
+        x = x.reshape((x.shape[0], -1))
+        x = nn.relu(nn.Dense(width, kernel_init=orthogonal(2**0.5))(x))
+        return x.reshape((*batch_shape, width))
+
+
+def resolve_torso(torso: str, observation_space) -> str:
+    """The torso `"auto"` stands for: "nature_cnn" for image observations (3-D: stacked frames),
+    "mlp" otherwise. Other names are returned unchanged."""
+    if torso != "auto":
+        return torso
+    return "nature_cnn" if len(observation_space.shape) == 3 else "mlp"
+
+
 class ActorCritic(nn.Module):
     """Policy and value heads on the same observation: separate MLP torsos, or one shared torso.
 
@@ -73,7 +180,11 @@ class ActorCritic(nn.Module):
     state-independent `log_std` parameter initialised to 0. The policy head is initialised with
     scale 0.01 (near-uniform policy), the value head with scale 1.
 
-    Returns (distribution, value) with value of shape obs.shape[:-1].
+    With `torso` "nature_cnn" or "small_cnn" the observation is a stack of frames and both heads sit
+    on one shared `AtariCNN` (hidden_sizes and activation are then unused), as in CleanRL's
+    Atari PPO.
+
+    Returns (distribution, value) with value of shape obs.shape[:-1] (obs.shape[:-3] for frames).
     """
 
     action_dim: int
@@ -81,10 +192,14 @@ class ActorCritic(nn.Module):
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     shared_torso: bool = False
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, obs: jax.Array):
-        policy_features = MLP(self.hidden_sizes, self.activation)(obs)
+        if self.torso == "mlp":
+            policy_features = MLP(self.hidden_sizes, self.activation)(obs)
+        else:
+            policy_features = AtariCNN(self.torso)(obs)
         head = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))
         out = head(policy_features)
         if self.discrete:
@@ -92,22 +207,27 @@ class ActorCritic(nn.Module):
         else:
             log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
             dist = DiagGaussian(out, jnp.broadcast_to(log_std, out.shape))
-        value_features = (
-            policy_features if self.shared_torso else MLP(self.hidden_sizes, self.activation)(obs)
-        )
+        shared = self.shared_torso or self.torso != "mlp"
+        value_features = policy_features if shared else MLP(self.hidden_sizes, self.activation)(obs)
         value = nn.Dense(1, kernel_init=orthogonal(1.0))(value_features)
         return dist, value[..., 0]
 
 
-def make_actor_critic(config, action_space) -> ActorCritic:
-    """The `ActorCritic` of an on-policy config (hidden_sizes, activation, optional shared_torso),
-    with a Categorical policy for a `Discrete` action space and a Gaussian one for a `Box`."""
+def make_actor_critic(config, action_space, observation_space=None) -> ActorCritic:
+    """The `ActorCritic` of an on-policy config (hidden_sizes, activation, optional shared_torso
+    and torso), with a Categorical policy for a `Discrete` action space and a Gaussian one for a
+    `Box`. `observation_space` resolves `torso="auto"` (an MLP when it is not given)."""
     from gymnax.environments import spaces
 
     discrete = isinstance(action_space, spaces.Discrete)
     action_dim = action_space.n if discrete else math.prod(action_space.shape)
     shared = getattr(config, "shared_torso", False)
-    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation, shared)
+    torso = getattr(config, "torso", "mlp")
+    if observation_space is not None:
+        torso = resolve_torso(torso, observation_space)
+    elif torso == "auto":
+        torso = "mlp"
+    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation, shared, torso)
 
 
 def make_actor_critic_policy(config):
@@ -115,7 +235,8 @@ def make_actor_critic_policy(config):
     checkpoint, `exported = {"params", "obs_stats"}` (obs_stats None without normalisation)."""
     from envs import make_batched
 
-    network = make_actor_critic(config, make_batched(config.env_id, 1).action_space)
+    env = make_batched(config.env_id, 1, **config.env_kwargs)
+    network = make_actor_critic(config, env.action_space, env.observation_space)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         if exported["obs_stats"] is not None:
@@ -131,17 +252,22 @@ class QNetwork(nn.Module):
 
     Flax's default (LeCun normal) initialisation, as in PureJaxRL's and CleanRL's DQN. With
     `num_states` > 0 the observation is an integer state index of shape (...) and is one-hot
-    encoded first (tabular envs such as the gridworlds). Returns shape (..., action_dim), where
-    ... is obs.shape[:-1] for vector observations.
+    encoded first (tabular envs such as the gridworlds). With `torso` "nature_cnn" or "small_cnn"
+    the observation is a stack of frames and an `AtariCNN` replaces the MLP (Mnih et al. 2015 and
+    2013). Returns shape (..., action_dim), where ... is obs.shape[:-1] for vector observations
+    and obs.shape[:-3] for frames.
     """
 
     action_dim: int
     hidden_sizes: Sequence[int] = (120, 84)
     activation: str = "relu"
     num_states: int = 0
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
+        if self.torso != "mlp":
+            return nn.Dense(self.action_dim)(AtariCNN(self.torso)(obs))
         x = jax.nn.one_hot(obs, self.num_states) if self.num_states else obs
         for size in self.hidden_sizes:
             x = ACTIVATIONS[self.activation](nn.Dense(size)(x))

@@ -3,22 +3,24 @@
     python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8
     python -m purejaxrl.ppo --env-id Pendulum-v1 --total-timesteps 1000000 --num-envs 16 ...
     python -m purejaxrl.ppo --lr 1e-4 3e-4 1e-3 --num-seeds 8    # 3 x 8 runs, one compiled call
+    python -m purejaxrl.ppo --env-id Breakout-v5                # Atari through envpool: CNN, 1e7 steps
 
-Defaults are PureJaxRL's CartPole settings, so the two can be compared run for run.
+Defaults are PureJaxRL's CartPole settings, so the two can be compared run for run. On an Atari id
+they are CleanRL's envpool PPO settings (`PPOConfig.atari_defaults`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-from envs import make_batched
+from envs import is_atari, make_batched
 from purejaxrl import runner
 from purejaxrl.config import (
     BaseConfig,
@@ -27,12 +29,14 @@ from purejaxrl.config import (
     require_box_observations,
     require_divides,
     require_finite_in,
+    require_torso,
     traced,
 )
 from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
 from purejaxrl.networks import (
     ActivationName,
     ActorCritic,
+    TorsoName,
     make_actor_critic,
     make_actor_critic_policy,
 )
@@ -70,6 +74,9 @@ class PPOConfig(BaseConfig):
     """Hidden layer widths of the policy and of the value network."""
     activation: ActivationName = "tanh"
     """Hidden activation."""
+    torso: TorsoName = "auto"
+    """Network body: auto (the Nature CNN for image observations, else an MLP), mlp, nature_cnn or
+    small_cnn (the 2013 DQN network)."""
     lr: float = traced(2.5e-4)
     """Adam learning rate."""
     gamma: float = traced(0.99)
@@ -88,6 +95,12 @@ class PPOConfig(BaseConfig):
     """Target KL per update for --loss kl."""
     kl_beta: float = traced(1.0)
     """Initial KL penalty coefficient for --loss kl, adapted after every update."""
+
+    atari_defaults: ClassVar[dict[str, Any]] = {
+        "total_timesteps": 10_000_000,
+        "num_envs": 8,
+        "clip_eps": 0.1,
+    }  # the rest of CleanRL's ppo_atari_envpool settings equal the defaults above
 
     @property
     def batch_size(self) -> int:
@@ -120,6 +133,13 @@ class PPOConfig(BaseConfig):
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         require_box_observations(self)
+        require_torso(self)
+        require(
+            self,
+            "normalize_observations",
+            not (self.normalize_observations and is_atari(self.env_id)),
+            "Atari frames are scaled inside the CNN, not normalised",
+        )
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
         require_finite_in(self, "gae_lambda", 0.0, 1.0)
@@ -144,6 +164,7 @@ class Batch(NamedTuple):
     dist: Any
     advantage: jax.Array
     target: jax.Array
+    valid: jax.Array  # false for envpool's dummy reset steps, which carry no weight in the loss
 
 
 @struct.dataclass
@@ -165,27 +186,34 @@ def ppo_loss(
       clip: -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]          (Schulman et al. 2017, eq. 7)
       kl:   -E[r A] + beta E[KL(pi_old(.|s) || pi(.|s))]          (Schulman et al. 2017, eq. 8)
     plus vf_coef times the (optionally clipped) squared value error against the GAE returns and
-    minus ent_coef times the policy entropy.
+    minus ent_coef times the policy entropy. Every expectation is a mean over the valid steps.
     """
     dist, value = network.apply(params, batch.obs)
     log_ratio = dist.log_prob(batch.action) - batch.log_prob
     ratio = jnp.exp(log_ratio)
+    weight = batch.valid.astype(jnp.float32)
+    count = jnp.maximum(weight.sum(), 1.0)
+
+    def mean(x):
+        return (x * weight).sum() / count
+
     advantage = batch.advantage
     if config.normalize_advantages:
-        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    kl = batch.dist.kl(dist).mean()
+        centred = advantage - mean(advantage)
+        advantage = centred / (jnp.sqrt(mean(jnp.square(centred))) + 1e-8)
+    kl = mean(batch.dist.kl(dist))
     if config.loss == "clip":
         clipped = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
-        policy_loss = -jnp.minimum(ratio * advantage, clipped * advantage).mean()
+        policy_loss = -mean(jnp.minimum(ratio * advantage, clipped * advantage))
     else:
-        policy_loss = -(ratio * advantage).mean() + kl_beta * kl
+        policy_loss = -mean(ratio * advantage) + kl_beta * kl
 
     value_loss = jnp.square(value - batch.target)
     if config.clip_value_loss:
         value_clipped = batch.value + jnp.clip(value - batch.value, -hp["clip_eps"], hp["clip_eps"])
         value_loss = jnp.maximum(value_loss, jnp.square(value_clipped - batch.target))
-    value_loss = 0.5 * value_loss.mean()
-    entropy = dist.entropy().mean()
+    value_loss = 0.5 * mean(value_loss)
+    entropy = mean(dist.entropy())
     total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
     return total, {
         "loss": total,
@@ -193,16 +221,19 @@ def ppo_loss(
         "value_loss": value_loss,
         "entropy": entropy,
         "kl": kl,
-        "clip_fraction": (jnp.abs(ratio - 1.0) > hp["clip_eps"]).mean(),
+        "clip_fraction": mean(jnp.abs(ratio - 1.0) > hp["clip_eps"]),
     }
 
 
 def make_learner(config: PPOConfig) -> Learner:
     """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     env = make_batched(
-        config.env_id, config.num_envs, normalize_observations=config.normalize_observations
+        config.env_id,
+        config.num_envs,
+        normalize_observations=config.normalize_observations,
+        **config.env_kwargs,
     )
-    network = make_actor_critic(config, env.action_space)
+    network = make_actor_critic(config, env.action_space, env.observation_space)
     steps_per_lr_step = config.update_epochs * config.num_minibatches
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
@@ -231,7 +262,14 @@ def make_learner(config: PPOConfig) -> Learner:
             hp["gamma"], hp["gae_lambda"],
         )  # fmt: skip
         batch = Batch(
-            traj.obs, traj.action, traj.log_prob, traj.value, traj.dist, advantage, target
+            traj.obs,
+            traj.action,
+            traj.log_prob,
+            traj.value,
+            traj.dist,
+            advantage,
+            target,
+            traj.valid,
         )
         batch = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), batch)
         tx = optimizer(hp)

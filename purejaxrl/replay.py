@@ -58,23 +58,31 @@ class ReplayBuffer:
         )
         return BufferState(data, jnp.array(0, jnp.int32), jnp.array(0, jnp.int32))
 
-    def add(self, state: BufferState, batch: Any) -> BufferState:
-        """Writes a batch of B transitions (leaves (B, ...)) at the next B slots, wrapping around.
+    def add(self, state: BufferState, batch: Any, valid: jax.Array | None = None) -> BufferState:
+        """Writes a batch of B transitions (leaves (B, ...)) at the next slots, wrapping around.
 
-        B must be at most `capacity`; the B slots are distinct, so the result does not depend on
-        the order of the scatter.
+        With `valid` (B,) bool, only the valid transitions are written, packed into consecutive
+        slots in batch order; the others never enter the buffer (envpool's dummy reset steps).
+        B must be at most `capacity`; the slots written are distinct, so the result does not
+        depend on the order of the scatter.
         """
         size = jax.tree.leaves(batch)[0].shape[0]
         if size > self.capacity:
             raise ValueError(f"a batch of {size} transitions does not fit capacity {self.capacity}")
-        slots = (state.position + jnp.arange(size)) % self.capacity
+        if valid is None:
+            offsets, count = jnp.arange(size), size
+        else:  # valid transition i goes to the slot after the valid ones before it
+            offsets, count = jnp.cumsum(valid) - 1, valid.sum()
+        slots = (state.position + offsets) % self.capacity
+        if valid is not None:
+            slots = jnp.where(valid, slots, self.capacity)  # out of range: dropped by the scatter
         data = jax.tree.map(
-            lambda buf, x: buf.at[slots].set(x.astype(buf.dtype)), state.data, batch
+            lambda buf, x: buf.at[slots].set(x.astype(buf.dtype), mode="drop"), state.data, batch
         )
         return BufferState(
             data,
-            (state.position + size) % self.capacity,
-            jnp.minimum(state.size + size, self.capacity),
+            ((state.position + count) % self.capacity).astype(jnp.int32),
+            jnp.minimum(state.size + count, self.capacity).astype(jnp.int32),
         )
 
     def sample(self, state: BufferState, key: jax.Array, batch_size: int) -> Any:

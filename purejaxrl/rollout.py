@@ -21,6 +21,7 @@ class Transition(NamedTuple):
     terminated: jax.Array  # (N,)
     done: jax.Array  # (N,) terminated or truncated
     next_obs: jax.Array  # (N, *obs_shape) true next observation, before any auto-reset
+    valid: jax.Array  # (N,) bool, false for envpool's dummy reset steps: keep them out of losses
     dist: Any  # the behaviour policy's distribution (PPO's KL penalty uses it)
     info: dict  # episode statistics, (N,) each
 
@@ -52,6 +53,7 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
             terminated=terminated,
             done=jnp.logical_or(terminated, truncated),
             next_obs=info["final_observation"],
+            valid=info.get("valid", jnp.ones_like(terminated)),
             dist=dist,
             info={k: info[k] for k in EPISODE_INFO},
         )

@@ -74,9 +74,17 @@ def warn_if_cpu_not_split(num_runs: int) -> None:
 
 def validate(config, grid_values: Mapping[str, Sequence[float]] | None = None) -> Grid:
     """Validates the config at every grid point and returns the grid; raises `ConfigError`."""
+    from envs import is_atari
+
     grid = Grid.from_values(config, grid_values)
     for point in grid.points:
         point.validate()
+    runs = config.num_seeds * len(grid)
+    if is_atari(config.env_id) and runs > 1:
+        raise ConfigError(
+            f"num_seeds={config.num_seeds} x {len(grid)} grid point(s): an Atari env (envpool) "
+            "cannot be vmapped, so it trains one run per call; start one process per seed/value"
+        )
     return grid
 
 
@@ -100,18 +108,30 @@ def build_sweep(learner: Learner, num_runs: int, progress: ProgressBar | None, t
         jax.lax.cond(((i + 1) % period == 0) | last, fire, lambda: None)
 
     def sweep(keys, hparams):
-        state = jax.vmap(learner.init)(keys, hparams)
+        over_runs = jax.vmap if keys.shape[0] > 1 else single_run
+        state = over_runs(learner.init)(keys, hparams)
 
         def body(state, i):
-            state, metrics = jax.vmap(learner.update)(state, hparams)
+            state, metrics = over_runs(learner.update)(state, hparams)
             if progress is not None:
                 report(i, metrics)
             return state, metrics
 
         state, metrics = jax.lax.scan(body, state, jnp.arange(learner.num_updates))
-        return jax.vmap(learner.export)(state), metrics
+        return over_runs(learner.export)(state), metrics
 
     return sweep
+
+
+def single_run(fn: Callable) -> Callable:
+    """What `jax.vmap(fn)` computes on a batch of one, without vmap: envpool's XLA step (Atari)
+    cannot be vmapped, and a single run does not need it."""
+
+    def call(*args):
+        out = fn(*jax.tree.map(lambda x: x[0], args))
+        return jax.tree.map(lambda x: jnp.asarray(x)[None], out)
+
+    return call
 
 
 def _shardings(num_runs: int, max_devices: int):
@@ -299,8 +319,11 @@ def format_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def cli_class(config_cls: type) -> type:
-    """The command-line form of a config class: each traced field takes one or more values."""
+def cli_class(config_cls: type, defaults=None) -> type:
+    """The command-line form of a config class: each traced field takes one or more values.
+
+    `defaults` (a config instance) supplies the defaults shown and used; the class's by default.
+    """
     import tyro
 
     hints = typing.get_type_hints(config_cls, include_extras=True)
@@ -308,23 +331,30 @@ def cli_class(config_cls: type) -> type:
     fields = []
     for f in dataclasses.fields(config_cls):
         doc = tyro._docstrings.get_field_docstring(config_cls, f.name, ()) or ""
+        default = f.default if defaults is None else getattr(defaults, f.name)
         if f.name in traced:
             doc += " Traced: several values form a grid."
             typ = Annotated[tuple[float, ...], tyro.conf.arg(help=doc)]
-            fields.append((f.name, typ, dataclasses.field(default=(f.default,))))
+            fields.append((f.name, typ, dataclasses.field(default=(default,))))
         else:
             typ = Annotated[hints[f.name], tyro.conf.arg(help=doc)]
-            fields.append((f.name, typ, dataclasses.field(default=f.default)))
+            fields.append((f.name, typ, dataclasses.field(default=default)))
     cls = dataclasses.make_dataclass(config_cls.__name__, fields, frozen=True)
     cls.__doc__ = config_cls.__doc__
     return cls
 
 
 def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
-    """(config, grid_values) from the command line."""
+    """(config, grid_values) from the command line.
+
+    The defaults follow the env: an Atari `--env-id` brings the algorithm's `atari_defaults`.
+    """
     import tyro
 
-    args = tyro.cli(cli_class(config_cls), args=argv, prog=prog)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env_id = requested_env_id(argv) or config_cls.env_id
+    defaults = config_cls.for_env(env_id)
+    args = tyro.cli(cli_class(config_cls, defaults), args=argv, prog=prog)
     values = {name: getattr(args, name) for name in traced_fields(config_cls)}
     for name, v in values.items():
         if not v:
@@ -332,6 +362,17 @@ def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | 
     static = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
     config = config_cls(**{**static, **{name: v[0] for name, v in values.items()}})
     return config, {name: v for name, v in values.items() if len(v) > 1}
+
+
+def requested_env_id(argv: Sequence[str]) -> str | None:
+    """The value of `--env-id` (or `--env_id`) on a command line, if given."""
+    for i, arg in enumerate(argv):
+        name, sep, value = arg.partition("=")
+        if name in ("--env-id", "--env_id"):
+            if sep:
+                return value
+            return argv[i + 1] if i + 1 < len(argv) else None
+    return None
 
 
 def main(

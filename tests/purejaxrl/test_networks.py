@@ -7,7 +7,14 @@ import pytest
 from scipy import stats
 
 from purejaxrl.distributions import Categorical, DiagGaussian
-from purejaxrl.networks import ActorCritic, orthogonal
+from purejaxrl.networks import (
+    ActorCritic,
+    AtariCNN,
+    QNetwork,
+    conv_by_matmul,
+    orthogonal,
+    resolve_torso,
+)
 
 
 @pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 1), (3, 5, 7)])
@@ -50,3 +57,42 @@ def test_diag_gaussian_matches_scipy():
     # KL(N(m, s^2) || N(0, 1)) = log(1/s) + (s^2 + m^2) / 2 - 1/2, summed over dimensions
     by_hand = sum(np.log(1 / s) + (s**2 + m**2) / 2 - 0.5 for m, s in [(0.5, 2.0), (-1.0, 0.5)])
     np.testing.assert_allclose(dist.kl(other), by_hand, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "height,channels,kernel,stride",
+    [(84, 4, 8, 4), (20, 32, 4, 2), (9, 64, 3, 1), (11, 3, 3, 2), (85, 2, 8, 4)],
+)
+def test_convolution_by_matmul_equals_xla_convolution(height, channels, kernel, stride):
+    x = jax.random.normal(jax.random.key(0), (2, height, height, channels))
+    w = jax.random.normal(jax.random.key(1), (kernel, kernel, channels, 5))
+    expected = jax.lax.conv_general_dilated(
+        x, w, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(conv_by_matmul(x, w, stride), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,width", [("nature_cnn", 512), ("small_cnn", 256)])
+def test_atari_cnns_output_shapes_and_agree_between_implementations(kind, width):
+    frames = jax.random.randint(jax.random.key(0), (3, 4, 84, 84), 0, 256).astype(jnp.uint8)
+    params = AtariCNN(kind).init(jax.random.key(1), frames)
+    features = AtariCNN(kind, im2col=True).apply(params, frames)
+    assert features.shape == (3, width)
+    np.testing.assert_allclose(
+        AtariCNN(kind, im2col=False).apply(params, frames), features, rtol=1e-4, atol=1e-4
+    )
+    convs = [k for k in params["params"] if k.startswith("Conv2D")]
+    assert len(convs) == (3 if kind == "nature_cnn" else 2)
+    q = QNetwork(6, torso=kind)
+    assert q.apply(q.init(jax.random.key(2), frames), frames).shape == (3, 6)
+    ac = ActorCritic(6, discrete=True, torso=kind)
+    dist, value = ac.apply(ac.init(jax.random.key(3), frames), frames)
+    assert dist.logits.shape == (3, 6) and value.shape == (3,)
+
+
+def test_auto_torso_is_the_nature_cnn_for_frames_and_an_mlp_for_vectors():
+    from gymnax.environments import spaces
+
+    assert resolve_torso("auto", spaces.Box(0, 255, (4, 84, 84), jnp.uint8)) == "nature_cnn"
+    assert resolve_torso("auto", spaces.Box(-1, 1, (4,), jnp.float32)) == "mlp"
+    assert resolve_torso("small_cnn", spaces.Box(-1, 1, (4,), jnp.float32)) == "small_cnn"

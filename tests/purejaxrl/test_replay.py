@@ -82,3 +82,21 @@ def test_bad_sizes_are_refused():
     buffer = ReplayBuffer(2)
     with pytest.raises(ValueError, match="a batch of 3 transitions does not fit capacity 2"):
         buffer.add(buffer.init({"x": jnp.int32(0)}), scalar_items([1, 2, 3]))
+
+
+def test_invalid_transitions_never_enter_the_buffer():
+    """envpool's dummy reset steps are flagged invalid: the valid ones are packed, in order."""
+    buffer = ReplayBuffer(5)
+    state = buffer.init({"x": jnp.int32(0)})
+    add = jax.jit(buffer.add)
+    state = add(state, scalar_items([1, 2, 3]), jnp.array([True, False, True]))
+    assert int(state.position) == 2 and int(state.size) == 2
+    np.testing.assert_array_equal(state.data["x"], [1, 3, 0, 0, 0])
+    state = add(state, scalar_items([4, 5, 6]), jnp.array([False, False, False]))
+    assert int(state.position) == 2 and int(state.size) == 2
+    state = add(state, scalar_items([7, 8, 9]), jnp.array([True, True, True]))
+    state = add(state, scalar_items([10, 11, 12]), jnp.array([True, False, True]))
+    assert int(state.position) == 2 and int(state.size) == 5  # wrapped around
+    np.testing.assert_array_equal(state.data["x"], [10, 12, 7, 8, 9])
+    sample = buffer.sample(state, jax.random.key(0), 500)
+    assert set(np.unique(sample["x"]).tolist()) == {7, 8, 9, 10, 12}

@@ -1,0 +1,89 @@
+"""PPO and DQN on Atari (envpool): updates inside one jitted call, Atari defaults, clear refusals."""
+
+import importlib.util
+
+import jax
+import numpy as np
+import pytest
+
+from purejaxrl import dqn, ppo, runner
+from purejaxrl.config import ConfigError, hparams
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("envpool") is None,
+    reason="Atari needs the atari extra: pip install 'purejaxrl[atari]'",
+)
+
+TINY_PPO = {"total_timesteps": 2 * 4 * 16, "num_envs": 4, "num_steps": 16, "num_minibatches": 2}
+TINY_DQN = {
+    "total_timesteps": 256, "num_envs": 4, "buffer_size": 128, "batch_size": 8,
+    "learning_starts": 64, "steps_per_update": 128, "target_update_interval": 32,
+}  # fmt: skip
+
+
+def changed_leaves(before, after) -> int:
+    pairs = zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True)
+    return sum(not np.allclose(a, b) for a, b in pairs)
+
+
+@pytest.mark.parametrize(
+    "module,settings,torso",
+    [(ppo, TINY_PPO, "nature_cnn"), (dqn, TINY_DQN, "nature_cnn"), (dqn, TINY_DQN, "small_cnn")],
+    ids=["ppo-nature", "dqn-nature", "dqn-small"],
+)
+def test_a_few_updates_on_pong_run_in_one_jitted_call_and_learn(module, settings, torso):
+    config = module.Config.for_env("Pong-v5", torso=torso, **settings)
+    config.validate()
+    learner = module.make_learner(config)
+    hp = hparams(config)
+    key = jax.random.key(0)
+    initial = learner.init(key, hp).params
+    out = jax.jit(module.make_train(config))(key, hp)
+    params = out.state.params
+    assert changed_leaves(initial, params) == len(jax.tree.leaves(initial))  # every layer moved
+    kernels = [k for k in params["params"] if "CNN" in k]
+    assert kernels, "the Atari network has a CNN torso"
+    loss = np.asarray(out.metrics["loss"])
+    assert np.isfinite(loss[-1])
+    assert out.metrics["episode_return"].shape == (config.num_updates,)
+
+
+def test_atari_defaults_are_cleanrl_for_ppo_and_the_2015_paper_for_dqn():
+    p = ppo.PPOConfig.for_env("Breakout-v5")
+    assert (p.num_envs, p.num_steps, p.update_epochs, p.num_minibatches) == (8, 128, 4, 4)
+    assert (p.lr, p.clip_eps, p.total_timesteps) == (2.5e-4, 0.1, 10_000_000)
+    d = dqn.DQNConfig.for_env("Pong-v5")
+    assert (d.batch_size, d.train_frequency, d.loss, d.epsilon_end) == (32, 4, "huber", 0.01)
+    assert ppo.PPOConfig.for_env("CartPole-v1") == ppo.PPOConfig()  # no Atari: unchanged
+    config, _ = runner.parse_args(ppo.PPOConfig, ["--env-id", "Pong-v5", "--num-envs", "16"])
+    assert (config.num_envs, config.clip_eps, config.total_timesteps) == (16, 0.1, 10_000_000)
+
+
+@pytest.mark.parametrize(
+    "config,grid,message",
+    [
+        (ppo.PPOConfig.for_env("Pong-v5", num_seeds=2), None, "num_seeds=2 x 1 grid point(s)"),
+        (ppo.PPOConfig.for_env("Pong-v5"), {"lr": [1e-4, 2e-4]}, "cannot be vmapped"),
+        (ppo.PPOConfig.for_env("Pong-v5", env_options=("frame_stack=4",)), None,
+         "unknown Atari option 'frame_stack'"),
+        (ppo.PPOConfig(env_options=("episodic_life=False",)), None,
+         "env_options=('episodic_life=False',): only Atari"),
+        (ppo.PPOConfig.for_env("Pong-v5", torso="mlp"), None, "torso='mlp': needs vector"),
+        (ppo.PPOConfig(torso="nature_cnn"), None, "torso='nature_cnn': needs image"),
+        (ppo.PPOConfig.for_env("Pong-v5", normalize_observations=True), None,
+         "scaled inside the CNN"),
+        (ppo.PPOConfig(env_id="Pongg-v5"), None, "closest: Pong-v5"),
+    ],
+)  # fmt: skip
+def test_bad_atari_input_is_refused_with_one_line(config, grid, message):
+    with pytest.raises(ConfigError, match=None) as error:
+        runner.validate(config, grid)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_algorithms_without_atari_support_refuse_it():
+    from purejaxrl import a2c
+
+    with pytest.raises(ConfigError, match="does not support Atari"):
+        a2c.A2CConfig(env_id="Pong-v5").validate()
