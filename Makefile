@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dqn_cartpole.py
 	$(BIN)/python benchmarks/ddpg_pendulum.py
 	$(BIN)/python benchmarks/policy_gradients.py
+	$(BIN)/python benchmarks/atari_pong.py
 
 ## Executes the notebooks at their full budget (the test suite runs them at a tiny one).
 notebooks: $(STAMP)
