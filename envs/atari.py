@@ -25,6 +25,7 @@ The adapter gives algorithms gymnax semantics on top of envpool's:
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import jax
@@ -52,11 +53,23 @@ class AtariExtraMissingError(ImportError):
     """An Atari id was asked for but envpool is not installed."""
 
 
+LEAKED_VARIABLES = ("MPLBACKEND", "MPLCONFIGDIR")
+"""Set by envpool 1.2.5 on import (for its Jumanji renderer); restored so that processes started
+later, such as Jupyter kernels, keep drawing their plots."""
+
+
 def _envpool():
+    saved = {name: os.environ.get(name) for name in LEAKED_VARIABLES}
     try:
         import envpool
     except ImportError as error:
         raise AtariExtraMissingError(f"{INSTALL_HINT}; importing it failed: {error}") from None
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return envpool
 
 

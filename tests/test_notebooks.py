@@ -37,6 +37,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     if path.name == "atari.ipynb" and importlib.util.find_spec("envpool") is None:
         pytest.skip("the Atari notebook needs the atari extra: pip install 'purejaxrl[atari]'")
     monkeypatch.setenv("PUREJAXRL_NOTEBOOK_STEPS", str(STEPS))
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel picks its inline backend itself
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -148,3 +148,20 @@ def test_missing_extra_names_it(monkeypatch):
     finally:
         monkeypatch.undo()
         atari.atari_ids.cache_clear()
+
+
+@needs_envpool
+def test_importing_envpool_leaves_matplotlib_settings_alone(monkeypatch):
+    """envpool sets MPLBACKEND=Agg on import; a notebook kernel started later would draw nothing."""
+    import os
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.delitem(sys.modules, "envpool", raising=False)
+    for name in [m for m in sys.modules if m.startswith("envpool.")]:
+        monkeypatch.delitem(sys.modules, name)
+    atari.atari_ids.cache_clear()
+    try:
+        assert "Pong-v5" in atari.atari_ids()  # imports envpool afresh
+        assert "MPLBACKEND" not in os.environ
+    finally:
+        atari.atari_ids.cache_clear()
