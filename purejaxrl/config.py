@@ -84,6 +84,11 @@ class BaseConfig:
     def env_kwargs(self) -> dict[str, Any]:
         """What `envs.make_batched` takes besides the id and batch size: the seed of host-side envs
         (envpool) and the parsed env_options."""
+        return {"seed": self.seed, **self.parsed_env_options}
+
+    @property
+    def parsed_env_options(self) -> dict[str, Any]:
+        """env_options as a dict, each value read as a Python literal (else kept as a string)."""
         options = {}
         for item in self.env_options:
             name, sep, text = item.partition("=")
@@ -93,7 +98,7 @@ class BaseConfig:
                 options[name] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
                 options[name] = text
-        return {"seed": self.seed, **options}
+        return options
 
     def validate(self) -> None:
         """Raises `ConfigError` for the first bad value. Subclasses extend it and call super()."""
@@ -104,7 +109,7 @@ class BaseConfig:
             check_env_id(self.env_id)
         except (UnknownEnvironmentError, AtariExtraMissingError) as error:
             raise ConfigError(f"env_id: {error}") from None
-        options = {k: v for k, v in self.env_kwargs.items() if k != "seed"}
+        options = self.parsed_env_options
         if is_atari(self.env_id):
             require(
                 self,

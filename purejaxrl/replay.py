@@ -69,13 +69,12 @@ class ReplayBuffer:
         size = jax.tree.leaves(batch)[0].shape[0]
         if size > self.capacity:
             raise ValueError(f"a batch of {size} transitions does not fit capacity {self.capacity}")
-        if valid is None:
-            offsets, count = jnp.arange(size), size
-        else:  # valid transition i goes to the slot after the valid ones before it
-            offsets, count = jnp.cumsum(valid) - 1, valid.sum()
-        slots = (state.position + offsets) % self.capacity
-        if valid is not None:
-            slots = jnp.where(valid, slots, self.capacity)  # out of range: dropped by the scatter
+        valid = jnp.ones(size, bool) if valid is None else valid
+        count = valid.sum()
+        # valid transition i goes to the slot after the valid ones before it; the others to an
+        # out-of-range slot, which the scatter drops
+        slots = (state.position + jnp.cumsum(valid) - 1) % self.capacity
+        slots = jnp.where(valid, slots, self.capacity)
         data = jax.tree.map(
             lambda buf, x: buf.at[slots].set(x.astype(buf.dtype), mode="drop"), state.data, batch
         )
