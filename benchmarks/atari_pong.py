@@ -26,6 +26,7 @@ from ceiling import env_steps_per_second
 import envs
 from purejaxrl import dqn, ppo, runner
 from purejaxrl.config import hparams
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 
 RESULTS = Path(__file__).parent / "results"
@@ -118,4 +119,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

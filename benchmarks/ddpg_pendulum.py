@@ -22,6 +22,7 @@ from timing import timed_runs
 
 from purejaxrl import runner
 from purejaxrl.ddpg import DDPGConfig, make_learner
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json, plot_curves
 
 RESULTS = Path(__file__).parent / "results"
@@ -97,4 +98,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

@@ -31,6 +31,7 @@ from timing import timed_runs
 
 from purejaxrl import a2c, reinforce, runner
 from purejaxrl.config import hparams
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json, plot_curves
 
 RESULTS = Path(__file__).parent / "results"
@@ -143,4 +144,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

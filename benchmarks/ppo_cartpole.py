@@ -20,6 +20,7 @@ from ceiling import env_steps_per_second
 from timing import timed_runs
 
 from purejaxrl import runner
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.ppo import PPOConfig, make_learner
 
@@ -67,4 +68,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from purejaxrl import runner
+from purejaxrl import cli, runner
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.ppo import PPOConfig, make_learner
 
@@ -31,8 +32,9 @@ CONFIG = PPOConfig(
 )
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     result = runner.run(CONFIG, make_learner, "ppo")
-    print(runner.format_table(result))
+    print(cli.format_table(result))
     record = {
         "command": "python benchmarks/ppo_pendulum.py",
         "run_dir": str(result.run_dir.relative_to(Path(__file__).parent)),

@@ -19,6 +19,7 @@ import numpy as np
 
 import envs
 from purejaxrl import runner
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.q_learning import QLearningConfig, make_learner
 from purejaxrl.value_iteration import value_iteration
@@ -73,4 +74,5 @@ def write(args, rows: list[dict], q_star: np.ndarray) -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

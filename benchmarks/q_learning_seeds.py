@@ -17,6 +17,7 @@ from ceiling import env_steps_per_second
 from timing import timed_runs
 
 from purejaxrl import runner
+from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 from purejaxrl.q_learning import QLearningConfig, make_learner
 
@@ -53,4 +54,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
     main()

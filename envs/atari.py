@@ -104,6 +104,20 @@ def check_options(options: dict[str, Any]) -> None:
             raise ValueError(f"unknown Atari option {name!r}; allowed: {', '.join(allowed)}")
 
 
+def atari_spaces(env_id: str, **options) -> tuple[spaces.Box, spaces.Discrete, int]:
+    """(observation space, action space, episode limit in agent steps) of `env_id` built with
+    `options` on top of `TRAINING_DEFAULTS`, read from envpool's spec: no pool is started.
+
+    Raises:
+        ValueError: an option envpool's Atari config does not have.
+    """
+    check_options(options)
+    config = _envpool().make_spec(env_id, **{**TRAINING_DEFAULTS, **options})
+    observation = spaces.Box(0, 255, tuple(config.observation_space.shape), jnp.uint8)
+    action = spaces.Discrete(int(config.action_space.n))
+    return observation, action, int(config.config.max_episode_steps)
+
+
 @struct.dataclass
 class AtariState:
     handle: jax.Array  # (8,) uint8, envpool's handle, threaded through every step for ordering

@@ -1,20 +1,22 @@
-"""Wrappers for gymnax 1.0 environments and the batched-env view that algorithms use.
+"""Wrappers for gymnax 1.0 environments; `envs.registry.make_batched` stacks them for training.
 
 Single-env wrappers (`EpisodeStatistics`, `FlattenObservation`, `ClipAction`) keep the six-value
-`step` API and compose with gymnax's own. `VmapEnv` turns one env into a batch of `num_envs`; an
-already-batched env (envpool) implements the same `BatchedEnv` protocol directly. Batch-level
-wrappers (`NormalizeObservation`) sit on top of any `BatchedEnv`.
+`step` API and compose with gymnax's own. `VmapEnv` turns one env into a batch of `num_envs` (a
+`BatchedEnv`, the protocol in `envs.registry`, which envpool's Atari env implements directly).
+Batch-level wrappers (`NormalizeObservation`) sit on top of any `BatchedEnv`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
-from gymnax.environments import spaces
 from gymnax.wrappers.purerl import FlattenObservationWrapper, GymnaxWrapper
+
+if TYPE_CHECKING:
+    from envs.registry import BatchedEnv
 
 FlattenObservation = FlattenObservationWrapper
 """Flattens observations (and `info["final_observation"]`) to 1-D: gymnax's own wrapper."""
@@ -68,24 +70,6 @@ class ClipAction(GymnaxWrapper):
         space = self._env.action_space(params if params is not None else self._env.default_params)
         action = jnp.clip(action, space.low, space.high)
         return self._env.step(key, state, action, params)
-
-
-class BatchedEnv(Protocol):
-    """What algorithms see: `num_envs` environments stepped together, gymnax 1.0 semantics.
-
-    `reset(key) -> (obs[N, ...], state)` and
-    `step(key, state, action[N, ...]) -> (obs, state, reward[N], terminated[N], truncated[N], info)`
-    with auto-reset inside `step` and the pre-reset observation in `info["final_observation"]`.
-    `observation_space` and `action_space` describe a single env.
-    """
-
-    num_envs: int
-    observation_space: spaces.Space
-    action_space: spaces.Space
-
-    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
-
-    def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple: ...
 
 
 class VmapEnv:
@@ -174,46 +158,3 @@ class NormalizeObservation:
             truncated,
             info,
         )
-
-
-def make_batched(
-    env_id: str,
-    num_envs: int,
-    *,
-    normalize_observations: bool = False,
-    flatten: bool = True,
-    seed: int = 0,
-    **env_kwargs,
-) -> BatchedEnv:
-    """The standard training stack: statistics, flattening and action clipping, batched.
-
-    An Atari id gives an `envs.atari.AtariEnv`, which is batched by envpool and keeps its image
-    observations and its own game statistics.
-
-    Args:
-        env_id: any id `envs.make` accepts.
-        num_envs: batch size of the returned env.
-        normalize_observations: add running observation normalisation over the batch.
-        flatten: flatten observations with more than one dimension (for MLP policies).
-        seed: the seed of host-side envs (envpool); JAX envs draw from the key given to `reset`.
-        **env_kwargs: passed to the environment's constructor (envpool options for Atari).
-    """
-    from envs import is_atari, make  # local import: envs/__init__ imports this module
-
-    if is_atari(env_id):
-        if normalize_observations:
-            raise ValueError(
-                "Atari observations are images scaled inside the network: no normalisation"
-            )
-        atari, _ = make(env_id, num_envs=num_envs, seed=seed, **env_kwargs)
-        return atari
-    env, params = make(env_id, **env_kwargs)
-    env = EpisodeStatistics(env)
-    if flatten and len(env.observation_space(params).shape) > 1:
-        env = FlattenObservation(env)
-    if isinstance(env.action_space(params), spaces.Box):
-        env = ClipAction(env)
-    batched: BatchedEnv = VmapEnv(env, params, num_envs)
-    if normalize_observations:
-        batched = NormalizeObservation(batched)
-    return batched

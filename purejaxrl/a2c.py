@@ -7,6 +7,15 @@
 Each update collects `num_steps` steps from each of `num_envs` envs and takes one gradient step on
 policy gradient + value regression - entropy bonus. Defaults are the RL Baselines3 Zoo settings for
 CartPole-v1 (8 envs x 5 steps, RMSprop lr 7e-4, no entropy bonus).
+
+Reading map, top to bottom:
+  A2CConfig          static fields and traced ones (`hp.lr`, `hp.gamma`, ...)
+  A2CState           the learner state of one run
+  actor_critic_loss  policy gradient + value regression - entropy bonus
+  make_learner       update: a rollout (`rollout.collect`), n-step or GAE advantages
+                     (`returns.generalized_advantage_estimation`), one gradient step
+  make_train         the whole run as one pure function of (key, hp)
+The actor-critic network is in `networks.py`, shared with PPO and REINFORCE.
 """
 
 from __future__ import annotations
@@ -20,8 +29,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from envs import make_batched
-from purejaxrl import runner
+import envs
+from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -31,7 +40,7 @@ from purejaxrl.config import (
     require_finite_in,
     traced,
 )
-from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
 from purejaxrl.returns import generalized_advantage_estimation
 from purejaxrl.rollout import collect
@@ -84,8 +93,8 @@ class A2CConfig(BaseConfig):
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         for name in ("num_envs", "num_steps"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
         require_divides(self, "total_timesteps", "num_envs")
@@ -96,13 +105,14 @@ class A2CConfig(BaseConfig):
             f"must be >= num_envs * num_steps = {self.batch_size} (one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        require_box_observations(self)
+        require_box_observations(self, spec)
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
         require_finite_in(self, "gae_lambda", 0.0, 1.0)
         require_finite_in(self, "ent_coef", 0.0, math.inf)
         require_finite_in(self, "vf_coef", 0.0, math.inf)
         require_finite_in(self, "max_grad_norm", 0.0, math.inf, open_low=True)
+        return spec
 
 
 Config = A2CConfig
@@ -130,7 +140,7 @@ def actor_critic_loss(network, params, traj, advantage, target, hp: HParams, con
     policy_loss = -(dist.log_prob(traj.action) * jax.lax.stop_gradient(advantage)).mean()
     value_loss = jnp.square(value - jax.lax.stop_gradient(target)).mean()
     entropy = dist.entropy().mean()
-    total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
+    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
     return total, {
         "loss": total,
         "policy_loss": policy_loss,
@@ -139,17 +149,18 @@ def actor_critic_loss(network, params, traj, advantage, target, hp: HParams, con
     }
 
 
-def make_learner(config: A2CConfig) -> Learner:
+def make_learner(config: A2CConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds A2C's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(config.env_id, config.num_envs)
-    network = make_actor_critic(config, env.action_space)
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, config.num_envs)
+    network = make_actor_critic(config, spec)
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
         if config.optimizer == "rmsprop":
-            step = optax.rmsprop(hp["lr"], decay=0.99, eps=1e-5, eps_in_sqrt=False)
+            step = optax.rmsprop(hp.lr, decay=0.99, eps=1e-5, eps_in_sqrt=False)
         else:
-            step = optax.adam(hp["lr"])
-        return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), step)
+            step = optax.adam(hp.lr)
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
 
     def init(key: jax.Array, hp: HParams) -> A2CState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -162,9 +173,9 @@ def make_learner(config: A2CConfig) -> Learner:
             env, network, state.params, state.env_state, state.obs, state.key, config.num_steps
         )  # fields (T, N, ...)
         _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
-        lambda_ = 1.0 if config.advantage == "nstep" else hp["gae_lambda"]
+        lambda_ = 1.0 if config.advantage == "nstep" else hp.gae_lambda
         advantage, target = generalized_advantage_estimation(
-            traj.reward, traj.value, next_value, traj.terminated, traj.done, hp["gamma"], lambda_
+            traj.reward, traj.value, next_value, traj.terminated, traj.done, hp.gamma, lambda_
         )
         grads, metrics = jax.grad(actor_critic_loss, argnums=1, has_aux=True)(
             network, state.params, traj, advantage, target, hp, config
@@ -182,15 +193,15 @@ def make_learner(config: A2CConfig) -> Learner:
     return Learner(init, update, export, config.num_updates, config.batch_size)
 
 
-def make_train(config: A2CConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: A2CConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: A2CConfig):
+def make_policy(config: A2CConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
-    return make_actor_critic_policy(config)
+    return make_actor_critic_policy(config, spec)
 
 
 if __name__ == "__main__":
-    runner.main(A2CConfig, make_learner, algo="a2c")
+    cli.main(A2CConfig, make_learner, algo="a2c")

@@ -3,14 +3,22 @@
 An algorithm's config is a frozen dataclass deriving from `BaseConfig`, one docstring under each
 field (tyro shows it in `--help`). Fields that set shapes or loop counts are static: changing them
 recompiles. Numeric hyperparameters declared with `traced(default)` are not baked into the
-compiled program: `train(key, hparams)` receives them as arrays, so a grid of values trains in the
-same compiled call as the seeds.
+compiled program: `train(key, hp)` receives them as a typed pytree (`hp.lr`, `hp.gamma`; see
+`hparams_type`), so a grid of values trains in the same compiled call as the seeds.
+
+Inside an algorithm the config is read through `static_view`: its traced fields hold one grid
+point's values only, so reading them there is refused with an error that names `hp.<field>`.
+
+Checks read an `envs.EnvSpec` (spaces, discrete or not, image observations, episode limit) that
+the runner computes once per run; none of them builds an environment.
 """
 
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -20,12 +28,19 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-HParams = dict[str, jax.Array]
-"""Traced hyperparameters by field name; scalars for one run, shape (R,) for R runs."""
+import envs
+
+HParams = Any
+"""A config's traced hyperparameters: an instance of `hparams_type(ConfigClass)`, a NamedTuple
+with one field per traced field; scalars for one run, shape (R,) for R runs."""
 
 
 class ConfigError(ValueError):
     """A config value is out of range; the message names the field, the value and what is allowed."""
+
+
+class TracedFieldError(RuntimeError):
+    """A traced hyperparameter was read from the config inside a learner instead of from `hp`."""
 
 
 def traced(default: float) -> Any:
@@ -38,9 +53,62 @@ def traced_fields(config_cls_or_obj) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(config_cls_or_obj) if f.metadata.get("traced"))
 
 
+@functools.cache
+def hparams_type(config_cls: type) -> type:
+    """The NamedTuple of `config_cls`'s traced fields, e.g. `PPOHParams(lr, gamma, ...)`.
+
+    A pytree, so it vmaps and stacks like any other; a misspelt field is an AttributeError when
+    the learner is traced, not a silent default.
+    """
+    names = traced_fields(config_cls)
+    name = config_cls.__name__.removesuffix("Config") + "HParams"
+    cls = collections.namedtuple(name, names)
+    cls.__doc__ = f"Traced hyperparameters of {config_cls.__name__}: {', '.join(names)}."
+    cls.__module__ = config_cls.__module__
+    return cls
+
+
 def hparams(config) -> HParams:
-    """The config's traced values as float32 scalars: the `hparams` of a single run."""
-    return {name: jnp.float32(getattr(config, name)) for name in traced_fields(config)}
+    """The config's traced values as float32 scalars: the `hp` of a single run."""
+    values = [jnp.float32(getattr(config, name)) for name in traced_fields(config)]
+    return hparams_type(type(config))(*values)
+
+
+class StaticView:
+    """A config as a learner sees it: static fields and properties read through, traced refused.
+
+    `make_learner` works from this view; the per-run values of traced fields arrive as `hp`.
+    """
+
+    __slots__ = ("_config", "_traced")
+
+    def __init__(self, config):
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_traced", frozenset(traced_fields(config)))
+
+    def __getattr__(self, name: str):
+        if name in self._traced:
+            raise TracedFieldError(
+                f"config.{name} is a traced hyperparameter: read hp.{name} inside the learner "
+                "(the config holds one grid point's value, hp holds each run's)"
+            )
+        return getattr(self._config, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"StaticView({self._config!r})"
+
+    @property
+    def config(self):
+        """The config itself, traced fields included (for outputs, never for training)."""
+        return self._config
+
+
+def static_view(config) -> StaticView:
+    """`config` behind a `StaticView` (unchanged if it already is one)."""
+    return config if isinstance(config, StaticView) else StaticView(config)
 
 
 @dataclass(frozen=True)
@@ -69,22 +137,16 @@ class BaseConfig:
     """Atari (envpool) options as key=value, e.g. episodic_life=False repeat_action_probability=0.25;
     gymnax envs take none."""
 
-    atari_defaults: ClassVar[dict[str, Any]] = {}
-    """Field values that replace the defaults when env_id is an Atari game; empty: no Atari."""
+    suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Per env suite (`envs.suite`: "atari", ...), field values that replace the class defaults."""
+    supports_image_observations: ClassVar[bool] = False
+    """Whether the algorithm has a network for image observations (a CNN torso)."""
 
     @classmethod
     def for_env(cls, env_id: str, **overrides):
-        """The config with this env's defaults: the Atari ones for an Atari id, then `overrides`."""
-        from envs import is_atari
-
-        defaults = cls.atari_defaults if is_atari(env_id) else {}
+        """The config with this env's defaults (its suite's, e.g. Atari's), then `overrides`."""
+        defaults = cls.suite_defaults.get(envs.suite(env_id), {})
         return cls(**{**defaults, "env_id": env_id, **overrides})
-
-    @property
-    def env_kwargs(self) -> dict[str, Any]:
-        """What `envs.make_batched` takes besides the id and batch size: the seed of host-side envs
-        (envpool) and the parsed env_options."""
-        return {"seed": self.seed, **self.parsed_env_options}
 
     @property
     def parsed_env_options(self) -> dict[str, Any]:
@@ -100,33 +162,39 @@ class BaseConfig:
                 options[name] = text
         return options
 
-    def validate(self) -> None:
-        """Raises `ConfigError` for the first bad value. Subclasses extend it and call super()."""
-        from envs import AtariExtraMissingError, UnknownEnvironmentError, check_env_id, is_atari
-        from envs.atari import check_options
-
+    def env_spec(self) -> envs.EnvSpec:
+        """The `envs.EnvSpec` of env_id with env_options and seed; raises `ConfigError` for a bad
+        id or option. Builds no envpool pool."""
         try:
-            check_env_id(self.env_id)
-        except (UnknownEnvironmentError, AtariExtraMissingError) as error:
+            return envs.spec(self.env_id, seed=self.seed, **self.parsed_env_options)
+        except (envs.UnknownEnvironmentError, envs.AtariExtraMissingError) as error:
             raise ConfigError(f"env_id: {error}") from None
-        options = self.parsed_env_options
-        if is_atari(self.env_id):
+        except envs.EnvOptionError as error:
+            raise ConfigError(f"env_options={self.env_options!r}: {error}") from None
+
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        """Raises `ConfigError` for the first bad value; returns the env spec it checked against.
+
+        Subclasses extend it: `spec = super().validate(spec)`, then their own checks.
+
+        Args:
+            spec: this config's `env_spec()`, computed if not given (the runner computes it once
+                for all grid points).
+        """
+        spec = self.env_spec() if spec is None else spec
+        if spec.env_id != self.env_id:
+            raise ValueError(f"the spec is of {spec.env_id!r}, the config of {self.env_id!r}")
+        if spec.image_observations and not self.supports_image_observations:
             require(
-                self,
-                "env_id",
-                bool(self.atari_defaults),
-                "an Atari game; this algorithm does not support Atari (ppo and dqn do)",
-            )
-            try:
-                check_options(options)
-            except ValueError as error:
-                raise ConfigError(f"env_options: {error}") from None
-        else:
-            require(self, "env_options", not options, "only Atari (envpool) envs take options")
+                self, "env_id", False,
+                f"image observations {spec.observation_space.shape}: this algorithm has MLPs "
+                "only and does not support Atari (ppo and dqn do)",
+            )  # fmt: skip
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         require(self, "num_seeds", self.num_seeds >= 1, "must be >= 1")
         require(self, "progress_ticks", self.progress_ticks >= 1, "must be >= 1")
         require(self, "devices", self.devices >= 0, "must be >= 0")
+        return spec
 
 
 def require(config, name: str, ok: bool, allowed: str) -> None:
@@ -162,7 +230,7 @@ def require_finite_in(
 class Grid:
     """A hyperparameter grid: one config per point, every traced field stacked as an array.
 
-    `points[g]` is the config of grid point g; `hparams[name]` has shape (G,).
+    `points[g]` is the config of grid point g; `hparams().lr` (any traced field) has shape (G,).
     """
 
     points: tuple[Any, ...]
@@ -202,20 +270,15 @@ class Grid:
         return [", ".join(f"{k}={getattr(p, k):g}" for k in self.axes) for p in self.points]
 
 
-def require_box_observations(config) -> None:
-    """Requires vector (Box) observations, as the MLP actor-critics need; tabular envs with integer
-    observations (the Gridworld-* ids) are for q_learning and dqn."""
-    from gymnax.environments import spaces
-
-    from envs import make_batched
-
-    space = make_batched(config.env_id, 1, **config.env_kwargs).observation_space
+def require_box_observations(config, spec: envs.EnvSpec) -> None:
+    """Requires real-valued (Box) observations, as the actor-critics' networks need; tabular envs
+    with integer observations (the Gridworld-* ids) are for q_learning and dqn."""
     require(
         config,
         "env_id",
-        isinstance(space, spaces.Box),
-        f"this algorithm needs vector (Box) observations, this env's are {type(space).__name__} "
-        "(use q_learning or dqn on tabular envs)",
+        not spec.tabular,
+        f"this algorithm needs vector (Box) observations, this env's are "
+        f"{type(spec.observation_space).__name__} (use q_learning or dqn on tabular envs)",
     )
 
 
@@ -252,17 +315,21 @@ def require_replay_schedule(config) -> None:
         )  # fmt: skip
 
 
-def require_torso(config) -> None:
+def require_torso(config, spec: envs.EnvSpec) -> None:
     """The network body must suit the observations: a CNN needs stacked frames (C, H, W), an MLP
     needs vectors. `torso="auto"` always does."""
-    from envs import make_batched
-
-    shape = make_batched(config.env_id, 1, **config.env_kwargs).observation_space.shape
+    shape = spec.observation_space.shape
     if config.torso in ("nature_cnn", "small_cnn"):
         require(
-            config, "torso", len(shape) == 3, f"needs image observations, this env's are {shape}"
+            config,
+            "torso",
+            spec.image_observations,
+            f"needs image observations, this env's are {shape}",
         )
     elif config.torso == "mlp":
         require(
-            config, "torso", len(shape) <= 1, f"needs vector observations, this env's are {shape}"
+            config,
+            "torso",
+            not spec.image_observations,
+            f"needs vector observations, this env's are {shape}",
         )

@@ -10,6 +10,16 @@ low + (a + 1) (high - low) / 2. One update (one row of metrics) is `steps_per_up
 made of training phases: each phase steps every env `train_frequency / num_envs` times (uniformly
 random actions until `learning_starts`, then mu(s) plus exploration noise), adds the transitions
 to the replay buffer, and takes `gradient_steps` gradient steps once learning has started.
+
+Reading map, top to bottom:
+  DDPGConfig      static fields (TD3 switches, schedule) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
+  Networks, DDPGState   actor and critic(s) parameters; the learner state of one run
+  to_env_action, smoothed_target_action, ou_step   action scaling and the two kinds of noise
+  critic_loss, actor_loss   the TD regression and the deterministic policy gradient
+  make_learner    env_step (explore, buffer write) -> gradient_step (critic, then the actor and
+                  the soft target update every actor_delay steps) -> phase -> update
+  make_train      the whole run as one pure function of (key, hp)
+The networks are in `networks.py`, the replay buffer in `replay.py`.
 """
 
 from __future__ import annotations
@@ -22,10 +32,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from gymnax.environments import spaces
 
-from envs import make_batched
-from purejaxrl import runner
+import envs
+from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -35,7 +44,15 @@ from purejaxrl.config import (
     require_replay_schedule,
     traced,
 )
-from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
+from purejaxrl.learner import (
+    Learner,
+    Metrics,
+    episode_info,
+    episode_metrics,
+    learner_inputs,
+    masked_means,
+    scan_updates,
+)
 from purejaxrl.networks import ActivationName, Critic, DeterministicActor, soft_update
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
@@ -119,16 +136,16 @@ class DDPGConfig(BaseConfig):
     def actor_delay(self) -> int:
         return self.policy_delay if (self.delay_actor or self.td3) else 1
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         require_replay_schedule(self)
         require(self, "policy_delay", self.policy_delay >= 1, "must be >= 1")
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        space = make_batched(self.env_id, 1).action_space
+        space = spec.action_space
         require(
             self,
             "env_id",
-            isinstance(space, spaces.Box),
+            not spec.discrete_actions,
             f"DDPG needs a continuous (Box) action space, this env's is {type(space).__name__} "
             "(use dqn or ppo for discrete actions)",
         )
@@ -139,7 +156,7 @@ class DDPGConfig(BaseConfig):
             self, "env_id", len(space.shape) == 1 and bool(bounded),
             "DDPG needs a one-dimensional action Box with finite bounds",
         )  # fmt: skip
-        require_box_observations(self)
+        require_box_observations(self, spec)
         require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
@@ -148,6 +165,7 @@ class DDPGConfig(BaseConfig):
         require_finite_in(self, "target_noise", 0.0, math.inf)
         require_finite_in(self, "target_noise_clip", 0.0, math.inf)
         require_finite_in(self, "ou_theta", 0.0, 1.0, open_low=True)
+        return spec
 
 
 Config = DDPGConfig
@@ -174,8 +192,8 @@ class DDPGState:
     key: jax.Array
 
 
-def to_env_action(action: jax.Array, space: spaces.Box) -> jax.Array:
-    """Maps normalised actions in [-1, 1] onto the Box [low, high], clipped to it."""
+def to_env_action(action: jax.Array, space) -> jax.Array:
+    """Maps normalised actions in [-1, 1] onto the action Box `space` [low, high], clipped to it."""
     scaled = space.low + (action + 1.0) * 0.5 * (space.high - space.low)
     return jnp.clip(scaled, space.low, space.high)
 
@@ -217,10 +235,11 @@ def actor_loss(actor: DeterministicActor, critic: Critic, actor_params, critic_p
     return loss, {"actor_loss": loss}
 
 
-def make_learner(config: DDPGConfig) -> Learner:
+def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds DDPG's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(config.env_id, config.num_envs)
-    space = env.action_space
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, config.num_envs)
+    space = spec.action_space
     action_dim = math.prod(space.shape)
     actor, critic = make_networks(config, action_dim)
     num_critics = 2 if config.uses_twin_critics else 1
@@ -230,7 +249,7 @@ def make_learner(config: DDPGConfig) -> Learner:
     critic_values = jax.vmap(critic.apply, in_axes=(0, None, None))  # (C, B)
 
     def optimizers(hp: HParams):
-        return optax.adam(hp["actor_lr"]), optax.adam(hp["critic_lr"])
+        return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr)
 
     def init(key: jax.Array, hp: HParams) -> DDPGState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
@@ -269,9 +288,9 @@ def make_learner(config: DDPGConfig) -> Learner:
         random_key, noise_key = jax.random.split(key)
         mu = actor.apply(state.params.actor, state.obs)
         if config.noise == "ou":
-            noise = ou_step(noise_key, state.noise, hp["ou_theta"], hp["exploration_noise"])
+            noise = ou_step(noise_key, state.noise, hp.ou_theta, hp.exploration_noise)
         else:
-            noise = hp["exploration_noise"] * jax.random.normal(noise_key, mu.shape)
+            noise = hp.exploration_noise * jax.random.normal(noise_key, mu.shape)
         policy = jnp.clip(mu + noise, -1.0, 1.0)
         uniform = jax.random.uniform(random_key, mu.shape, minval=-1.0, maxval=1.0)
         warming_up = state.timesteps < config.learning_starts
@@ -295,7 +314,7 @@ def make_learner(config: DDPGConfig) -> Learner:
             timesteps=state.timesteps + config.num_envs,
             key=key,
         )
-        return state, {k: info[k] for k in ("returned_episode", "episode_return", "episode_length")}
+        return state, episode_info(info)
 
     def gradient_step(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
         key, sample_key, smooth_key = jax.random.split(state.key, 3)
@@ -304,11 +323,11 @@ def make_learner(config: DDPGConfig) -> Learner:
         next_action = actor.apply(state.target_params.actor, batch.next_obs)
         if config.uses_smooth_target:
             next_action = smoothed_target_action(
-                smooth_key, next_action, hp["target_noise"], hp["target_noise_clip"]
+                smooth_key, next_action, hp.target_noise, hp.target_noise_clip
             )
         next_q = critic_values(state.target_params.critic, batch.next_obs, next_action).min(0)
         terminated = batch.terminated.astype(jnp.float32)
-        target = batch.reward + hp["gamma"] * (1.0 - terminated) * next_q
+        target = batch.reward + hp.gamma * (1.0 - terminated) * next_q
         grads, metrics = jax.grad(critic_loss, argnums=1, has_aux=True)(
             critic, state.params.critic, batch, target
         )
@@ -323,7 +342,7 @@ def make_learner(config: DDPGConfig) -> Learner:
             )
             updates, actor_opt_state = actor_tx.update(grads, actor_opt_state)
             params = params.replace(actor=optax.apply_updates(params.actor, updates))
-            target_params = soft_update(state.target_params, params, hp["tau"])
+            target_params = soft_update(state.target_params, params, hp.tau)
             return params, actor_opt_state, target_params, actor_metrics["actor_loss"]
 
         def keep_actor(operand):
@@ -389,14 +408,14 @@ def make_learner(config: DDPGConfig) -> Learner:
     return Learner(init, update, export, config.num_updates, config.steps_per_update)
 
 
-def make_train(config: DDPGConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: DDPGConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: DDPGConfig):
+def make_policy(config: DDPGConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: mu(s) in the env's units, no noise."""
-    space = make_batched(config.env_id, 1).action_space
+    space = (config.env_spec() if spec is None else spec).action_space
     actor, _ = make_networks(config, math.prod(space.shape))
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
@@ -407,4 +426,4 @@ def make_policy(config: DDPGConfig):
 
 
 if __name__ == "__main__":
-    runner.main(DDPGConfig, make_learner, algo="ddpg")
+    cli.main(DDPGConfig, make_learner, algo="ddpg")

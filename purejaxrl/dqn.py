@@ -6,13 +6,22 @@
     python -m purejaxrl.dqn --env-id Pong-v5                       # Atari through envpool: Nature CNN
 
 Defaults are PureJaxRL's dqn.py CartPole settings, so the two can be compared run for run. On an
-Atari id they are the 2015 paper's, scaled to a 1e7-step budget (`DQNConfig.atari_defaults`).
+Atari id they are the 2015 paper's, scaled to a 1e7-step budget (`DQNConfig.suite_defaults`).
 
 One update (one row of metrics) is `steps_per_update` env steps. It is made of training phases:
 each phase steps every env `train_frequency / num_envs` times, adding every transition to the
 buffer, then takes `gradient_steps` gradient steps on sampled minibatches (once `learning_starts`
 env steps have been taken), and refreshes the target network whenever the step count crosses a
 multiple of `target_update_interval`.
+
+Reading map, top to bottom:
+  DQNConfig       static fields and traced ones (`hp.lr`, `hp.gamma`, `hp.tau`, ...)
+  DQNState        the learner state of one run (online and target parameters, buffer, envs)
+  dqn_target, double_dqn_target, dqn_loss   the regression targets and the loss
+  make_network    the Q-network (`networks.QNetwork`: MLP, one-hot tabular input, or Atari CNN)
+  make_learner    env_step (epsilon-greedy action, buffer write) -> phase (env steps, then
+                  gradient steps on samples of `replay.ReplayBuffer`, target refresh) -> update
+  make_train      the whole run as one pure function of (key, hp)
 """
 
 from __future__ import annotations
@@ -25,10 +34,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from gymnax.environments import spaces
 
-from envs import make_batched
-from purejaxrl import runner
+import envs
+from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -39,7 +47,15 @@ from purejaxrl.config import (
     traced,
 )
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
-from purejaxrl.learner import Learner, Metrics, episode_metrics, masked_means, scan_updates
+from purejaxrl.learner import (
+    Learner,
+    Metrics,
+    episode_info,
+    episode_metrics,
+    learner_inputs,
+    masked_means,
+    scan_updates,
+)
 from purejaxrl.networks import ActivationName, QNetwork, TorsoName, resolve_torso, soft_update
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
@@ -94,31 +110,34 @@ class DQNConfig(BaseConfig):
     epsilon_anneal_steps: float = traced(250_000.0)
     """Env steps over which epsilon decays linearly from epsilon_start to epsilon_end."""
 
-    atari_defaults: ClassVar[dict[str, Any]] = {
+    suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         # Mnih et al. 2015 (Extended Data Table 1), in agent steps of 4 frames, with Adam at
         # CleanRL's 1e-4 in place of RMSProp. The paper's 5e7 steps and 1e6 replay are scaled to
         # a 1e7-step budget: replay 1e5 (each transition keeps two 4x84x84 uint8 stacks, 5.6 GB
         # in all), learning from 8e4 steps, epsilon 1 -> 0.01 over the first 10%.
-        "total_timesteps": 10_000_000,
-        "num_envs": 4,
-        "buffer_size": 100_000,
-        "batch_size": 32,
-        "learning_starts": 80_000,
-        "train_frequency": 4,
-        "target_update_interval": 1_000,
-        "loss": "huber",
-        "steps_per_update": 10_000,
-        "lr": 1e-4,
-        "epsilon_end": 0.01,
-        "epsilon_anneal_steps": 1_000_000.0,
+        "atari": {
+            "total_timesteps": 10_000_000,
+            "num_envs": 4,
+            "buffer_size": 100_000,
+            "batch_size": 32,
+            "learning_starts": 80_000,
+            "train_frequency": 4,
+            "target_update_interval": 1_000,
+            "loss": "huber",
+            "steps_per_update": 10_000,
+            "lr": 1e-4,
+            "epsilon_end": 0.01,
+            "epsilon_anneal_steps": 1_000_000.0,
+        }
     }
+    supports_image_observations: ClassVar[bool] = True
 
     @property
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         require_replay_schedule(self)
         require(
             self, "target_update_interval",
@@ -128,13 +147,12 @@ class DQNConfig(BaseConfig):
             "is refreshed between training phases)",
         )  # fmt: skip
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        require_torso(self)
-        space = make_batched(self.env_id, 1, **self.env_kwargs).action_space
+        require_torso(self, spec)
         require(
             self,
             "env_id",
-            isinstance(space, spaces.Discrete),
-            f"DQN needs a discrete action space, this env's is {type(space).__name__} "
+            spec.discrete_actions,
+            f"DQN needs a discrete action space, this env's is {type(spec.action_space).__name__} "
             "(use ddpg or ppo for continuous actions)",
         )
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
@@ -143,6 +161,7 @@ class DQNConfig(BaseConfig):
         require_finite_in(self, "epsilon_start", 0.0, 1.0)
         require_finite_in(self, "epsilon_end", 0.0, self.epsilon_start)
         require_finite_in(self, "epsilon_anneal_steps", 0.0, math.inf, open_low=True)
+        return spec
 
 
 Config = DQNConfig
@@ -197,11 +216,9 @@ def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HP
     terminated = batch.terminated.astype(jnp.float32)
     if config.double:
         q_next_online = network.apply(params, batch.next_obs)
-        target = double_dqn_target(
-            batch.reward, terminated, hp["gamma"], q_next_target, q_next_online
-        )
+        target = double_dqn_target(batch.reward, terminated, hp.gamma, q_next_target, q_next_online)
     else:
-        target = dqn_target(batch.reward, terminated, hp["gamma"], q_next_target)
+        target = dqn_target(batch.reward, terminated, hp.gamma, q_next_target)
     error = q_taken - jax.lax.stop_gradient(target)
     if config.loss == "huber":
         loss = optax.huber_loss(error, delta=1.0).mean()
@@ -210,19 +227,19 @@ def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HP
     return loss, {"loss": loss, "q_mean": q_taken.mean()}
 
 
-def make_network(config: DQNConfig, action_space, observation_space) -> QNetwork:
+def make_network(config: DQNConfig, spec: envs.EnvSpec) -> QNetwork:
     """The Q-network; a tabular env's integer observation is one-hot encoded inside it, Atari
     frames go through a CNN."""
-    tabular = isinstance(observation_space, spaces.Discrete)
-    num_states = observation_space.n if tabular else 0
-    torso = resolve_torso(config.torso, observation_space)
-    return QNetwork(action_space.n, config.hidden_sizes, config.activation, num_states, torso)
+    num_states = spec.observation_space.n if spec.tabular else 0
+    torso = resolve_torso(config.torso, spec.observation_space)
+    return QNetwork(spec.num_actions, config.hidden_sizes, config.activation, num_states, torso)
 
 
-def make_learner(config: DQNConfig) -> Learner:
+def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds DQN's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(config.env_id, config.num_envs, **config.env_kwargs)
-    network = make_network(config, env.action_space, env.observation_space)
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, config.num_envs)
+    network = make_network(config, spec)
     buffer = ReplayBuffer(config.buffer_size)
     env_steps_per_phase = config.train_frequency // config.num_envs
     phases_per_update = config.steps_per_update // config.train_frequency
@@ -240,7 +257,7 @@ def make_learner(config: DQNConfig) -> Learner:
             terminated=jnp.zeros((), bool),
             truncated=jnp.zeros((), bool),
         )
-        opt_state = optax.adam(hp["lr"]).init(params)
+        opt_state = optax.adam(hp.lr).init(params)
         return DQNState(
             params, params, opt_state, buffer.init(example), env_state, obs, jnp.int32(0), key
         )
@@ -248,7 +265,7 @@ def make_learner(config: DQNConfig) -> Learner:
     def env_step(state: DQNState, hp: HParams) -> tuple[DQNState, dict]:
         key, act_key, env_key = jax.random.split(state.key, 3)
         epsilon = linear_epsilon(
-            hp["epsilon_start"], hp["epsilon_end"], hp["epsilon_anneal_steps"], state.timesteps
+            hp.epsilon_start, hp.epsilon_end, hp.epsilon_anneal_steps, state.timesteps
         )
         q = network.apply(state.params, state.obs)  # (N, A)
         action = act(jax.random.split(act_key, config.num_envs), q, epsilon)
@@ -265,10 +282,10 @@ def make_learner(config: DQNConfig) -> Learner:
             timesteps=state.timesteps + config.num_envs,
             key=key,
         )
-        return state, {k: info[k] for k in ("returned_episode", "episode_return", "episode_length")}
+        return state, episode_info(info)
 
     def train(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
-        tx = optax.adam(hp["lr"])
+        tx = optax.adam(hp.lr)
         grad_fn = jax.grad(dqn_loss, argnums=1, has_aux=True)
 
         def gradient_step(carry, key):
@@ -301,7 +318,7 @@ def make_learner(config: DQNConfig) -> Learner:
         crossed = (
             state.timesteps // interval > (state.timesteps - config.train_frequency) // interval
         )
-        target = soft_update(state.target_params, state.params, hp["tau"])
+        target = soft_update(state.target_params, state.params, hp.tau)
         target = jax.tree.map(
             lambda new, old: jnp.where(crossed, new, old), target, state.target_params
         )
@@ -313,7 +330,7 @@ def make_learner(config: DQNConfig) -> Learner:
         )
         info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
         epsilon = linear_epsilon(
-            hp["epsilon_start"], hp["epsilon_end"], hp["epsilon_anneal_steps"], state.timesteps
+            hp.epsilon_start, hp.epsilon_end, hp.epsilon_anneal_steps, state.timesteps
         )
         learned = metrics.pop("learned")  # (phases,) whether each phase took gradient steps
         return state, {
@@ -329,15 +346,14 @@ def make_learner(config: DQNConfig) -> Learner:
     return Learner(init, update, export, config.num_updates, config.steps_per_update)
 
 
-def make_train(config: DQNConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: DQNConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: DQNConfig):
+def make_policy(config: DQNConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: greedy in the learned Q-values."""
-    env = make_batched(config.env_id, 1, **config.env_kwargs)
-    network = make_network(config, env.action_space, env.observation_space)
+    network = make_network(config, config.env_spec() if spec is None else spec)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         return jnp.argmax(network.apply(exported["params"], obs), axis=-1)
@@ -346,4 +362,4 @@ def make_policy(config: DQNConfig):
 
 
 if __name__ == "__main__":
-    runner.main(DQNConfig, make_learner, algo="dqn")
+    cli.main(DQNConfig, make_learner, algo="dqn")

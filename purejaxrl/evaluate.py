@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from envs import make, make_batched
+import envs
 from purejaxrl import outputs
 from purejaxrl.config import hparams
 
@@ -49,9 +49,9 @@ def load_exported(run_dir: str | Path):
     return module, config, _restore(run_dir, module, config, record)
 
 
-def _restore(run_dir, module, config, record):
+def _restore(run_dir, module, config, record, spec=None):
     """The checkpoint, restored into the structure the algorithm's `export` produces."""
-    learner = module.make_learner(config)
+    learner = module.make_learner(config, spec)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     hp = hparams(config)
 
@@ -63,19 +63,22 @@ def _restore(run_dir, module, config, record):
     return outputs.load_checkpoint(run_dir, target)
 
 
-def greedy_returns(act, exported, env_id: str, num_episodes: int, key: jax.Array) -> jax.Array:
+def greedy_returns(
+    act, exported, env: str | envs.EnvSpec, num_episodes: int, key: jax.Array
+) -> jax.Array:
     """Returns of `num_episodes` episodes per run, each the first episode of its own env.
 
     Args:
         act: `act(exported_one_run, obs (E, ...), key) -> actions (E, ...)`.
         exported: parameters with a leading run axis R.
+        env: the env's id or `envs.EnvSpec`; it must be vmappable (not Atari).
 
     Returns:
         shape (R, num_episodes).
     """
-    env = make_batched(env_id, num_episodes)
-    _, params = make(env_id)
-    max_steps = int(getattr(params, "max_steps_in_episode", 1000)) + 1
+    spec = envs.spec(env) if isinstance(env, str) else env
+    env = envs.make_batched(spec, num_episodes)
+    max_steps = (spec.episode_limit or 1000) + 1
 
     def one_run(exported_run, key):
         obs, state = env.reset(key)
@@ -117,16 +120,16 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     if episodes < 1:
         raise RunFolderError(f"episodes={episodes}: must be >= 1")
     module, config, record = load_run(run_dir)
-    from envs import is_atari
-
-    if is_atari(config.env_id):
+    spec = config.env_spec()
+    if not spec.vmappable:
         raise RunFolderError(
-            f"{run_dir}: evaluating Atari (envpool) checkpoints is not supported yet; the run's "
-            "metrics.npz holds its training game scores"
+            f"{run_dir}: evaluating checkpoints of {config.env_id}, whose env cannot be vmapped "
+            "(Atari through envpool), is not supported yet; the run's metrics.npz holds its "
+            "training game scores"
         )
-    exported = _restore(run_dir, module, config, record)
-    act = module.make_policy(config)
-    returns = greedy_returns(act, exported, config.env_id, episodes, jax.random.key(seed))
+    exported = _restore(run_dir, module, config, record, spec)
+    act = module.make_policy(config, spec)
+    returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
     return {"returns": returns, "labels": record["grid_labels"]}
 

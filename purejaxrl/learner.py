@@ -1,8 +1,8 @@
 """The contract between an algorithm file and the shared runner.
 
-An algorithm builds a `Learner`: `init(key, hparams)` makes the learner state of one run and
-`update(state, hparams)` performs one update (collect experience, learn from it) and returns that
-update's metrics. `train` is the scan of `update` over `num_updates`; the runner instead scans a
+An algorithm's `make_learner(config, spec)` builds a `Learner`: `init(key, hp)` makes the learner
+state of one run and `update(state, hp)` performs one update (collect experience, learn from it)
+and returns that update's metrics. `train` is the scan of `update` over `num_updates`; the runner instead scans a
 vmapped `update` itself so that it can feed the progress bar once per update for all runs at once.
 Both give the same numbers.
 
@@ -18,9 +18,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from purejaxrl.config import HParams
+from purejaxrl.config import HParams, StaticView, static_view
 
 Metrics = dict[str, jax.Array]
+
+EPISODE_INFO = ("returned_episode", "episode_return", "episode_length")
+"""The episode statistics every `BatchedEnv` reports in `info`, (N,) each."""
 
 
 class Learner(NamedTuple):
@@ -43,6 +46,13 @@ class TrainOutput(NamedTuple):
     """Per-update metrics, leading axis = update index."""
 
 
+def learner_inputs(config, spec=None) -> tuple[StaticView, Any]:
+    """What `make_learner` works from: the config behind a `StaticView` (traced fields come from
+    `hp`) and the `envs.EnvSpec` of its env, computed here when the caller has none."""
+    spec = static_view(config).env_spec() if spec is None else spec
+    return static_view(config), spec
+
+
 def scan_updates(learner: Learner) -> Callable[[jax.Array, HParams], TrainOutput]:
     """`train(key, hparams)`: a whole run as one pure function, every loop a `lax.scan`.
 
@@ -57,6 +67,11 @@ def scan_updates(learner: Learner) -> Callable[[jax.Array, HParams], TrainOutput
         return TrainOutput(state, metrics)
 
     return train
+
+
+def episode_info(info: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """The episode statistics (`EPISODE_INFO`) out of a step's `info`, to keep through a scan."""
+    return {k: info[k] for k in EPISODE_INFO}
 
 
 def episode_metrics(info: dict[str, jax.Array]) -> Metrics:

@@ -213,30 +213,21 @@ class ActorCritic(nn.Module):
         return dist, value[..., 0]
 
 
-def make_actor_critic(config, action_space, observation_space=None) -> ActorCritic:
+def make_actor_critic(config, spec) -> ActorCritic:
     """The `ActorCritic` of an on-policy config (hidden_sizes, activation, optional shared_torso
-    and torso), with a Categorical policy for a `Discrete` action space and a Gaussian one for a
-    `Box`. `observation_space` resolves `torso="auto"` (an MLP when it is not given)."""
-    from gymnax.environments import spaces
-
-    discrete = isinstance(action_space, spaces.Discrete)
-    action_dim = action_space.n if discrete else math.prod(action_space.shape)
+    and torso) for the env `spec` (an `envs.EnvSpec`): a Categorical policy for discrete actions,
+    a Gaussian one otherwise; `torso="auto"` resolved from the observations."""
+    discrete = spec.discrete_actions
+    action_dim = spec.num_actions if discrete else math.prod(spec.action_space.shape)
     shared = getattr(config, "shared_torso", False)
-    torso = getattr(config, "torso", "mlp")
-    if observation_space is not None:
-        torso = resolve_torso(torso, observation_space)
-    elif torso == "auto":
-        torso = "mlp"
+    torso = resolve_torso(getattr(config, "torso", "mlp"), spec.observation_space)
     return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation, shared, torso)
 
 
-def make_actor_critic_policy(config):
+def make_actor_critic_policy(config, spec=None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of an actor-critic
     checkpoint, `exported = {"params", "obs_stats"}` (obs_stats None without normalisation)."""
-    from envs import make_batched
-
-    env = make_batched(config.env_id, 1, **config.env_kwargs)
-    network = make_actor_critic(config, env.action_space, env.observation_space)
+    network = make_actor_critic(config, config.env_spec() if spec is None else spec)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         if exported["obs_stats"] is not None:

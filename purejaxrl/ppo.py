@@ -6,7 +6,18 @@
     python -m purejaxrl.ppo --env-id Breakout-v5                # Atari through envpool: CNN, 1e7 steps
 
 Defaults are PureJaxRL's CartPole settings, so the two can be compared run for run. On an Atari id
-they are CleanRL's envpool PPO settings (`PPOConfig.atari_defaults`).
+they are CleanRL's envpool PPO settings (`PPOConfig.suite_defaults["atari"]`).
+
+Reading map, top to bottom:
+  PPOConfig      static fields (shapes, loop counts) and traced ones (`hp.lr`, `hp.gamma`, ...)
+  Batch, PPOState  what the loss sees; the learner state of one run
+  ppo_loss       the clipped (or KL-penalised) surrogate, value and entropy terms
+  make_learner   init: reset envs, init network and Adam; update: collect a rollout
+                 (`rollout.collect`), GAE (`returns.generalized_advantage_estimation`), then
+                 epochs x minibatches of gradient steps, all `lax.scan`s
+  make_train     the whole run as one pure function of (key, hp)
+The networks (MLP or Atari CNN actor-critic) are in `networks.py`; the runner and CLI that turn this
+file into a sweep are `runner.py` and `cli.py`.
 """
 
 from __future__ import annotations
@@ -20,8 +31,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from envs import is_atari, make_batched
-from purejaxrl import runner
+import envs
+from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -32,7 +43,7 @@ from purejaxrl.config import (
     require_torso,
     traced,
 )
-from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
     ActorCritic,
@@ -96,11 +107,10 @@ class PPOConfig(BaseConfig):
     kl_beta: float = traced(1.0)
     """Initial KL penalty coefficient for --loss kl, adapted after every update."""
 
-    atari_defaults: ClassVar[dict[str, Any]] = {
-        "total_timesteps": 10_000_000,
-        "num_envs": 8,
-        "clip_eps": 0.1,
+    suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "atari": {"total_timesteps": 10_000_000, "num_envs": 8, "clip_eps": 0.1},
     }  # the rest of CleanRL's ppo_atari_envpool settings equal the defaults above
+    supports_image_observations: ClassVar[bool] = True
 
     @property
     def batch_size(self) -> int:
@@ -114,8 +124,8 @@ class PPOConfig(BaseConfig):
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
         require(
@@ -132,13 +142,13 @@ class PPOConfig(BaseConfig):
             f"must be >= num_envs * num_steps = {self.batch_size} (one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        require_box_observations(self)
-        require_torso(self)
+        require_box_observations(self, spec)
+        require_torso(self, spec)
         require(
             self,
             "normalize_observations",
-            not (self.normalize_observations and is_atari(self.env_id)),
-            "Atari frames are scaled inside the CNN, not normalised",
+            not (self.normalize_observations and spec.image_observations),
+            "image observations (Atari frames) are scaled inside the CNN, not normalised",
         )
         require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "gamma", 0.0, 1.0)
@@ -149,6 +159,7 @@ class PPOConfig(BaseConfig):
         require_finite_in(self, "max_grad_norm", 0.0, math.inf, open_low=True)
         require_finite_in(self, "kl_target", 0.0, math.inf, open_low=True)
         require_finite_in(self, "kl_beta", 0.0, math.inf)
+        return spec
 
 
 Config = PPOConfig
@@ -203,53 +214,51 @@ def ppo_loss(
         advantage = centred / (jnp.sqrt(mean(jnp.square(centred))) + 1e-8)
     kl = mean(batch.dist.kl(dist))
     if config.loss == "clip":
-        clipped = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
+        clipped = jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps)
         policy_loss = -mean(jnp.minimum(ratio * advantage, clipped * advantage))
     else:
         policy_loss = -mean(ratio * advantage) + kl_beta * kl
 
     value_loss = jnp.square(value - batch.target)
     if config.clip_value_loss:
-        value_clipped = batch.value + jnp.clip(value - batch.value, -hp["clip_eps"], hp["clip_eps"])
+        value_clipped = batch.value + jnp.clip(value - batch.value, -hp.clip_eps, hp.clip_eps)
         value_loss = jnp.maximum(value_loss, jnp.square(value_clipped - batch.target))
     value_loss = 0.5 * mean(value_loss)
     entropy = mean(dist.entropy())
-    total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
+    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
     return total, {
         "loss": total,
         "policy_loss": policy_loss,
         "value_loss": value_loss,
         "entropy": entropy,
         "kl": kl,
-        "clip_fraction": mean(jnp.abs(ratio - 1.0) > hp["clip_eps"]),
+        "clip_fraction": mean(jnp.abs(ratio - 1.0) > hp.clip_eps),
     }
 
 
-def make_learner(config: PPOConfig) -> Learner:
+def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(
-        config.env_id,
-        config.num_envs,
-        normalize_observations=config.normalize_observations,
-        **config.env_kwargs,
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(
+        spec, config.num_envs, normalize_observations=config.normalize_observations
     )
-    network = make_actor_critic(config, env.action_space, env.observation_space)
+    network = make_actor_critic(config, spec)
     steps_per_lr_step = config.update_epochs * config.num_minibatches
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
         if config.anneal_lr:
             # PureJaxRL's schedule: constant within an update, linear to 0 over the updates.
             def lr(count):
-                return hp["lr"] * (1.0 - (count // steps_per_lr_step) / config.num_updates)
+                return hp.lr * (1.0 - (count // steps_per_lr_step) / config.num_updates)
         else:
-            lr = hp["lr"]
-        return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), optax.adam(lr, eps=1e-5))
+            lr = hp.lr
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr, eps=1e-5))
 
     def init(key: jax.Array, hp: HParams) -> PPOState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
-        return PPOState(params, optimizer(hp).init(params), env_state, obs, hp["kl_beta"], key)
+        return PPOState(params, optimizer(hp).init(params), env_state, obs, hp.kl_beta, key)
 
     def update(state: PPOState, hp: HParams) -> tuple[PPOState, Metrics]:
         env_state, obs, key, traj = collect(
@@ -259,7 +268,7 @@ def make_learner(config: PPOConfig) -> Learner:
         _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
         advantage, target = generalized_advantage_estimation(
             traj.reward, traj.value, next_value, traj.terminated, traj.done,
-            hp["gamma"], hp["gae_lambda"],
+            hp.gamma, hp.gae_lambda,
         )  # fmt: skip
         batch = Batch(
             traj.obs,
@@ -295,8 +304,8 @@ def make_learner(config: PPOConfig) -> Learner:
         metrics = jax.tree.map(jnp.mean, metrics)
         kl_beta = state.kl_beta
         if config.loss == "kl":  # Schulman et al. 2017, section 4: halve or double beta
-            kl_beta = jnp.where(metrics["kl"] < hp["kl_target"] / 1.5, kl_beta / 2, kl_beta)
-            kl_beta = jnp.where(metrics["kl"] > hp["kl_target"] * 1.5, kl_beta * 2, kl_beta)
+            kl_beta = jnp.where(metrics["kl"] < hp.kl_target / 1.5, kl_beta / 2, kl_beta)
+            kl_beta = jnp.where(metrics["kl"] > hp.kl_target * 1.5, kl_beta * 2, kl_beta)
             metrics["kl_beta"] = kl_beta
         state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
         return state, {**episode_metrics(traj.info), **metrics}
@@ -308,15 +317,15 @@ def make_learner(config: PPOConfig) -> Learner:
     return Learner(init, update, export, config.num_updates, config.batch_size)
 
 
-def make_train(config: PPOConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: PPOConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: PPOConfig):
+def make_policy(config: PPOConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
-    return make_actor_critic_policy(config)
+    return make_actor_critic_policy(config, spec)
 
 
 if __name__ == "__main__":
-    runner.main(PPOConfig, make_learner, algo="ppo")
+    cli.main(PPOConfig, make_learner, algo="ppo")

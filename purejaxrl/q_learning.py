@@ -6,6 +6,15 @@
 
 Besides the runner's outputs, a run on a gridworld writes values.png: the learned V = max_a Q and
 greedy arrows next to value iteration's, and prints max |Q - Q*|.
+
+Reading map, top to bottom:
+  QLearningConfig   static fields and traced ones (`hp.alpha`, `hp.gamma`, epsilon schedule)
+  QState            the table, visit counts and env state of one run
+  q_learning_target, sarsa_target, td_update   the update of one (s, a) entry
+  epsilon_schedule  linear or exponential decay (`exploration.py` holds epsilon-greedy)
+  make_learner      env_step: act, step, one TD update; update: steps_per_update env steps
+  make_train        the whole run as one pure function of (key, hp)
+  values_figure, report_against_value_iteration   the picture and error against Q*
 """
 
 from __future__ import annotations
@@ -17,13 +26,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from gymnax.environments import spaces
 
-from envs import make_batched
-from purejaxrl import runner
+import envs
+from purejaxrl import cli, runner
 from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
-from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.learner import (
+    Learner,
+    Metrics,
+    episode_info,
+    episode_metrics,
+    learner_inputs,
+    scan_updates,
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +73,8 @@ class QLearningConfig(BaseConfig):
     def num_updates(self) -> int:
         return self.total_timesteps // self.steps_per_update
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         require(self, "steps_per_update", self.steps_per_update >= 1, "must be >= 1")
         require(
             self,
@@ -67,11 +82,10 @@ class QLearningConfig(BaseConfig):
             self.total_timesteps % self.steps_per_update == 0,
             f"must be a positive multiple of steps_per_update={self.steps_per_update}",
         )
-        env = make_batched(self.env_id, 1)
         require(
             self,
             "env_id",
-            isinstance(env.observation_space, spaces.Discrete),
+            spec.tabular,
             "tabular methods need integer observations (a Gridworld-* id)",
         )
         require_finite_in(self, "alpha", 0.0, 1.0, open_low=True)
@@ -80,6 +94,7 @@ class QLearningConfig(BaseConfig):
         require_finite_in(self, "epsilon_start", 0.0, 1.0)
         require_finite_in(self, "epsilon_end", 0.0, 1.0)
         require_finite_in(self, "exploration_fraction", 0.0, 1.0, open_low=True)
+        return spec
 
 
 Config = QLearningConfig
@@ -117,22 +132,24 @@ def td_update(q_tm1: jax.Array, target: jax.Array, alpha) -> jax.Array:
 
 def epsilon_schedule(config: QLearningConfig, hp: HParams, step: jax.Array) -> jax.Array:
     """Epsilon at env step `step` (see `QLearningConfig.epsilon_decay`)."""
-    horizon = hp["exploration_fraction"] * config.total_timesteps
-    start, end = hp["epsilon_start"], hp["epsilon_end"]
+    horizon = hp.exploration_fraction * config.total_timesteps
+    start, end = hp.epsilon_start, hp.epsilon_end
     if config.epsilon_decay == "linear":
         return linear_epsilon(start, end, horizon, step)
     return end + (start - end) * jnp.exp(-5.0 * step / horizon)
 
 
-def make_learner(config: QLearningConfig) -> Learner:
-    env = make_batched(config.env_id, 1)
-    num_states, num_actions = env.observation_space.n, env.action_space.n
+def make_learner(config: QLearningConfig, spec: envs.EnvSpec | None = None) -> Learner:
+    """Builds the tabular `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, 1)
+    num_states, num_actions = spec.observation_space.n, spec.num_actions
 
     def init(key: jax.Array, hp: HParams) -> QState:
         key, env_key, act_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         q = jnp.zeros((num_states, num_actions))
-        action = epsilon_greedy(act_key, q[obs[0]], hp["epsilon_start"])
+        action = epsilon_greedy(act_key, q[obs[0]], hp.epsilon_start)
         visits = jnp.zeros((num_states, num_actions), jnp.int32)
         return QState(q, visits, env_state, obs, action, jnp.int32(0), key)
 
@@ -145,7 +162,7 @@ def make_learner(config: QLearningConfig) -> Learner:
             env_key, state.env_state, a[None]
         )
         s_next = info["final_observation"][0]  # the true next state, before any auto-reset
-        discount = hp["gamma"] * (1.0 - terminated[0].astype(jnp.float32))
+        discount = hp.gamma * (1.0 - terminated[0].astype(jnp.float32))
         a_next = epsilon_greedy(next_key, state.q[obs[0]], epsilon)  # first action from obs
         if config.sarsa:
             done = terminated[0] | truncated[0]
@@ -154,11 +171,10 @@ def make_learner(config: QLearningConfig) -> Learner:
         else:
             target = q_learning_target(reward[0], discount, state.q[s_next])
         visits = state.visits.at[s, a].add(1)
-        alpha = hp["alpha"] * visits[s, a].astype(jnp.float32) ** (-hp["alpha_decay"])
+        alpha = hp.alpha * visits[s, a].astype(jnp.float32) ** (-hp.alpha_decay)
         q = state.q.at[s, a].set(td_update(state.q[s, a], target, alpha))
         new = QState(q, visits, env_state, obs, a_next, state.step + 1, key)
-        stats = {k: info[k] for k in ("returned_episode", "episode_return", "episode_length")}
-        return new, stats
+        return new, episode_info(info)
 
     def update(state: QState, hp: HParams) -> tuple[QState, Metrics]:
         state, info = jax.lax.scan(
@@ -173,12 +189,12 @@ def make_learner(config: QLearningConfig) -> Learner:
     return Learner(init, update, export, config.num_updates, config.steps_per_update)
 
 
-def make_train(config: QLearningConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: QLearningConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: QLearningConfig):
+def make_policy(config: QLearningConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: greedy in the learned table."""
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
@@ -244,10 +260,9 @@ def plot_values(path, env, q: np.ndarray, q_star: np.ndarray, title: str) -> Non
 
 def report_against_value_iteration(result: runner.RunResult) -> float:
     """Writes values.png next to the run's outputs and returns max |Q - Q*| of the mean table."""
-    from envs import make
     from purejaxrl.value_iteration import value_iteration
 
-    env, _ = make(result.config.env_id)
+    env, _ = envs.make(result.config.env_id)
     q_star = value_iteration(env.mdp(), result.grid.points[0].gamma).q
     num_seeds = result.config.num_seeds
     q = np.asarray(result.exported["q"][:num_seeds]).mean(axis=0)  # grid point 0, mean over seeds
@@ -258,7 +273,7 @@ def report_against_value_iteration(result: runner.RunResult) -> float:
 
 
 if __name__ == "__main__":
-    run = runner.main(QLearningConfig, make_learner, algo="q_learning")
+    run = cli.main(QLearningConfig, make_learner, algo="q_learning")
     if run.config.env_id.startswith("Gridworld-"):
         error = report_against_value_iteration(run)
         print(f"max |Q - Q*| of the mean table (first grid point): {error:.4f}; see values.png")

@@ -14,6 +14,18 @@ Every env plays num_steps + (the env's episode limit) steps, so every such episo
 rollout; the steps of episodes starting later are masked out of the gradient. Selecting episodes
 by their start keeps the average unbiased (selecting those that end inside a fixed window would
 favour short episodes). `total_timesteps` counts every env step played, masked ones included.
+
+Reading map, top to bottom:
+  ReinforceConfig         static fields and traced ones (`hp.lr`, `hp.gamma`, ...); the rollout
+                          length follows from the env's episode limit (`EnvSpec.episode_limit`)
+  ReinforceState          the learner state of one run
+  score_function_loss     the REINFORCE surrogate; masked_scale, the weights' normalisation
+  make_gradient_estimator one gradient from one window of whole episodes (reward-to-go or total
+                          return from `returns.py`, minus the baseline)
+  make_learner            update: one estimate, one Adam step, the running-mean baseline
+  make_train              the whole run as one pure function of (key, hp)
+Experience comes from `rollout.collect` and the actor-critic network from `networks.py`, both
+shared with PPO and A2C.
 """
 
 from __future__ import annotations
@@ -28,8 +40,7 @@ import optax
 from flax import struct
 
 import envs
-from envs import make_batched
-from purejaxrl import runner
+from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -38,7 +49,7 @@ from purejaxrl.config import (
     require_finite_in,
     traced,
 )
-from purejaxrl.learner import Learner, Metrics, episode_metrics, scan_updates
+from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
 from purejaxrl.returns import (
     complete_episode_mask,
@@ -89,42 +100,36 @@ class ReinforceConfig(BaseConfig):
     max_grad_norm: float = traced(0.5)
     """Global gradient-norm clip."""
 
-    def episode_limit(self) -> int:
-        _, params = envs.make(self.env_id)
-        return int(getattr(params, "max_steps_in_episode", 0))
+    def start_window(self, spec: envs.EnvSpec) -> int:
+        """Steps of each env's rollout within which kept episodes start."""
+        return self.num_steps or spec.episode_limit
 
-    @property
-    def start_window(self) -> int:
-        return self.num_steps or self.episode_limit()
+    def steps_per_env(self, spec: envs.EnvSpec) -> int:
+        """Rollout length per env: the start window plus the episode limit."""
+        return self.start_window(spec) + spec.episode_limit
 
-    @property
-    def steps_per_env(self) -> int:
-        return self.start_window + self.episode_limit()
+    def steps_per_update(self, spec: envs.EnvSpec) -> int:
+        return self.num_envs * self.steps_per_env(spec)
 
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.steps_per_env
+    def num_updates(self, spec: envs.EnvSpec) -> int:
+        return self.total_timesteps // self.steps_per_update(spec)
 
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.steps_per_update
-
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
         require(self, "num_envs", self.num_envs >= 1, "must be >= 1")
         require(self, "num_steps", self.num_steps >= 0, "must be >= 0 (0: the episode limit)")
         require(
             self,
             "env_id",
-            self.episode_limit() >= 1,
+            spec.episode_limit >= 1,
             "REINFORCE needs an env with an episode limit (max_steps_in_episode)",
         )
-        require_box_observations(self)
+        require_box_observations(self, spec)
         require(
             self,
             "total_timesteps",
-            self.num_updates >= 1,
-            f"must be >= num_envs * (num_steps + episode limit) = {self.steps_per_update} "
+            self.num_updates(spec) >= 1,
+            f"must be >= num_envs * (num_steps + episode limit) = {self.steps_per_update(spec)} "
             "(one update)",
         )
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
@@ -133,6 +138,7 @@ class ReinforceConfig(BaseConfig):
         require_finite_in(self, "vf_coef", 0.0, math.inf)
         require_finite_in(self, "baseline_decay", 0.0, 1.0)
         require_finite_in(self, "max_grad_norm", 0.0, math.inf, open_low=True)
+        return spec
 
 
 Config = ReinforceConfig
@@ -165,17 +171,22 @@ def masked_scale(x, mask) -> jax.Array:
     return x / (jnp.sqrt((jnp.square(x) * mask).sum() / count) + 1e-8)
 
 
-def make_gradient_estimator(config: ReinforceConfig):
+def make_gradient_estimator(
+    config: ReinforceConfig, spec: envs.EnvSpec | None = None, env=None, network=None
+):
     """`estimate(params, baseline, key, hp) -> (grads, metrics)`: one REINFORCE gradient.
 
     Plays one window (every env from a fresh reset, `num_steps` steps) with the policy `params`
     and returns the gradient of the loss (policy surrogate, plus the value regression with
     --baseline value) over the complete episodes. `baseline` is the running mean (--baseline
     mean). The learner calls it once per update; the variance benchmark calls it many times at
-    fixed parameters.
+    fixed parameters. `env` and `network` are built from `spec` unless given (the learner
+    passes its own).
     """
-    env = make_batched(config.env_id, config.num_envs)
-    network = make_actor_critic(config, env.action_space)
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, config.num_envs) if env is None else env
+    network = make_actor_critic(config, spec) if network is None else network
+    steps_per_env, start_window = config.steps_per_env(spec), config.start_window(spec)
     returns = reward_to_go if config.returns == "reward_to_go" else episode_return
 
     def loss_fn(params, traj, target, mask, num_episodes, baseline, hp):
@@ -193,7 +204,7 @@ def make_gradient_estimator(config: ReinforceConfig):
         total = policy_loss
         if config.baseline == "value":  # V(s_t) regresses on the same returns psi is built from
             value_loss = (mask * jnp.square(value - target)).sum() / jnp.maximum(mask.sum(), 1)
-            total = total + hp["vf_coef"] * value_loss
+            total = total + hp.vf_coef * value_loss
             metrics["value_loss"] = value_loss
         return total, {"loss": total, **metrics}
 
@@ -201,10 +212,10 @@ def make_gradient_estimator(config: ReinforceConfig):
         key, reset_key = jax.random.split(key)
         obs, env_state = env.reset(reset_key)  # every window starts at episode starts
         _, _, _, traj = collect(
-            env, network, params, env_state, obs, key, config.steps_per_env
+            env, network, params, env_state, obs, key, steps_per_env
         )  # fields (T, N, ...)
-        target = returns(traj.reward, traj.done, hp["gamma"])
-        kept = episodes_started_before(traj.done, config.start_window)
+        target = returns(traj.reward, traj.done, hp.gamma)
+        kept = episodes_started_before(traj.done, start_window)
         kept = kept & complete_episode_mask(traj.done)  # always true given the rollout length
         mask = kept.astype(jnp.float32)
         num_episodes = (traj.done & kept).sum()
@@ -223,17 +234,19 @@ def make_gradient_estimator(config: ReinforceConfig):
     return estimate
 
 
-def make_learner(config: ReinforceConfig) -> Learner:
+def make_learner(config: ReinforceConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds REINFORCE's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
-    env = make_batched(config.env_id, config.num_envs)
-    network = make_actor_critic(config, env.action_space)
-    estimate = make_gradient_estimator(config)
+    config, spec = learner_inputs(config, spec)
+    env = envs.make_batched(spec, config.num_envs)
+    network = make_actor_critic(config, spec)
+    estimate = make_gradient_estimator(config, spec, env, network)
+    num_updates = config.num_updates(spec)
 
     def optimizer(hp: HParams) -> optax.GradientTransformation:
-        lr = hp["lr"]
+        lr = hp.lr
         if config.anneal_lr:
-            lr = optax.linear_schedule(hp["lr"], 0.0, config.num_updates)
-        return optax.chain(optax.clip_by_global_norm(hp["max_grad_norm"]), optax.adam(lr))
+            lr = optax.linear_schedule(hp.lr, 0.0, num_updates)
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr))
 
     def init(key: jax.Array, hp: HParams) -> ReinforceState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -245,7 +258,7 @@ def make_learner(config: ReinforceConfig) -> Learner:
         key, window_key = jax.random.split(state.key)
         grads, metrics = estimate(state.params, state.baseline, window_key, hp)
         updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
-        decay = hp["baseline_decay"]
+        decay = hp.baseline_decay
         baseline = decay * state.baseline + (1.0 - decay) * metrics.pop("mean_target")
         state = ReinforceState(optax.apply_updates(state.params, updates), opt_state, baseline, key)
         return state, {**metrics, "baseline": baseline}
@@ -253,18 +266,18 @@ def make_learner(config: ReinforceConfig) -> Learner:
     def export(state: ReinforceState) -> dict:
         return {"params": state.params, "obs_stats": None}
 
-    return Learner(init, update, export, config.num_updates, config.steps_per_update)
+    return Learner(init, update, export, num_updates, config.steps_per_update(spec))
 
 
-def make_train(config: ReinforceConfig):
-    """`train(key, hparams) -> TrainOutput`, one pure jittable function for a whole run."""
-    return scan_updates(make_learner(config))
+def make_train(config: ReinforceConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: ReinforceConfig):
+def make_policy(config: ReinforceConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
-    return make_actor_critic_policy(config)
+    return make_actor_critic_policy(config, spec)
 
 
 if __name__ == "__main__":
-    runner.main(ReinforceConfig, make_learner, algo="reinforce")
+    cli.main(ReinforceConfig, make_learner, algo="reinforce")

@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-EPISODE_INFO = ("returned_episode", "episode_return", "episode_length")
+from purejaxrl.learner import episode_info
 
 
-class Transition(NamedTuple):
+class RolloutStep(NamedTuple):
     """One rollout step of every env; in a trajectory each field gains a leading (T,) axis."""
 
     obs: jax.Array  # (N, *obs_shape)
@@ -33,7 +33,7 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
 
     Returns:
         (env_state, obs, key, trajectory): the env state and observation after the last step,
-        the advanced key, and a `Transition` whose fields have shape (num_steps, N, ...).
+        the advanced key, and a `RolloutStep` whose fields have shape (num_steps, N, ...).
     """
 
     def step(carry, _):
@@ -44,7 +44,7 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
         next_obs, env_state, reward, terminated, truncated, info = env.step(
             env_key, env_state, action
         )
-        transition = Transition(
+        transition = RolloutStep(
             obs=obs,
             action=action,
             log_prob=dist.log_prob(action),
@@ -55,7 +55,7 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
             next_obs=info["final_observation"],
             valid=info.get("valid", jnp.ones_like(terminated)),
             dist=dist,
-            info={k: info[k] for k in EPISODE_INFO},
+            info=episode_info(info),
         )
         return (env_state, next_obs, key), transition
 

@@ -1,38 +1,37 @@
 """The shared runner: config in, a finished run folder out, for any algorithm.
 
-`run(config, make_learner, algo)` validates the config (and every grid point), turns on the
-persistent compilation cache, compiles one program that trains every (grid point, seed) pair,
-sharded over the visible devices (on a CPU, one per core: see `envs/__init__.py`), runs it with a
+`run(config, make_learner, algo)` computes the env's `EnvSpec` once, validates every grid point
+against it, turns on the persistent compilation cache, compiles one program that trains every
+(grid point, seed) pair, sharded over the visible devices (`purejaxrl.devices`), runs it with a
 progress bar fed from inside the loop, and writes the outputs described in `purejaxrl.outputs`.
-`main(...)` is the same from the command line (tyro), where a traced hyperparameter takes several
-values: `--lr 1e-4 3e-4`.
+The command line (`purejaxrl.cli`) is a thin layer on top of it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import platform
-import sys
 import time
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import envs
 from purejaxrl import outputs
-from purejaxrl.config import ConfigError, Grid, traced_fields
+from purejaxrl.config import ConfigError, Grid, static_view
+from purejaxrl.devices import run_sharding, warn_if_cpu_not_split
 from purejaxrl.learner import Learner
 from purejaxrl.progress import ProgressBar
 
-MakeLearner = Callable[[Any], Learner]
+MakeLearner = Callable[..., Learner]
+"""An algorithm's `make_learner(config, spec)`."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -59,39 +58,40 @@ def configure_jax(config) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def warn_if_cpu_not_split(num_runs: int) -> None:
-    """Says on stderr when a multi-run sweep will use one core of several (see envs/__init__.py)."""
-    devices, cores = jax.devices(), os.cpu_count() or 1
-    turned_off = os.environ.get("PUREJAXRL_CPU_DEVICES") == "1"
-    single_cpu = devices[0].platform == "cpu" and len(devices) == 1
-    if single_cpu and num_runs > 1 and cores > 1 and not turned_off:
-        print(
-            f"note: JAX has 1 CPU device on a {cores}-core machine, so the {num_runs} runs share "
-            "one core; import purejaxrl (or envs) before gymnax or any JAX work to split the CPU",
-            file=sys.stderr,
-        )
+def validate(
+    config, grid_values: Mapping[str, Sequence[float]] | None = None
+) -> tuple[Grid, envs.EnvSpec]:
+    """(grid, env spec): the spec computed once, every grid point validated against it.
 
-
-def validate(config, grid_values: Mapping[str, Sequence[float]] | None = None) -> Grid:
-    """Validates the config at every grid point and returns the grid; raises `ConfigError`."""
-    from envs import is_atari
-
+    Raises:
+        ConfigError: the first bad value; nothing has been built or written.
+    """
     grid = Grid.from_values(config, grid_values)
+    spec = config.env_spec()
     for point in grid.points:
-        point.validate()
+        point.validate(spec)
     runs = config.num_seeds * len(grid)
-    if is_atari(config.env_id) and runs > 1:
+    if not spec.vmappable and runs > 1:
         raise ConfigError(
-            f"num_seeds={config.num_seeds} x {len(grid)} grid point(s): an Atari env (envpool) "
-            "cannot be vmapped, so it trains one run per call; start one process per seed/value"
+            f"num_seeds={config.num_seeds} x {len(grid)} grid point(s): {config.env_id} is "
+            "stepped on the host and cannot be vmapped, so it trains one run per call; start one "
+            "process per seed/value"
         )
-    return grid
+    return grid, spec
 
 
-def build_sweep(learner: Learner, num_runs: int, progress: ProgressBar | None, ticks: int):
+def build_sweep(
+    learner: Learner,
+    num_runs: int,
+    progress: ProgressBar | None,
+    ticks: int,
+    vmappable: bool = True,
+):
     """`sweep(keys (R,), hparams (R,)) -> (exported, metrics (update, R))`, to be jitted.
 
-    The update loop is a `lax.scan` over a vmapped `learner.update`, so the progress callback sits
+    Runs are vmapped; a single run, or an env that cannot be vmapped (`EnvSpec.vmappable`, then
+    validated to one run), goes through `single_run` instead. The update loop is a `lax.scan` over
+    the vmapped `learner.update`, so the progress callback sits
     outside the vmap: it fires once per tick for all runs together (the first `num_runs` lanes are
     real runs, the rest padding for an even split over devices).
     """
@@ -108,7 +108,7 @@ def build_sweep(learner: Learner, num_runs: int, progress: ProgressBar | None, t
         jax.lax.cond(((i + 1) % period == 0) | last, fire, lambda: None)
 
     def sweep(keys, hparams):
-        over_runs = jax.vmap if keys.shape[0] > 1 else single_run
+        over_runs = jax.vmap if vmappable and keys.shape[0] > 1 else single_run
         state = over_runs(learner.init)(keys, hparams)
 
         def body(state, i):
@@ -132,20 +132,6 @@ def single_run(fn: Callable) -> Callable:
         return jax.tree.map(lambda x: jnp.asarray(x)[None], out)
 
     return call
-
-
-def _shardings(num_runs: int, max_devices: int):
-    """(padded run count, input sharding or None): runs split evenly over the devices used.
-
-    Uses every visible device (at most `max_devices` if > 0), never more devices than runs.
-    """
-    devices = jax.devices()
-    count = min(len(devices), num_runs, max_devices or len(devices))
-    if count == 1:
-        return num_runs, None
-    padded = math.ceil(num_runs / count) * count
-    mesh = jax.sharding.Mesh(np.array(devices[:count]), ("runs",))
-    return padded, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
 
 
 def environment_record() -> dict:
@@ -177,7 +163,7 @@ def run(
 
     Args:
         config: an algorithm config (a `BaseConfig` subclass).
-        make_learner: the algorithm's `make_learner`.
+        make_learner: the algorithm's `make_learner(config, spec)`.
         algo: the algorithm's name, used in the output path.
         grid_values: traced field -> values; the grid is their cartesian product.
         write: write the run folder (config, metrics, summary, plot, checkpoint).
@@ -186,12 +172,13 @@ def run(
         ConfigError: a bad config value, before anything is compiled or written.
         NonFiniteLossError: the loss became NaN/inf; the outputs are written first.
     """
-    grid = validate(config, grid_values)
+    grid, spec = validate(config, grid_values)
     num_seeds, num_grid = config.num_seeds, len(grid)
     num_runs = num_seeds * num_grid
     configure_jax(config)
     warn_if_cpu_not_split(num_runs)
-    learner = make_learner(grid.points[0])
+    # every grid point shares the static fields; traced values reach the learner as hparams
+    learner = make_learner(static_view(grid.points[0]), spec)
     run_dir = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if write else None
     if run_dir is not None:
         record = outputs.config_record(algo, config, grid, num_seeds)
@@ -200,7 +187,7 @@ def run(
     seed_keys = jax.random.split(jax.random.key(config.seed), num_seeds)
     keys = jnp.tile(seed_keys, num_grid)  # run r: grid point r // num_seeds, seed r % num_seeds
     hparams = jax.tree.map(lambda x: jnp.repeat(x, num_seeds), grid.hparams())
-    padded, sharding = _shardings(num_runs, config.devices)
+    padded, sharding = run_sharding(num_runs, config.devices)
     if padded > num_runs:
         keys, hparams = jax.tree.map(
             lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]),
@@ -215,7 +202,7 @@ def run(
         progress = ProgressBar(
             total, learner.steps_per_update * num_runs, f"{algo} {config.env_id}"
         )
-    sweep = build_sweep(learner, num_runs, progress, config.progress_ticks)
+    sweep = build_sweep(learner, num_runs, progress, config.progress_ticks, spec.vmappable)
 
     start = time.perf_counter()
     compiled = jax.jit(sweep).lower(keys, hparams).compile()
@@ -288,102 +275,3 @@ def check_finite_loss(result: RunResult) -> None:
         f"loss became non-finite at update {u} of seed {s} ({label}); "
         f"try a smaller lr (or max_grad_norm where the algorithm has one){where}"
     )
-
-
-def format_table(result: RunResult) -> str:
-    """The result table printed at the end of a CLI run."""
-    s = result.summary
-    head = (
-        f"{s['algo']} on {s['env_id']}: {s['num_seeds']} seed(s) x {s['grid_points']} grid "
-        f"point(s), {s['env_steps_per_run']:,} env steps each"
-    )
-    lines = [head, "", f"{'grid point':<28} {'final return [95% CI]':>28} {'IQM':>10}"]
-
-    def fmt(x):
-        return "n/a" if x is None else f"{x:.1f}"
-
-    for row in s["results"]:
-        ci = row["final_return_ci95"]
-        ci_text = f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else ""
-        lines.append(
-            f"{row['grid_point'] or 'default':<28} "
-            f"{fmt(row['final_return_mean']) + ci_text:>28} {fmt(row['final_return_iqm']):>10}"
-        )
-    lines += [
-        "",
-        f"compile {s['compile_time_s']:.1f} s, run {s['run_time_s']:.1f} s, "
-        f"{s['steps_per_second']:,.0f} env steps/s on {s['device']}",
-    ]
-    if result.run_dir is not None:
-        lines.append(f"outputs: {result.run_dir}")
-    return "\n".join(lines)
-
-
-def cli_class(config_cls: type, defaults=None) -> type:
-    """The command-line form of a config class: each traced field takes one or more values.
-
-    `defaults` (a config instance) supplies the defaults shown and used; the class's by default.
-    """
-    import tyro
-
-    hints = typing.get_type_hints(config_cls, include_extras=True)
-    traced = set(traced_fields(config_cls))
-    fields = []
-    for f in dataclasses.fields(config_cls):
-        doc = tyro._docstrings.get_field_docstring(config_cls, f.name, ()) or ""
-        default = f.default if defaults is None else getattr(defaults, f.name)
-        if f.name in traced:
-            doc += " Traced: several values form a grid."
-            typ = Annotated[tuple[float, ...], tyro.conf.arg(help=doc)]
-            fields.append((f.name, typ, dataclasses.field(default=(default,))))
-        else:
-            typ = Annotated[hints[f.name], tyro.conf.arg(help=doc)]
-            fields.append((f.name, typ, dataclasses.field(default=default)))
-    cls = dataclasses.make_dataclass(config_cls.__name__, fields, frozen=True)
-    cls.__doc__ = config_cls.__doc__
-    return cls
-
-
-def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
-    """(config, grid_values) from the command line.
-
-    The defaults follow the env: an Atari `--env-id` brings the algorithm's `atari_defaults`.
-    """
-    import tyro
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    env_id = requested_env_id(argv) or config_cls.env_id
-    defaults = config_cls.for_env(env_id)
-    args = tyro.cli(cli_class(config_cls, defaults), args=argv, prog=prog)
-    values = {name: getattr(args, name) for name in traced_fields(config_cls)}
-    for name, v in values.items():
-        if not v:
-            raise ConfigError(f"{name}: give at least one value")
-    static = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
-    config = config_cls(**{**static, **{name: v[0] for name, v in values.items()}})
-    return config, {name: v for name, v in values.items() if len(v) > 1}
-
-
-def requested_env_id(argv: Sequence[str]) -> str | None:
-    """The value of `--env-id` (or `--env_id`) on a command line, if given."""
-    for i, arg in enumerate(argv):
-        name, sep, value = arg.partition("=")
-        if name in ("--env-id", "--env_id"):
-            if sep:
-                return value
-            return argv[i + 1] if i + 1 < len(argv) else None
-    return None
-
-
-def main(
-    config_cls: type, make_learner: MakeLearner, algo: str, argv: Sequence[str] | None = None
-) -> RunResult:
-    """Command-line entry of an algorithm file. Bad input: one line on stderr and exit code 2."""
-    try:
-        config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
-        result = run(config, make_learner, algo, grid_values)
-    except (ConfigError, NonFiniteLossError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    print(format_table(result))
-    return result

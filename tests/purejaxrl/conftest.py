@@ -26,8 +26,7 @@ def train_probe(module, env_id: str, settings: dict):
     config = module.Config(env_id=env_id, **settings)
     config.validate()
     out = jax.jit(module.make_train(config))(jax.random.key(0), hparams(config))
-    env, params = envs.make(env_id)
-    network = make_actor_critic(config, env.action_space(params))
+    network = make_actor_critic(config, envs.spec(env_id))
 
     def evaluate(obs_value: float):
         dist, value = network.apply(out.state.params, jnp.array([[obs_value]], jnp.float32))

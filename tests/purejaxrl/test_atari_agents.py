@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from purejaxrl import dqn, ppo, runner
+from purejaxrl import cli, dqn, ppo, runner
 from purejaxrl.config import ConfigError, hparams
 
 pytestmark = pytest.mark.skipif(
@@ -55,7 +55,7 @@ def test_atari_defaults_are_cleanrl_for_ppo_and_the_2015_paper_for_dqn():
     d = dqn.DQNConfig.for_env("Pong-v5")
     assert (d.batch_size, d.train_frequency, d.loss, d.epsilon_end) == (32, 4, "huber", 0.01)
     assert ppo.PPOConfig.for_env("CartPole-v1") == ppo.PPOConfig()  # no Atari: unchanged
-    config, _ = runner.parse_args(ppo.PPOConfig, ["--env-id", "Pong-v5", "--num-envs", "16"])
+    config, _ = cli.parse_args(ppo.PPOConfig, ["--env-id", "Pong-v5", "--num-envs", "16"])
     assert (config.num_envs, config.clip_eps, config.total_timesteps) == (16, 0.1, 10_000_000)
 
 
@@ -87,3 +87,20 @@ def test_algorithms_without_atari_support_refuse_it():
 
     with pytest.raises(ConfigError, match="does not support Atari"):
         a2c.A2CConfig(env_id="Pong-v5").validate()
+
+
+def test_checking_an_atari_config_starts_no_envpool_pool(monkeypatch):
+    from envs import atari
+
+    pools = []
+    init = atari.AtariEnv.__init__
+    monkeypatch.setattr(
+        atari.AtariEnv, "__init__", lambda self, *a, **k: pools.append(a) or init(self, *a, **k)
+    )
+    grid, spec = runner.validate(ppo.PPOConfig.for_env("Pong-v5"))
+    assert len(grid) == 1 and not spec.vmappable and spec.image_observations
+    with pytest.raises(ConfigError, match="cannot be vmapped"):
+        runner.validate(ppo.PPOConfig.for_env("Pong-v5"), {"lr": [1e-4, 2e-4, 3e-4]})
+    assert pools == []
+    ppo.make_learner(ppo.PPOConfig.for_env("Pong-v5", num_envs=2), spec)
+    assert len(pools) == 1

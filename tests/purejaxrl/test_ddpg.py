@@ -58,7 +58,7 @@ def test_every_action_given_to_the_env_is_inside_the_action_space(env_id, noise)
     )  # fmt: skip
     train = jax.jit(jax.vmap(make_train(config), in_axes=(0, None)))
     for scale in (0.0, 0.5, 5.0):
-        hp = {**hparams(config), "exploration_noise": jnp.float32(scale)}
+        hp = hparams(config)._replace(exploration_noise=jnp.float32(scale))
         out = train(jax.random.split(jax.random.key(int(scale * 10)), 4), hp)
         actions = np.asarray(out.state.buffer.data.action)  # (seed, slot, action_dim)
         assert np.all(np.abs(actions) <= 1.0)

@@ -51,8 +51,7 @@ def test_soft_update_by_hand():
 @pytest.mark.parametrize("loss", ["mse", "huber"])
 def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_network(double, loss):
     config = DQNConfig(env_id="Probe-ObsReward-v0", hidden_sizes=(8,), double=double, loss=loss)
-    env, env_params = envs.make(config.env_id)
-    network = make_network(config, env.action_space(), env.observation_space(env_params))
+    network = make_network(config, envs.spec(config.env_id))
     obs = jnp.array([[1.0], [-1.0], [0.5]])
     params = network.init(jax.random.key(0), obs)
     target_params = network.init(jax.random.key(1), obs)
@@ -88,8 +87,7 @@ def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.nd
     config = DQNConfig(env_id=env_id, **{**PROBE_CONFIG, **overrides})
     config.validate()
     out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
-    env, params = envs.make(env_id)
-    network = make_network(config, env.action_space(params), env.observation_space(params))
+    network = make_network(config, envs.spec(env_id))
     return np.asarray(network.apply(out.state.params, jnp.array(observations)[:, None]))
 
 

@@ -68,7 +68,7 @@ def test_non_finite_loss_names_the_run_and_update(tmp_path):
 
 def test_grid_is_the_cartesian_product_and_rejects_static_fields():
     grid = Grid.from_values(PPOConfig(), {"lr": [1e-3, 2e-3], "gamma": [0.9, 0.99, 0.999]})
-    assert len(grid) == 6 and grid.hparams()["lr"].shape == (6,)
+    assert len(grid) == 6 and grid.hparams().lr.shape == (6,)
     assert grid.labels()[-1] == "lr=0.002, gamma=0.999"
     with pytest.raises(ValueError, match="num_envs: not a traced hyperparameter"):
         Grid.from_values(PPOConfig(), {"num_envs": [1, 2]})

@@ -1,0 +1,294 @@
+"""Every environment id in one place: `make`, the facts algorithms need (`spec`), and `make_batched`.
+
+    spec = envs.spec("CartPole-v1")          # spaces, discrete or not, vmappable, episode limit
+    env = envs.make_batched(spec, 4)         # the training stack, 4 envs stepped together
+    obs, state = env.reset(key)
+
+An `EnvSpec` is computed without stepping anything, and for Atari without starting an envpool
+pool, so config checks can read it freely. JAX-native environments (gymnax's, the probes, the
+gridworlds) are stateless objects: `make` builds each (id, options) once and hands the same object
+back afterwards.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import gymnax
+import jax
+from gymnax.environments import spaces
+
+from envs import atari
+from envs.gridworld import Gridworld, gridworld_ids
+from envs.probes import PROBES, Probe
+from envs.wrappers import (
+    ClipAction,
+    EpisodeStatistics,
+    FlattenObservation,
+    NormalizeObservation,
+    VmapEnv,
+)
+
+Suite = Literal["gymnax", "probe", "gridworld", "atari"]
+
+
+class UnknownEnvironmentError(ValueError):
+    """Raised for an env id that no registry knows."""
+
+
+class EnvOptionError(ValueError):
+    """Raised for an option the environment does not take."""
+
+
+class BatchedEnv(Protocol):
+    """What algorithms see: `num_envs` environments stepped together, gymnax 1.0 semantics.
+
+    `reset(key) -> (obs[N, ...], state)` and
+    `step(key, state, action[N, ...]) -> (obs, state, reward[N], terminated[N], truncated[N], info)`
+    with auto-reset inside `step` and the pre-reset observation in `info["final_observation"]`.
+    `observation_space` and `action_space` describe a single env. `info` always holds the episode
+    statistics (`returned_episode`, `episode_return`, `episode_length`), and `valid` where some
+    steps are dummies (Atari).
+    """
+
+    num_envs: int
+    observation_space: spaces.Space
+    action_space: spaces.Space
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple: ...
+
+
+def registered_ids() -> list[str]:
+    """Every environment id that `make` accepts: gymnax's, our own (probes, gridworlds) and, with
+    the `atari` extra installed, envpool's Atari games."""
+    return (
+        list(gymnax.registered_envs)
+        + list(PROBES)
+        + list(gridworld_ids())
+        + list(atari.atari_ids())
+    )
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether `env_id` is an Atari game served by envpool (true for `Pong-v5` even without envpool)."""
+    return env_id in atari.atari_ids() or (
+        atari.looks_like_atari(env_id) and env_id not in gymnax.registered_envs
+    )
+
+
+def suite(env_id: str) -> Suite:
+    """Which family `env_id` belongs to; algorithms choose per-suite defaults from it."""
+    if env_id in PROBES:
+        return "probe"
+    if env_id in gridworld_ids():
+        return "gridworld"
+    return "atari" if is_atari(env_id) else "gymnax"
+
+
+def check_env_id(env_id: str) -> None:
+    """Raises for an id `make` would refuse, without building the environment.
+
+    Raises:
+        AtariExtraMissingError: an Atari id (`*-v5`) while envpool is not installed.
+        UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
+    """
+    ids = registered_ids()
+    if env_id in ids:
+        return
+    if atari.looks_like_atari(env_id) and not atari.atari_ids():
+        raise atari.AtariExtraMissingError(f"env id {env_id!r}: {atari.INSTALL_HINT}")
+    close = difflib.get_close_matches(env_id, ids, n=5, cutoff=0.4)
+    hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
+    raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {hint}")
+
+
+def _construct(env_id: str, kwargs: dict):
+    """Builds one environment: the only place an environment object (or envpool pool) is made."""
+    if env_id in gridworld_ids():
+        name, slip = gridworld_ids()[env_id]
+        env = Gridworld(name, **{"slip": slip, **kwargs})
+        return env, env.default_params
+    if env_id in PROBES:
+        kind, continuous = PROBES[env_id]
+        env = Probe(kind, continuous, **kwargs)
+        return env, env.default_params
+    if env_id in atari.atari_ids():
+        return atari.AtariEnv(env_id, **kwargs), None
+    return gymnax.make(env_id, **kwargs)
+
+
+@functools.lru_cache(maxsize=64)
+def _stateless(env_id: str, frozen_kwargs: tuple):
+    return _construct(env_id, dict(frozen_kwargs))
+
+
+def make(env_id: str, **kwargs):
+    """Build an environment and its default parameters.
+
+    Args:
+        env_id: a registered id, e.g. "CartPole-v1", "Pendulum-v1" or (with envpool) "Pong-v5".
+        **kwargs: passed to the environment's constructor. For Atari: `num_envs`, `seed` and
+            envpool options (see `envs.atari.AtariEnv`).
+
+    Returns:
+        (env, params): a gymnax `Environment` and its `EnvParams`; for Atari an already batched
+        `AtariEnv` and None (envpool keeps its configuration itself). JAX-native environments
+        are stateless: the same (id, kwargs) gives the same object.
+
+    Raises:
+        UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
+    """
+    check_env_id(env_id)
+    if env_id in atari.atari_ids():
+        return _construct(env_id, kwargs)
+    try:
+        return _stateless(env_id, tuple(sorted(kwargs.items())))
+    except TypeError as error:
+        if "unhashable" not in str(error):
+            raise
+        return _construct(env_id, kwargs)
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What algorithms and config checks need to know about an environment, before building it.
+
+    The spaces are those of one env of the training stack (`make_batched`): observations with
+    more than one dimension are flattened, except Atari's stacked frames.
+    """
+
+    env_id: str
+    suite: Suite
+    observation_space: spaces.Space
+    action_space: spaces.Space
+    vmappable: bool
+    """False for envs stepped on the host (envpool): one run per compiled program, no vmap."""
+    episode_limit: int
+    """Steps after which an episode is truncated; 0 if the env sets none."""
+    options: tuple[tuple[str, Any], ...] = ()
+    """Options the env is built with (envpool's for Atari), as sorted (name, value) pairs."""
+    seed: int = 0
+    """Seed of host-side envs (envpool draws its randomness from it); JAX envs use the key."""
+
+    @property
+    def discrete_actions(self) -> bool:
+        return isinstance(self.action_space, spaces.Discrete)
+
+    @property
+    def num_actions(self) -> int:
+        """Actions of a discrete action space."""
+        return int(self.action_space.n)
+
+    @property
+    def tabular(self) -> bool:
+        """Observations are integer state indices (the gridworlds)."""
+        return isinstance(self.observation_space, spaces.Discrete)
+
+    @property
+    def vector_observations(self) -> bool:
+        """Observations are real vectors, as MLPs take them."""
+        return isinstance(self.observation_space, spaces.Box) and self.observation_ndim <= 1
+
+    @property
+    def image_observations(self) -> bool:
+        """Observations are stacks of frames (C, H, W), as CNNs take them (Atari)."""
+        return isinstance(self.observation_space, spaces.Box) and self.observation_ndim == 3
+
+    @property
+    def observation_ndim(self) -> int:
+        return len(self.observation_space.shape)
+
+
+def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
+    """The `EnvSpec` of `env_id` built with `options`; builds no envpool pool.
+
+    Raises:
+        UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
+        EnvOptionError: an option the env does not take (only Atari envs take options).
+    """
+    check_env_id(env_id)
+    frozen = tuple(sorted(options.items()))
+    if is_atari(env_id):
+        try:
+            observation_space, action_space, limit = atari.atari_spaces(env_id, **options)
+        except ValueError as error:
+            raise EnvOptionError(str(error)) from None
+        vmappable = atari.AtariEnv.vmappable  # envpool's XLA step cannot be vmapped
+        return EnvSpec(
+            env_id, "atari", observation_space, action_space, vmappable, limit, frozen, seed
+        )
+    if options:
+        raise EnvOptionError("only Atari (envpool) envs take options")
+    env, params = make(env_id)
+    stack = _training_stack(env, params, flatten=True)
+    return EnvSpec(
+        env_id,
+        suite(env_id),
+        stack.observation_space(params),
+        stack.action_space(params),
+        True,
+        int(getattr(params, "max_steps_in_episode", 0)),
+        frozen,
+        seed,
+    )
+
+
+def _training_stack(env, params, flatten: bool):
+    """Episode statistics, flattening of multi-dimensional observations, action clipping."""
+    env = EpisodeStatistics(env)
+    if flatten and len(env.observation_space(params).shape) > 1:
+        env = FlattenObservation(env)
+    if isinstance(env.action_space(params), spaces.Box):
+        env = ClipAction(env)
+    return env
+
+
+def make_batched(
+    env: str | EnvSpec,
+    num_envs: int,
+    *,
+    normalize_observations: bool = False,
+    flatten: bool = True,
+    seed: int = 0,
+    **options,
+) -> BatchedEnv:
+    """The standard training stack, batched: what algorithms step.
+
+    Episode statistics, flattening and action clipping on every env, `num_envs` of them vmapped,
+    optionally running observation normalisation over the batch. An Atari id gives an
+    `envs.atari.AtariEnv`, batched by envpool, which keeps its image observations and its own game
+    statistics.
+
+    Args:
+        env: an `EnvSpec` (its options and seed are used) or any id `make` accepts.
+        num_envs: batch size of the returned env.
+        normalize_observations: add running observation normalisation over the batch.
+        flatten: flatten observations with more than one dimension (for MLP policies).
+        seed, **options: with an env id, the seed of host-side envs (envpool) and envpool's
+            options; JAX envs draw from the key given to `reset` and take no options.
+    """
+    if isinstance(env, EnvSpec):
+        if options:
+            raise EnvOptionError("give options through the EnvSpec, not besides it")
+        env_id, seed, options = env.env_id, env.seed, dict(env.options)
+    else:
+        env_id = env
+    if is_atari(env_id):
+        if normalize_observations:
+            raise EnvOptionError(
+                "Atari observations are images scaled inside the network: no normalisation"
+            )
+        atari_env, _ = make(env_id, num_envs=num_envs, seed=seed, **options)
+        return atari_env
+    if options:
+        raise EnvOptionError("only Atari (envpool) envs take options")
+    single, params = make(env_id)
+    batched: BatchedEnv = VmapEnv(_training_stack(single, params, flatten), params, num_envs)
+    if normalize_observations:
+        batched = NormalizeObservation(batched)
+    return batched

@@ -1,0 +1,149 @@
+"""The command line of every algorithm file: parse a config and a grid, run it, print the table.
+
+    python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8 --lr 1e-4 3e-4
+
+`main` splits the CPU into devices first (`purejaxrl.devices`), parses the algorithm's config with
+tyro (a traced field takes several values: their product is the grid), applies the env suite's
+defaults (Atari's, say) to the fields the user did not set, runs it through `purejaxrl.runner`
+and prints the result table. Bad input: one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import sys
+import textwrap
+import typing
+from collections.abc import Sequence
+from typing import Annotated
+
+from purejaxrl.config import ConfigError, traced_fields
+from purejaxrl.devices import split_cpu
+from purejaxrl.runner import MakeLearner, NonFiniteLossError, RunResult, run
+
+HELP_FLAGS = ("-h", "--help")
+
+
+def format_table(result: RunResult) -> str:
+    """The result table printed at the end of a CLI run."""
+    s = result.summary
+    head = (
+        f"{s['algo']} on {s['env_id']}: {s['num_seeds']} seed(s) x {s['grid_points']} grid "
+        f"point(s), {s['env_steps_per_run']:,} env steps each"
+    )
+    lines = [head, "", f"{'grid point':<28} {'final return [95% CI]':>28} {'IQM':>10}"]
+
+    def fmt(x):
+        return "n/a" if x is None else f"{x:.1f}"
+
+    for row in s["results"]:
+        ci = row["final_return_ci95"]
+        ci_text = f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else ""
+        lines.append(
+            f"{row['grid_point'] or 'default':<28} "
+            f"{fmt(row['final_return_mean']) + ci_text:>28} {fmt(row['final_return_iqm']):>10}"
+        )
+    lines += [
+        "",
+        f"compile {s['compile_time_s']:.1f} s, run {s['run_time_s']:.1f} s, "
+        f"{s['steps_per_second']:,.0f} env steps/s on {s['device']}",
+    ]
+    if result.run_dir is not None:
+        lines.append(f"outputs: {result.run_dir}")
+    return "\n".join(lines)
+
+
+def field_docs(config_cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass and its bases, read from their source."""
+    docs: dict[str, str] = {}
+    for klass in reversed(config_cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0].body
+        for node, after in zip(body, body[1:], strict=False):
+            is_doc = (
+                isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            )
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and is_doc:
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def cli_class(config_cls: type, defaults=None) -> type:
+    """The command-line form of a config class: each traced field takes one or more values.
+
+    `defaults` (a config instance) supplies the defaults shown and used; the class's by default.
+    Each field's help ends with its per-suite defaults, if any (e.g. "On atari envs: 8.").
+    """
+    import tyro
+
+    hints = typing.get_type_hints(config_cls, include_extras=True)
+    traced = set(traced_fields(config_cls))
+    docs = field_docs(config_cls)
+    fields = []
+    for f in dataclasses.fields(config_cls):
+        doc = docs.get(f.name, "")
+        for suite, values in config_cls.suite_defaults.items():
+            if f.name in values:
+                doc += f" On {suite} envs: {values[f.name]!r}."
+        default = f.default if defaults is None else getattr(defaults, f.name)
+        if f.name in traced:
+            doc += " Traced: several values form a grid."
+            typ = Annotated[tuple[float, ...], tyro.conf.arg(help=doc)]
+            fields.append((f.name, typ, dataclasses.field(default=(default,))))
+        else:
+            typ = Annotated[hints[f.name], tyro.conf.arg(help=doc)]
+            fields.append((f.name, typ, dataclasses.field(default=default)))
+    cls = dataclasses.make_dataclass(config_cls.__name__, fields, frozen=True)
+    cls.__doc__ = config_cls.__doc__
+    return cls
+
+
+def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
+    """(config, grid_values) from the command line.
+
+    The env suite's defaults (`config_cls.suite_defaults`, e.g. Atari's) replace the class
+    defaults of every field the user did not set: tyro parses once with the class defaults to
+    learn the env id, then again with that env's defaults, which `--help` then shows.
+    """
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_help = any(arg in HELP_FLAGS for arg in argv)
+    first = tyro.cli(
+        cli_class(config_cls), args=[a for a in argv if a not in HELP_FLAGS], prog=prog
+    )
+    defaults = config_cls.for_env(first.env_id)
+    args = first
+    if wants_help or defaults != config_cls(env_id=first.env_id):
+        args = tyro.cli(cli_class(config_cls, defaults), args=argv, prog=prog)
+    values = {name: getattr(args, name) for name in traced_fields(config_cls)}
+    for name, v in values.items():
+        if not v:
+            raise ConfigError(f"{name}: give at least one value")
+    static = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
+    config = config_cls(**{**static, **{name: v[0] for name, v in values.items()}})
+    return config, {name: v for name, v in values.items() if len(v) > 1}
+
+
+def main(
+    config_cls: type, make_learner: MakeLearner, algo: str, argv: Sequence[str] | None = None
+) -> RunResult:
+    """Command-line entry of an algorithm file. Bad input: one line on stderr and exit code 2."""
+    split_cpu()  # before anything imports gymnax, which starts JAX's backends
+    try:
+        config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
+        result = run(config, make_learner, algo, grid_values)
+    except (ConfigError, NonFiniteLossError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_table(result))
+    return result
