@@ -138,8 +138,8 @@ def main(
     config_cls: type, make_learner: MakeLearner, algo: str, argv: Sequence[str] | None = None
 ) -> RunResult:
     """Command-line entry of an algorithm file. Bad input: one line on stderr and exit code 2."""
-    split_cpu()  # before anything imports gymnax, which starts JAX's backends
     try:
+        split_cpu()  # before anything imports gymnax, which starts JAX's backends
         config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
         result = run(config, make_learner, algo, grid_values)
     except (ConfigError, NonFiniteLossError) as error:

@@ -184,12 +184,11 @@ class BaseConfig:
         spec = self.env_spec() if spec is None else spec
         if spec.env_id != self.env_id:
             raise ValueError(f"the spec is of {spec.env_id!r}, the config of {self.env_id!r}")
-        if spec.image_observations and not self.supports_image_observations:
-            require(
-                self, "env_id", False,
-                f"image observations {spec.observation_space.shape}: this algorithm has MLPs "
-                "only and does not support Atari (ppo and dqn do)",
-            )  # fmt: skip
+        require(
+            self, "env_id", self.supports_image_observations or not spec.image_observations,
+            f"image observations {spec.observation_space.shape}: this algorithm has MLPs only "
+            "and does not support Atari (ppo and dqn do)",
+        )  # fmt: skip
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         require(self, "num_seeds", self.num_seeds >= 1, "must be >= 1")
         require(self, "progress_ticks", self.progress_ticks >= 1, "must be >= 1")

@@ -23,6 +23,8 @@ import sys
 import jax
 import numpy as np
 
+from purejaxrl.config import ConfigError
+
 CPU_DEVICES_VARIABLE = "PUREJAXRL_CPU_DEVICES"
 
 
@@ -32,7 +34,7 @@ def requested_cpu_devices() -> int:
     try:
         count = int(text) if text else 0
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"{CPU_DEVICES_VARIABLE}={text!r}: must be a whole number (1 turns the split off)"
         ) from None
     return count if count > 0 else (os.cpu_count() or 1)

@@ -88,6 +88,8 @@ class DQNConfig(BaseConfig):
     """Double DQN: the online network picks the bootstrap action, the target network values it."""
     loss: Literal["mse", "huber"] = "mse"
     """Regression loss on the TD error: squared (PureJaxRL) or Huber with delta 1 (the 2015 paper)."""
+    anneal_lr: bool = False
+    """Decay the learning rate linearly to 0 over the run's gradient steps."""
     steps_per_update: int = 5_000
     """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
     hidden_sizes: tuple[int, ...] = (120, 84)
@@ -244,6 +246,15 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
     env_steps_per_phase = config.train_frequency // config.num_envs
     phases_per_update = config.steps_per_update // config.train_frequency
     act = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))
+    learning_phases = (config.total_timesteps - config.learning_starts) // config.train_frequency
+    total_gradient_steps = max(1, learning_phases * config.gradient_steps)
+
+    def optimizer(hp: HParams) -> optax.GradientTransformation:
+        if not config.anneal_lr:
+            return optax.adam(hp.lr)
+        return optax.adam(
+            lambda count: hp.lr * jnp.maximum(0.0, 1.0 - count / total_gradient_steps)
+        )
 
     def init(key: jax.Array, hp: HParams) -> DQNState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -257,7 +268,7 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
             terminated=jnp.zeros((), bool),
             truncated=jnp.zeros((), bool),
         )
-        opt_state = optax.adam(hp.lr).init(params)
+        opt_state = optimizer(hp).init(params)
         return DQNState(
             params, params, opt_state, buffer.init(example), env_state, obs, jnp.int32(0), key
         )
@@ -285,7 +296,7 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
         return state, episode_info(info)
 
     def train(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
-        tx = optax.adam(hp.lr)
+        tx = optimizer(hp)
         grad_fn = jax.grad(dqn_loss, argnums=1, has_aux=True)
 
         def gradient_step(carry, key):

@@ -115,3 +115,11 @@ def test_runs_are_sharded_over_cpu_devices_and_agree_with_one_device(tmp_path):
         for d in ("one", "two")
     ]
     np.testing.assert_allclose(metrics[0]["loss"], metrics[1]["loss"], rtol=1e-4)
+
+
+def test_a_bad_cpu_device_count_exits_2_with_one_line(tmp_path):
+    proc = cli("purejaxrl.ppo", *TINY, cwd=tmp_path, env={"PUREJAXRL_CPU_DEVICES": "two"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: PUREJAXRL_CPU_DEVICES='two': must be a whole number (1 turns the split off)"
+    )
