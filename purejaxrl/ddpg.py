@@ -53,7 +53,13 @@ from purejaxrl.learner import (
     masked_means,
     scan_updates,
 )
-from purejaxrl.networks import ActivationName, Critic, DeterministicActor, soft_update
+from purejaxrl.networks import (
+    ActivationName,
+    Critic,
+    DeterministicActor,
+    soft_update,
+    to_env_action,
+)
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
 
@@ -190,12 +196,6 @@ class DDPGState:
     timesteps: jax.Array  # () int32 env steps taken, all envs together
     critic_updates: jax.Array  # () int32 gradient steps taken
     key: jax.Array
-
-
-def to_env_action(action: jax.Array, space) -> jax.Array:
-    """Maps normalised actions in [-1, 1] onto the action Box `space` [low, high], clipped to it."""
-    scaled = space.low + (action + 1.0) * 0.5 * (space.high - space.low)
-    return jnp.clip(scaled, space.low, space.high)
 
 
 def smoothed_target_action(key, target_action, noise_std, noise_clip) -> jax.Array:

@@ -301,6 +301,12 @@ class Critic(nn.Module):
         return nn.Dense(1)(x)[..., 0]
 
 
+def to_env_action(action: jax.Array, space) -> jax.Array:
+    """Maps normalised actions in [-1, 1] onto the action Box `space` [low, high], clipped to it."""
+    scaled = space.low + (action + 1.0) * 0.5 * (space.high - space.low)
+    return jnp.clip(scaled, space.low, space.high)
+
+
 def soft_update(target_params, params, tau):
     """theta' <- tau theta + (1 - tau) theta' on every leaf (Lillicrap et al. 2016); tau 1 copies."""
     return jax.tree.map(lambda t, p: tau * p + (1.0 - tau) * t, target_params, params)
