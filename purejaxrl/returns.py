@@ -140,3 +140,57 @@ def episodes_started_before(done_t: jax.Array, start_window: int) -> jax.Array:
     starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
     start_time = jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
     return start_time < start_window
+
+
+def q_lambda_returns(
+    r_t: jax.Array,
+    q_next_max_t: jax.Array,
+    terminated_t: jax.Array,
+    truncated_t: jax.Array,
+    gamma: jax.Array | float,
+    lambda_: jax.Array | float,
+) -> jax.Array:
+    """Peng's Q(lambda) returns with a greedy bootstrap (Watkins 1989, "Learning from Delayed
+    Rewards", ch. 7; Peng and Williams 1996, "Incremental Multi-Step Q-Learning"), the regression
+    targets of PQN (Gallici et al. 2024, "Simplifying Deep Temporal Difference Learning").
+
+        G_t = r_t                                                          if terminated_t
+        G_t = r_t + gamma * q_next_max_t                                   elif truncated_t or t = T-1
+        G_t = r_t + gamma * (lambda * G_{t+1} + (1 - lambda) * q_next_max_t)   otherwise
+
+    A truncated step bootstraps from its true next state but does not continue into the next
+    episode; the last step of the rollout bootstraps as a one-step target.
+
+    Args:
+        r_t: rewards, shape (T, ...).
+        q_next_max_t: max_a Q(s'_t, a) at the true next states (the final observation where the
+            episode ended), shape (T, ...).
+        terminated_t: 1 where s'_t is terminal (no bootstrap), shape (T, ...).
+        truncated_t: 1 where the episode was cut after step t (bootstrap, no trace), shape (T, ...).
+        gamma: discount factor.
+        lambda_: trace parameter; 0 gives one-step Q-learning targets, 1 discounted returns
+            bootstrapped only where the episode is cut or the rollout ends.
+
+    Returns:
+        shape (T, ...).
+    """
+    chex.assert_equal_shape([r_t, q_next_max_t, terminated_t, truncated_t])
+    dtype = q_next_max_t.dtype
+    not_terminated = 1.0 - terminated_t.astype(dtype)
+    continues = not_terminated * (1.0 - truncated_t.astype(dtype))
+
+    def backward(g_tp1, inputs):
+        r, q_next, bootstraps, trace = inputs
+        # lambda G_{t+1} + (1 - lambda) q_next, written so that it is exactly q_next where
+        # G_{t+1} = q_next (the carry at the last step) or the trace is cut
+        next_value = q_next + trace * lambda_ * (g_tp1 - q_next)
+        g = r + gamma * bootstraps * next_value
+        return g, g
+
+    _, g = jax.lax.scan(
+        backward,
+        q_next_max_t[-1],
+        (r_t.astype(dtype), q_next_max_t, not_terminated, continues),
+        reverse=True,
+    )
+    return g
