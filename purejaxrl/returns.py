@@ -1,4 +1,4 @@
-"""Advantage and return estimators shared by the on-policy algorithms.
+"""Advantage and return estimators: GAE and Monte Carlo returns (PPO, A2C, REINFORCE), Q(lambda) (PQN).
 
 Time-major arrays throughout: leading axis T (steps of a rollout), any batch axes after it.
 Truncation is handled by the caller passing `next_values[t] = V(s'_t)`, the value of the true

@@ -272,25 +272,6 @@ def test_bad_input_is_refused_with_one_line_naming_the_value_and_what_is_allowed
     assert "\n" not in str(error.value)
 
 
-def test_importing_pqn_starts_no_jax_backend():
-    """The CLI can still split the CPU after `import purejaxrl.pqn`."""
-    import subprocess
-    import sys
-
-    code = (
-        "import purejaxrl.pqn\n"
-        "import jax\n"
-        "jax.config.update('jax_num_cpu_devices', 3)  # raises once JAX's backends have started\n"
-        "print(len(jax.devices()))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        env={"PATH": "", "JAX_PLATFORMS": "cpu"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "3"
-
-
 def changed_leaves(before, after) -> int:
     pairs = zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True)
     return sum(not np.allclose(a, b) for a, b in pairs)
