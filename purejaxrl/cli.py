@@ -21,9 +21,11 @@ from typing import Annotated
 
 from purejaxrl.config import ConfigError, traced_fields
 from purejaxrl.devices import split_cpu
-from purejaxrl.runner import MakeLearner, NonFiniteLossError, RunResult, run
+from purejaxrl.runner import MakeLearner, RunResult, run
 
 HELP_FLAGS = ("-h", "--help")
+RESUME_FLAG = "--resume"
+INTERRUPTED_EXIT = 130
 
 
 def format_table(result: RunResult) -> str:
@@ -33,6 +35,8 @@ def format_table(result: RunResult) -> str:
         f"{s['algo']} on {s['env_id']}: {s['num_seeds']} seed(s) x {s['grid_points']} grid "
         f"point(s), {s['env_steps_per_run']:,} env steps each"
     )
+    if s["status"] != "complete":
+        head += f"\n{s['status']} after {s['updates_done']} of {s['num_updates']} updates"
     lines = [head, "", f"{'grid point':<28} {'final return [95% CI]':>28} {'IQM':>10}"]
 
     def fmt(x):
@@ -41,9 +45,11 @@ def format_table(result: RunResult) -> str:
     for row in s["results"]:
         ci = row["final_return_ci95"]
         ci_text = f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else ""
+        lost = row["diverged_seeds"]
         lines.append(
             f"{row['grid_point'] or 'default':<28} "
             f"{fmt(row['final_return_mean']) + ci_text:>28} {fmt(row['final_return_iqm']):>10}"
+            + (f"  ({lost} of {s['num_seeds']} seeds diverged, left out)" if lost else "")
         )
     lines += [
         "",
@@ -134,16 +140,83 @@ def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | 
     return config, {name: v for name, v in values.items() if len(v) > 1}
 
 
+def resume_args(config_cls: type, algo: str, argv: list[str]):
+    """(run folder, config, grid values) for `--resume RUN_DIR`, None without the flag.
+
+    The run goes on with the config it was started with, read from the folder's config.json, so
+    no other flag may be given.
+    """
+    from purejaxrl.outputs import RunFolderError, config_from_record, read_record
+
+    found = [i for i, a in enumerate(argv) if a == RESUME_FLAG or a.startswith(RESUME_FLAG + "=")]
+    if not found:
+        return None
+    i = found[0]
+    if "=" in argv[i]:
+        run_dir, rest = argv[i].partition("=")[2], argv[:i] + argv[i + 1 :]
+    elif i + 1 < len(argv):
+        run_dir, rest = argv[i + 1], argv[:i] + argv[i + 2 :]
+    else:
+        raise ConfigError(
+            "--resume: give the run folder to continue, e.g. --resume runs/.../<time>"
+        )
+    if rest:
+        raise ConfigError(
+            f"--resume takes the run folder only (got also {' '.join(rest)}): the run goes on "
+            "with the config it was started with"
+        )
+    record = read_record(run_dir)
+    if record["algo"] != algo:
+        raise RunFolderError(
+            f"{run_dir} is a {record['algo']} run: resume it with "
+            f"python -m purejaxrl.{record['algo']} --resume {run_dir}"
+        )
+    config, grid_values = config_from_record(config_cls, record)
+    return run_dir, config, grid_values
+
+
 def main(
     config_cls: type, make_learner: MakeLearner, algo: str, argv: Sequence[str] | None = None
 ) -> RunResult:
-    """Command-line entry of an algorithm file. Bad input: one line on stderr and exit code 2."""
+    """Command-line entry of an algorithm file.
+
+    Exit codes: 0 done; 2 bad input (one line on stderr) or runs whose loss became non-finite;
+    130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume).
+    """
+    from purejaxrl.checkpoints import CheckpointError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         split_cpu()  # before anything imports gymnax, which starts JAX's backends
-        config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
-        result = run(config, make_learner, algo, grid_values)
-    except (ConfigError, NonFiniteLossError) as error:
+        resume = resume_args(config_cls, algo, argv)
+        if resume is None:
+            run_dir = None
+            config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
+        else:
+            run_dir, config, grid_values = resume
+        result = run(config, make_learner, algo, grid_values, resume=run_dir)
+    except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(format_table(result))
+    s = result.summary
+    if result.status == "interrupted":
+        where = result.run_dir
+        print(
+            f"{s['stopped_by']}: stopped after update {s['updates_done']} of {s['num_updates']}; "
+            f"outputs so far in {where}; resume with: python -m purejaxrl.{algo} --resume {where}",
+            file=sys.stderr,
+        )
+        sys.exit(INTERRUPTED_EXIT)
+    if result.diverged:
+        runs = ", ".join(
+            f"seed {d['seed']} ({d['grid_point'] or 'the only grid point'}) at update {d['update']}"
+            for d in result.diverged
+        )
+        print(
+            f"error: {len(result.diverged)} run(s) diverged (non-finite loss): {runs}; try a "
+            "smaller lr (or max_grad_norm where the algorithm has one)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     return result

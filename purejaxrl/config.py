@@ -126,9 +126,20 @@ class BaseConfig:
     runs_dir: str = "runs"
     """Outputs go to <runs-dir>/<env-id>/<algo>/<time>/."""
     progress: bool = True
-    """Show a progress bar fed from inside the compiled loop."""
-    progress_ticks: int = 100
-    """How many times (at most) the progress bar is fed during a run; it never fires more than once per update."""
+    """Show progress after every chunk: a bar on a terminal, a plain line every ~10% or ~30 s in a log."""
+    chunk_updates: int = 0
+    """Updates per compiled chunk: the host sees the run (progress, divergence, checkpoints, live
+    metrics, Ctrl-C) between chunks. 0: auto, 1% of the run's updates (at least 1)."""
+    checkpoint_every: int = 1000
+    """Save a full-state checkpoint every N updates (at the next chunk boundary); 0: only at the
+    end. A checkpoint is also saved at the end and when the run is interrupted."""
+    keep_checkpoints: int = 2
+    """How many checkpoints to keep (the newest)."""
+    tensorboard: bool = True
+    """Write TensorBoard event files to <run-dir>/tensorboard at every chunk (also written when
+    wandb_project is set)."""
+    wandb_project: str = ""
+    """Also log to this Weights & Biases project (needs the wandb extra); empty: off."""
     compilation_cache: str = "~/.cache/purejaxrl/jax"
     """JAX's persistent compilation cache directory, so a re-run skips compilation; empty to disable."""
     devices: int = 0
@@ -191,7 +202,11 @@ class BaseConfig:
         )  # fmt: skip
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         require(self, "num_seeds", self.num_seeds >= 1, "must be >= 1")
-        require(self, "progress_ticks", self.progress_ticks >= 1, "must be >= 1")
+        require(self, "chunk_updates", self.chunk_updates >= 0, "must be >= 0 (0: auto)")
+        require(
+            self, "checkpoint_every", self.checkpoint_every >= 0, "must be >= 0 (0: at the end)"
+        )
+        require(self, "keep_checkpoints", self.keep_checkpoints >= 1, "must be >= 1")
         require(self, "devices", self.devices >= 0, "must be >= 0")
         return spec
 

@@ -130,6 +130,9 @@ class DQNConfig(BaseConfig):
             "lr": 1e-4,
             "epsilon_end": 0.01,
             "epsilon_anneal_steps": 1_000_000.0,
+            # an update of 1e4 steps is ~85 s on a CPU; each checkpoint holds the 5.6 GB buffer
+            "chunk_updates": 1,
+            "checkpoint_every": 25,
         }
     }
     supports_image_observations: ClassVar[bool] = True

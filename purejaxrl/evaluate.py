@@ -5,11 +5,9 @@ python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import sys
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,48 +17,68 @@ import numpy as np
 import tyro
 
 import envs
-from purejaxrl import outputs
+from purejaxrl import checkpoints, outputs
+from purejaxrl.checkpoints import CheckpointError
 from purejaxrl.config import hparams
-
-
-class RunFolderError(ValueError):
-    """The folder is not a complete run folder."""
+from purejaxrl.outputs import RunFolderError
 
 
 def load_run(run_dir: str | Path):
-    """(algorithm module, config, config record) of a run folder."""
-    run_dir = Path(run_dir)
-    for name in ("config.json", "checkpoint.msgpack"):
-        if not (run_dir / name).is_file():
-            raise RunFolderError(f"{run_dir}: no {name}; expected a run folder made by the runner")
-    record = json.loads((run_dir / "config.json").read_text())
-    module = importlib.import_module(f"purejaxrl.{record['algo']}")
-    hints = typing.get_type_hints(module.Config)
-    fields = {}
-    for f in dataclasses.fields(module.Config):
-        value = record["config"][f.name]
-        fields[f.name] = tuple(value) if typing.get_origin(hints[f.name]) is tuple else value
-    return module, module.Config(**fields), record
+    """(algorithm module, config, config record) of a run folder, each checked.
+
+    Raises:
+        RunFolderError: no such folder, no or broken config.json, unknown algorithm.
+    """
+    record = outputs.read_record(run_dir)
+    algo = record["algo"]
+    try:
+        module = importlib.import_module(f"purejaxrl.{algo}")
+    except ModuleNotFoundError:
+        module = None
+    if module is None or not hasattr(module, "make_learner") or not hasattr(module, "Config"):
+        raise RunFolderError(f"{run_dir}: config.json names an unknown algorithm {algo!r}")
+    config, _ = outputs.config_from_record(module.Config, record)
+    return module, config, record
 
 
 def load_exported(run_dir: str | Path):
-    """(algorithm module, config, exported parameters with a leading run axis) of a run folder."""
+    """(algorithm module, config, the policy of every run (leading axis = run)) of a run folder,
+    from its latest checkpoint."""
     module, config, record = load_run(run_dir)
     return module, config, _restore(run_dir, module, config, record)
 
 
 def _restore(run_dir, module, config, record, spec=None):
-    """The checkpoint, restored into the structure the algorithm's `export` produces."""
+    """The latest checkpoint's learner state, checked against this algorithm's, then exported."""
     learner = module.make_learner(config, spec)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     hp = hparams(config)
+    keys = jax.random.split(jax.random.key(0), num_runs)
+    state = jax.eval_shape(jax.vmap(learner.init, in_axes=(0, None)), keys, hp)
+    metrics = jax.eval_shape(jax.vmap(learner.update, in_axes=(0, None)), state, hp)[1]
+    about = {"algo": record["algo"], "env_id": config.env_id, "num_runs": num_runs}
+    snapshot = checkpoints.restore(
+        run_dir, state, {k: v.dtype for k, v in metrics.items()}, num_runs, about
+    )
+    return jax.jit(jax.vmap(learner.export))(snapshot.state)
 
-    def exported_of(key):
-        return learner.export(learner.init(key, hp))
 
-    target = jax.eval_shape(jax.vmap(exported_of), jax.random.split(jax.random.key(0), num_runs))
-    target = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), target)
-    return outputs.load_checkpoint(run_dir, target)
+def check_not_diverged(run_dir: str | Path) -> dict:
+    """summary.json of the run; raises `RunFolderError` if any of its runs diverged."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    lost = summary.get("diverged") or []
+    if lost:
+        first = lost[0]
+        raise RunFolderError(
+            f"{run_dir}: {len(lost)} run(s) diverged during training (first: seed {first['seed']} "
+            f"{first['grid_point'] or ''} at update {first['update']}); their policies are not "
+            "finite"
+        )
+    return summary
 
 
 def greedy_returns(
@@ -120,6 +138,7 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     if episodes < 1:
         raise RunFolderError(f"episodes={episodes}: must be >= 1")
     module, config, record = load_run(run_dir)
+    check_not_diverged(run_dir)
     spec = config.env_spec()
     if not spec.vmappable:
         raise RunFolderError(
@@ -131,17 +150,24 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     act = module.make_policy(config, spec)
     returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
-    return {"returns": returns, "labels": record["grid_labels"]}
+    return {
+        "returns": returns,
+        "labels": record["grid_labels"],
+        "update": checkpoints.latest_step(run_dir),
+    }
 
 
 def main(argv=None) -> None:
     args = tyro.cli(EvaluateArgs, args=argv, prog="python -m purejaxrl.evaluate")
     try:
         result = evaluate(args.run_dir, args.episodes, args.seed)
-    except RunFolderError as error:
+    except (RunFolderError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"greedy evaluation of {args.run_dir}: {args.episodes} episodes per seed")
+    print(
+        f"greedy evaluation of {args.run_dir} (checkpoint after update {result['update']}): "
+        f"{args.episodes} episodes per seed"
+    )
     for label, returns in zip(result["labels"], result["returns"], strict=True):
         per_seed = returns.mean(axis=1)
         print(

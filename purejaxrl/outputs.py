@@ -2,10 +2,15 @@
 
     config.json       the resolved config, the grid and the seed of every run
     metrics.npz       every per-update metric, shape (grid, seed, update), plus env_steps (update,)
-    summary.json      final return per grid point (mean, IQM, 95% bootstrap CIs over seeds),
-                      steps/s, compile and run time, versions, device
+    summary.json      status (running, complete, interrupted, all runs diverged), updates done,
+                      final return per grid point (mean, IQM, 95% bootstrap CIs over seeds),
+                      diverged runs, steps/s, compile and run time, versions, device
     curve.png         learning curves: mean over seeds and 95% CI band per grid point
-    checkpoint.msgpack  the exported final parameters of every run (leading axis = run)
+    checkpoints/<U>/  full-state orbax checkpoints after U updates (`purejaxrl.checkpoints`)
+    tensorboard/      live metrics, written at every chunk (`purejaxrl.live`)
+
+metrics.npz, summary.json and curve.png are rewritten at every checkpoint, so a folder whose
+summary says "running" is a run that is still going or was killed; `--resume` continues it.
 
 Each file is written to a temporary name in the same folder and renamed into place, so a reader
 never sees half a file and a failed run keeps what it had already written.
@@ -23,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flax import serialization
 
+from purejaxrl.config import ConfigError
 from purejaxrl.stats import bootstrap_ci, iqm, mean_and_band
 
 FINAL_FRACTION = 0.05
@@ -61,8 +66,18 @@ def _json_default(obj):
 
 def new_run_dir(runs_dir: str | Path, env_id: str, algo: str) -> Path:
     """Creates and returns a fresh `<runs_dir>/<env_id>/<algo>/<YYYYmmdd-HHMMSS>[-k]` folder."""
-    parent = Path(runs_dir).expanduser() / env_id / algo
-    parent.mkdir(parents=True, exist_ok=True)
+    root = Path(runs_dir).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"runs_dir={str(runs_dir)!r}: is a file, not a folder")
+    parent = root / env_id / algo
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"runs_dir={str(runs_dir)!r}: cannot create {parent} ({error.strerror})"
+        ) from None
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"runs_dir={str(runs_dir)!r}: {parent} is not writable")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     for k in range(1000):
         path = parent / (stamp if k == 0 else f"{stamp}-{k}")
@@ -111,11 +126,22 @@ def final_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
         return np.where(n > 0, total / n, np.nan)
 
 
-def summarize(metrics: dict[str, np.ndarray], grid_labels: list[str]) -> list[dict]:
-    """Per grid point: final return mean, IQM and their 95% bootstrap CIs over seeds."""
+def summarize(
+    metrics: dict[str, np.ndarray], grid_labels: list[str], diverged: np.ndarray | None = None
+) -> list[dict]:
+    """Per grid point: final return mean, IQM and their 95% bootstrap CIs over seeds.
+
+    Args:
+        metrics: shape (grid, seed, update).
+        diverged: (grid, seed) bool, the runs whose loss became non-finite: never scored, their
+            final return is None and they are counted in `diverged_seeds`.
+    """
     finals = final_returns(metrics)  # (grid, seed)
+    if diverged is None:
+        diverged = np.zeros(finals.shape, bool)
+    finals = np.where(diverged, np.nan, finals)
     rows = []
-    for label, per_seed in zip(grid_labels, finals, strict=True):
+    for label, per_seed, lost in zip(grid_labels, finals, diverged, strict=True):
         finite = per_seed[np.isfinite(per_seed)]
         rows.append(
             {
@@ -127,6 +153,7 @@ def summarize(metrics: dict[str, np.ndarray], grid_labels: list[str]) -> list[di
                 "final_return_per_seed": [
                     None if not np.isfinite(x) else float(x) for x in per_seed
                 ],
+                "diverged_seeds": int(lost.sum()),
             }
         )
     return rows
@@ -172,12 +199,45 @@ def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_checkpoint(run_dir: Path, exported: Any) -> None:
-    """Saves the exported parameters of every run (leading axis = run) as msgpack."""
-    atomic_write_bytes(run_dir / "checkpoint.msgpack", serialization.to_bytes(exported))
+class RunFolderError(ConfigError):
+    """A path that is not a usable run folder (missing, no or broken config.json, ...)."""
 
 
-def load_checkpoint(run_dir: Path, target: Any) -> Any:
-    """Restores a checkpoint into the structure of `target` (arrays or `jax.ShapeDtypeStruct`s)."""
-    data = (Path(run_dir) / "checkpoint.msgpack").read_bytes()
-    return serialization.from_bytes(target, data)
+def read_record(run_dir: str | Path) -> dict:
+    """config.json of a run folder, checked: a folder, readable JSON, an algorithm's record.
+
+    Raises:
+        RunFolderError: naming what is wrong.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir}: no such run folder")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir}: no config.json; expected a run folder made by the runner")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path}: not readable JSON ({error})") from None
+    missing = [k for k in ("algo", "config", "grid", "num_seeds") if k not in record]
+    if not isinstance(record, dict) or missing:
+        raise RunFolderError(f"{path}: not a run record (missing {', '.join(missing)})")
+    return record
+
+
+def config_from_record(config_cls: type, record: dict):
+    """(config, grid values) that rebuild the sweep a run folder's config.json describes."""
+    import typing
+
+    hints = typing.get_type_hints(config_cls)
+    fields = {}
+    for f in dataclasses.fields(config_cls):
+        if f.name not in record["config"]:
+            continue  # a field added since the run started keeps its default
+        value = record["config"][f.name]
+        fields[f.name] = tuple(value) if typing.get_origin(hints[f.name]) is tuple else value
+    try:
+        config = config_cls(**fields)
+    except TypeError as error:
+        raise RunFolderError(f"config.json does not fit {config_cls.__name__}: {error}") from None
+    return config, {name: list(values) for name, values in record["grid"].items()}

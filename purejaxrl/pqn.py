@@ -141,6 +141,8 @@ class PQNConfig(BaseConfig):
             "epsilon_end": 0.001,
             "epsilon_decay": 0.1,
             "reward_scale": 1.0,
+            "chunk_updates": 16,
+            "checkpoint_every": 400,
         }
     }
     supports_image_observations: ClassVar[bool] = True

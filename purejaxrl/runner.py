@@ -1,17 +1,31 @@
-"""The shared runner: config in, a finished run folder out, for any algorithm.
+"""The shared runner: config in, a run folder out, for any algorithm, in chunks that survive.
 
 `run(config, make_learner, algo)` computes the env's `EnvSpec` once, validates every grid point
-against it, turns on the persistent compilation cache, compiles one program that trains every
-(grid point, seed) pair, sharded over the visible devices (`purejaxrl.devices`), runs it with a
-progress bar fed from inside the loop, and writes the outputs described in `purejaxrl.outputs`.
-The command line (`purejaxrl.cli`) is a thin layer on top of it.
+against it, turns on the persistent compilation cache, and compiles one program that advances
+every (grid point, seed) pair by a chunk of updates, sharded over the visible devices
+(`purejaxrl.devices`). The host calls it until the runs are done; between chunks it
+
+- reports progress (`purejaxrl.progress`; no callback inside the program, so it stays cacheable),
+- marks the runs whose loss became non-finite: left out of the results, the others go on,
+- writes live metrics (`purejaxrl.live`: TensorBoard, optionally Weights & Biases),
+- saves full-state checkpoints every `checkpoint_every` updates (`purejaxrl.checkpoints`),
+- honours SIGINT/SIGTERM: stop after this chunk with a checkpoint and every output.
+
+`run(..., resume=run_dir)` continues a run from its last checkpoint; on the same devices the
+result equals an uninterrupted run's bit for bit. The outputs are described in
+`purejaxrl.outputs`; the command line (`purejaxrl.cli`) is a thin layer on top.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import platform
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,31 +38,49 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from purejaxrl import outputs
+from purejaxrl import checkpoints, outputs
 from purejaxrl.config import ConfigError, Grid, static_view
 from purejaxrl.devices import run_sharding, warn_if_cpu_not_split
 from purejaxrl.learner import Learner
-from purejaxrl.progress import ProgressBar
+from purejaxrl.progress import Progress
 
 MakeLearner = Callable[..., Learner]
 """An algorithm's `make_learner(config, spec)`."""
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite during training."""
-
-
 @dataclass
 class RunResult:
-    """Everything a run produced, in memory. Metrics have shape (grid, seed, update)."""
+    """Everything a run produced, in memory. Metrics have shape (grid, seed, update); a diverged
+    run's are NaN from the update where it diverged on."""
 
     config: Any
     grid: Grid
     metrics: dict[str, np.ndarray]
     env_steps: np.ndarray  # (update,) env steps per run at the end of each update
-    exported: Any  # checkpoint pytree, leading axis = run (grid-major, then seed)
-    summary: dict
+    exported: Any  # the policy (`learner.export`) of every run, leading axis = run
+    summary: dict  # summary.json: status, results, diverged runs, times, versions
     run_dir: Path | None
+
+    @property
+    def status(self) -> str:
+        """complete, interrupted, or all runs diverged."""
+        return self.summary["status"]
+
+    @property
+    def diverged(self) -> list[dict]:
+        """{grid_point, seed, update} of every run whose loss became non-finite."""
+        return self.summary["diverged"]
+
+
+def open_live_log(config, run_dir: Path, labels: list[str], purge_step: int):
+    """The run's `purejaxrl.live.LiveLog` (TensorBoard and/or Weights & Biases)."""
+    from purejaxrl.live import LiveLog
+
+    return LiveLog(
+        run_dir, labels, config.num_seeds,
+        wandb_project=config.wandb_project or None, wandb_config=dataclasses.asdict(config),
+        purge_step=purge_step or None, run_name=f"{config.env_id}/{run_dir.name}",
+    )  # fmt: skip
 
 
 def configure_jax(config) -> None:
@@ -80,47 +112,48 @@ def validate(
     return grid, spec
 
 
-def build_sweep(
-    learner: Learner,
-    num_runs: int,
-    progress: ProgressBar | None,
-    ticks: int,
-    vmappable: bool = True,
-):
-    """`sweep(keys (R,), hparams (R,)) -> (exported, metrics (update, R))`, to be jitted.
+def chunk_size(config, num_updates: int) -> int:
+    """Updates per compiled chunk: `config.chunk_updates`, or 1% of the run when it is 0 (auto).
 
-    Runs are vmapped; a single run, or an env that cannot be vmapped (`EnvSpec.vmappable`, then
-    validated to one run), goes through `single_run` instead. The update loop is a `lax.scan` over
-    the vmapped `learner.update`, so the progress callback sits
-    outside the vmap: it fires once per tick for all runs together (the first `num_runs` lanes are
-    real runs, the rest padding for an even split over devices).
+    A chunk returns to the host, which costs a dispatch and a copy of the chunk's metrics; at 1%
+    that is 100 returns per run, whose cost `benchmarks/chunking.py` measures (under 2% of run
+    time on CartPole, the cheapest update there is).
     """
-    period = max(1, math.ceil(learner.num_updates / ticks))
+    k = config.chunk_updates or math.ceil(num_updates / 100)
+    return max(1, min(k, num_updates))
 
-    def report(i, metrics):
-        def fire():
-            returns = metrics["episode_return"][:num_runs]
-            seen = jnp.isfinite(returns)
-            mean = jnp.where(seen, returns, 0.0).sum() / jnp.maximum(seen.sum(), 1)
-            jax.debug.callback(progress.update, i, jnp.where(seen.any(), mean, jnp.nan))
 
-        last = i == learner.num_updates - 1
-        jax.lax.cond(((i + 1) % period == 0) | last, fire, lambda: None)
+def build_chunk(learner: Learner, chunk_updates: int, over_runs: Callable, sharding=None):
+    """`chunk(state (R,), hparams (R,), start) -> (state, metrics (chunk_updates, R))`, to be jitted.
 
-    def sweep(keys, hparams):
-        over_runs = jax.vmap if vmappable and keys.shape[0] > 1 else single_run
-        state = over_runs(learner.init)(keys, hparams)
+    Advances every run by `chunk_updates` updates from update index `start`: a `lax.scan` over the
+    runs' `learner.update` (vmapped, or `single_run`). When the chunk size does not divide the run,
+    the last chunk's updates past the end are skipped by a `lax.cond` on the (unbatched) update
+    index, so one compiled program serves every chunk; their metrics are zeros and discarded.
+    With a `sharding` of the run axis, the state keeps it from chunk to chunk.
+    """
+    num_updates = learner.num_updates
+    ragged = num_updates % chunk_updates != 0
 
-        def body(state, i):
-            state, metrics = over_runs(learner.update)(state, hparams)
-            if progress is not None:
-                report(i, metrics)
-            return state, metrics
+    def chunk(state, hparams, start):
+        def update(state):
+            return over_runs(learner.update)(state, hparams)
 
-        state, metrics = jax.lax.scan(body, state, jnp.arange(learner.num_updates))
-        return over_runs(learner.export)(state), metrics
+        def skip(state):
+            shapes = jax.eval_shape(update, state)[1]
+            return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    return sweep
+        def body(state, j):
+            if not ragged:
+                return update(state)
+            return jax.lax.cond(start + j < num_updates, update, skip, state)
+
+        state, metrics = jax.lax.scan(body, state, jnp.arange(chunk_updates))
+        if sharding is not None:
+            state = jax.lax.with_sharding_constraint(state, sharding)
+        return state, metrics
+
+    return chunk
 
 
 def single_run(fn: Callable) -> Callable:
@@ -151,6 +184,89 @@ def environment_record() -> dict:
     }
 
 
+class StopRequests:
+    """SIGINT and SIGTERM during training: the first asks the runner to stop after the current
+    chunk, with a checkpoint and every output; a second exits at once (code 130), leaving the last
+    checkpoint as it was. Active only in the main thread, where Python receives signals."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.signal_name is not None:
+            os.write(2, f"\n{name} again: exiting now; the last checkpoint is kept\n".encode())
+            os._exit(130)
+        self.signal_name = name
+        os.write(
+            2,
+            f"\n{name}: stopping after the current chunk, with a checkpoint "
+            "(send it again to exit at once)\n".encode(),
+        )
+
+
+def wait_for(tree: Any) -> None:
+    """Blocks until `tree` is computed while signal handlers can still run: a plain
+    `block_until_ready` on the main thread would hold Ctrl-C until the whole chunk is done."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def block():
+        try:
+            jax.block_until_ready(tree)
+        except BaseException as error:  # re-raised on the main thread
+            failure.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=block, daemon=True).start()
+    while not done.wait(1.0):
+        pass
+    if failure:
+        raise failure[0]
+
+
+def first_divergence(metrics: Mapping[str, np.ndarray], first_update: int) -> np.ndarray:
+    """(R,) the update at which each run's loss is first non-finite in a chunk, -1 if never.
+
+    Args:
+        metrics: a chunk's metrics, each (updates, R). Updates without a gradient step (metric
+            `gradient_steps` == 0, e.g. before DQN's learning_starts) report a NaN loss by design
+            and are not counted.
+    """
+    loss = metrics.get("loss")
+    if loss is None:
+        return np.full(next(iter(metrics.values())).shape[1], -1)
+    bad = ~np.isfinite(loss)
+    if "gradient_steps" in metrics:
+        bad &= metrics["gradient_steps"] > 0
+    return np.where(bad.any(axis=0), first_update + bad.argmax(axis=0), -1)
+
+
+def mask_diverged(
+    metrics: Mapping[str, np.ndarray], diverged_at: np.ndarray, first_update: int = 0
+) -> dict[str, np.ndarray]:
+    """Metrics (update, R) with every value from a run's divergence on replaced by NaN (0 for
+    integer metrics), so its curve ends where it diverged. Row 0 is update `first_update`."""
+    updates = first_update + np.arange(next(iter(metrics.values())).shape[0])[:, None]
+    after = (diverged_at >= 0) & (updates >= diverged_at)
+    return {
+        name: np.where(after, np.nan if np.issubdtype(v.dtype, np.floating) else 0, v)
+        for name, v in metrics.items()
+    }
+
+
 def run(
     config,
     make_learner: MakeLearner,
@@ -158,120 +274,258 @@ def run(
     grid_values: Mapping[str, Sequence[float]] | None = None,
     *,
     write: bool = True,
+    resume: str | Path | None = None,
 ) -> RunResult:
-    """Trains `config.num_seeds` seeds at every grid point in one compiled call.
+    """Trains `config.num_seeds` seeds at every grid point, in chunks of one compiled program.
+
+    Between chunks the host reports progress, marks runs whose loss became non-finite (they are
+    excluded from the results; the others go on), writes live metrics and full-state checkpoints
+    (`purejaxrl.checkpoints`), and honours SIGINT/SIGTERM (`StopRequests`).
 
     Args:
         config: an algorithm config (a `BaseConfig` subclass).
         make_learner: the algorithm's `make_learner(config, spec)`.
         algo: the algorithm's name, used in the output path.
         grid_values: traced field -> values; the grid is their cartesian product.
-        write: write the run folder (config, metrics, summary, plot, checkpoint).
+        write: write the run folder (config, metrics, summary, plot, checkpoints, TensorBoard).
+        resume: a run folder to continue from its last checkpoint (config and grid must be the
+            ones it was started with, as `purejaxrl.cli` reads them from its config.json).
 
     Raises:
         ConfigError: a bad config value, before anything is compiled or written.
-        NonFiniteLossError: the loss became NaN/inf; the outputs are written first.
+        CheckpointError: `resume` has no usable checkpoint for this config.
     """
     grid, spec = validate(config, grid_values)
     num_seeds, num_grid = config.num_seeds, len(grid)
     num_runs = num_seeds * num_grid
     configure_jax(config)
     warn_if_cpu_not_split(num_runs)
+    if resume is not None:
+        run_dir = Path(resume)
+        start_step = checkpoints.latest_step(run_dir)
+        if start_step is None:
+            raise checkpoints.CheckpointError(f"{run_dir}: no complete checkpoint to resume from")
+    else:
+        start_step = 0
+        run_dir = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if write else None
     # every grid point shares the static fields; traced values reach the learner as hparams
     learner = make_learner(static_view(grid.points[0]), spec)
-    run_dir = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if write else None
-    if run_dir is not None:
-        record = outputs.config_record(algo, config, grid, num_seeds)
-        outputs.atomic_write_json(run_dir / "config.json", record)
+    num_updates, steps_per_update = learner.num_updates, learner.steps_per_update
+    chunk_updates = chunk_size(config, num_updates)
 
     seed_keys = jax.random.split(jax.random.key(config.seed), num_seeds)
     keys = jnp.tile(seed_keys, num_grid)  # run r: grid point r // num_seeds, seed r % num_seeds
     hparams = jax.tree.map(lambda x: jnp.repeat(x, num_seeds), grid.hparams())
     padded, sharding = run_sharding(num_runs, config.devices)
+    pad = lambda tree: jax.tree.map(
+        lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]), tree
+    )
     if padded > num_runs:
-        keys, hparams = jax.tree.map(
-            lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]),
-            (keys, hparams),
-        )
+        keys, hparams = pad((keys, hparams))
     if sharding is not None:
         keys, hparams = jax.device_put((keys, hparams), sharding)
+    device_count = len(sharding.device_set) if sharding is not None else 1
+    if run_dir is not None and resume is None:
+        record = outputs.config_record(algo, config, grid, num_seeds)
+        record["started_on_devices"] = device_count
+        outputs.atomic_write_json(run_dir / "config.json", record)
 
+    over_runs = jax.vmap if spec.vmappable and num_runs > 1 else single_run
+    about = {"algo": algo, "env_id": config.env_id, "num_runs": num_runs}
+    description = f"{algo} {config.env_id}"
     progress = None
     if config.progress:
-        total = learner.num_updates * learner.steps_per_update * num_runs
-        progress = ProgressBar(
-            total, learner.steps_per_update * num_runs, f"{algo} {config.env_id}"
+        progress = Progress(
+            num_updates * steps_per_update * num_runs, description,
+            done_steps=start_step * steps_per_update * num_runs,
+        )  # fmt: skip
+        progress.message(
+            f"{description}: compiling {num_runs} run(s), chunks of {chunk_updates} update(s)..."
         )
-    sweep = build_sweep(learner, num_runs, progress, config.progress_ticks, spec.vmappable)
-
     start = time.perf_counter()
-    compiled = jax.jit(sweep).lower(keys, hparams).compile()
+    init = jax.jit(over_runs(learner.init)).lower(keys, hparams).compile()
     compile_time = time.perf_counter() - start
-    if progress is not None:
-        progress.start()
-    start = time.perf_counter()
-    exported, metrics = jax.block_until_ready(compiled(keys, hparams))
-    run_time = time.perf_counter() - start
-    if progress is not None:
-        progress.close()
+    run_start = time.perf_counter()
+    state = init(keys, hparams)
+    if sharding is not None:
+        state = jax.device_put(state, sharding)
+    jax.block_until_ready(state)
+    init_time = time.perf_counter() - run_start
 
-    exported = jax.tree.map(lambda x: np.asarray(x)[:num_runs], exported)
-    metrics = {
-        name: np.asarray(value)[:, :num_runs].T.reshape(num_grid, num_seeds, -1)
-        for name, value in metrics.items()
-    }
-    env_steps = np.arange(1, learner.num_updates + 1) * learner.steps_per_update
-    total_steps = learner.num_updates * learner.steps_per_update * num_runs
-    summary = {
-        "algo": algo,
-        "env_id": config.env_id,
-        "num_seeds": num_seeds,
-        "grid_points": num_grid,
-        "env_steps_per_run": int(env_steps[-1]),
-        "final_return_definition": (
-            f"mean return of the episodes that ended in the last {outputs.FINAL_FRACTION:.0%} "
-            "of updates, per seed"
-        ),
-        "results": outputs.summarize(metrics, grid.labels()),
-        "compile_time_s": compile_time,
-        "run_time_s": run_time,
-        "steps_per_second": total_steps / run_time,
-        **environment_record(),
-    }
-    result = RunResult(config, grid, metrics, env_steps, exported, summary, run_dir)
-    if run_dir is not None:
-        outputs.save_metrics(run_dir, metrics, env_steps)
-        outputs.atomic_write_json(run_dir / "summary.json", summary)
-        outputs.save_checkpoint(run_dir, exported)
-        outputs.plot_curves(
-            run_dir / "curve.png",
-            env_steps,
-            metrics["episode_return"],
-            grid.labels(),
-            f"{algo} on {config.env_id} ({num_seeds} seeds)",
+    metrics_so_far: dict[str, np.ndarray] | None = None
+    diverged_at = np.full(num_runs, -1)
+    notes: list[str] = []
+    if start_step:
+        metric_dtypes = jax.eval_shape(
+            lambda s, h: over_runs(learner.update)(s, h)[1], state, hparams
         )
-    check_finite_loss(result)
+        state, metrics_so_far, diverged_at, notes = _restore(
+            run_dir, state, metric_dtypes, spec, about, start_step, pad
+        )
+        if device_count != _started_on(run_dir):
+            notes.append(
+                f"resumed on {device_count} device(s), started on {_started_on(run_dir)}: "
+                "results are not promised to be bitwise equal to an uninterrupted run"
+            )
+        for note in notes:
+            print(f"{description}: {note}", file=sys.stderr)
+
+    start = time.perf_counter()
+    chunk = jax.jit(build_chunk(learner, chunk_updates, over_runs, sharding), donate_argnums=0)
+    chunk = chunk.lower(state, hparams, np.int32(0)).compile()
+    compile_time += time.perf_counter() - start
+    if progress is not None:
+        progress.message(f"{description}: compiled in {compile_time:.1f} s")
+        progress.start()
+
+    labels = grid.labels()
+    live = None
+    if run_dir is not None and (config.tensorboard or config.wandb_project):
+        live = open_live_log(config, run_dir, labels, start_step * steps_per_update)
+    history: list[dict[str, np.ndarray]] = [] if metrics_so_far is None else [metrics_so_far]
+    done = start_step
+    last_save = start_step
+    run_time = init_time
+    status = "running"
+
+    def to_grid(metrics):  # (update, R) -> (G, S, update)
+        return {k: v.T.reshape(num_grid, num_seeds, -1) for k, v in metrics.items()}
+
+    def snapshot_outputs(status: str) -> RunResult:
+        metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
+        steps = np.arange(1, done + 1) * steps_per_update
+        diverged = diverged_at.reshape(num_grid, num_seeds)
+        shown = to_grid(mask_diverged(metrics, diverged_at))
+        summary = {
+            "algo": algo,
+            "env_id": config.env_id,
+            "status": status,
+            "updates_done": done,
+            "num_updates": num_updates,
+            "num_seeds": num_seeds,
+            "grid_points": num_grid,
+            "env_steps_per_run": int(done * steps_per_update),
+            "final_return_definition": (
+                f"mean return of the episodes that ended in the last {outputs.FINAL_FRACTION:.0%} "
+                "of updates, per seed; diverged runs are excluded"
+            ),
+            "results": outputs.summarize(shown, labels, diverged >= 0),
+            "diverged": [
+                {"grid_point": labels[g], "seed": int(s), "update": int(diverged[g, s])}
+                for g, s in np.argwhere(diverged >= 0)
+            ],
+            "notes": notes,
+            "compile_time_s": compile_time,
+            "run_time_s": run_time,
+            "steps_per_second": (done - start_step) * steps_per_update * num_runs / run_time,
+            "chunk_updates": chunk_updates,
+            **environment_record(),
+        }
+        result = RunResult(config, grid, shown, steps, None, summary, run_dir)
+        if run_dir is not None:
+            shown_npz = {**shown, "diverged_at": diverged}
+            outputs.save_metrics(run_dir, shown_npz, steps)
+            outputs.atomic_write_json(run_dir / "summary.json", summary)
+            outputs.plot_curves(
+                run_dir / "curve.png", steps, shown["episode_return"], labels,
+                f"{algo} on {config.env_id} ({num_seeds} seeds)",
+            )  # fmt: skip
+        return result
+
+    def save_checkpoint(state):
+        metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
+        strip = jax.tree.map(lambda x: x[:num_runs], state)
+        snapshot = checkpoints.Snapshot(strip, metrics, diverged_at, done)
+        checkpoints.save(run_dir, snapshot, config.keep_checkpoints, about)
+
+    try:
+        with StopRequests() as stop:
+            while done < num_updates:
+                tick = time.perf_counter()
+                state, metrics = chunk(state, hparams, np.int32(done))
+                wait_for((state, metrics))
+                count = min(chunk_updates, num_updates - done)
+                metrics = {k: np.asarray(v)[:count, :num_runs] for k, v in metrics.items()}
+                run_time += time.perf_counter() - tick
+                history.append(metrics)
+                newly = (diverged_at < 0) & (first_divergence(metrics, done) >= 0)
+                diverged_at = np.where(newly, first_divergence(metrics, done), diverged_at)
+                done += count
+                shown = mask_diverged(metrics, diverged_at, done - count)
+                if progress is not None:
+                    progress.advance(done * steps_per_update * num_runs, chunk_return(shown))
+                    for r in np.flatnonzero(newly):
+                        progress.message(
+                            f"{description}: seed {r % num_seeds} "
+                            f"({labels[r // num_seeds] or 'the only grid point'}) diverged at "
+                            f"update {diverged_at[r]}; it is left out of the results"
+                        )
+                if live is not None:
+                    steps = np.arange(done - count + 1, done + 1) * steps_per_update
+                    live.write(steps, to_grid(shown))
+                all_diverged = bool((diverged_at >= 0).all())
+                stopping = stop.signal_name is not None or all_diverged
+                due = config.checkpoint_every and done - last_save >= config.checkpoint_every
+                if run_dir is not None and (due or stopping or done == num_updates):
+                    save_checkpoint(state)
+                    last_save = done
+                    if done < num_updates:
+                        snapshot_outputs("interrupted" if stopping else "running")
+                if stopping:
+                    status = "interrupted" if stop.signal_name else "all runs diverged"
+                    break
+            else:
+                status = "complete"
+    finally:
+        if progress is not None:
+            progress.close()
+        if live is not None:
+            live.close()
+
+    result = snapshot_outputs(status)
+    exported = jax.jit(over_runs(learner.export))(state)
+    result.exported = jax.tree.map(lambda x: np.asarray(x)[:num_runs], exported)
+    if status == "interrupted":
+        result.summary["stopped_by"] = stop.signal_name
     return result
 
 
-def check_finite_loss(result: RunResult) -> None:
-    """Raises `NonFiniteLossError` naming the first run and update whose loss is not finite.
+def chunk_return(metrics: Mapping[str, np.ndarray]) -> float:
+    """Mean return over the episodes that ended in a chunk, over all runs (NaN if none did)."""
+    returns, counts = metrics["episode_return"], metrics["episodes"].astype(np.float64)
+    total = np.nansum(np.where(counts > 0, returns * counts, 0.0))
+    n = counts[np.isfinite(returns)].sum()
+    return float(total / n) if n > 0 else math.nan
 
-    Updates without a gradient step (metric `gradient_steps` == 0, e.g. before DQN's
-    learning_starts) report a NaN loss by design and are not checked.
+
+def _started_on(run_dir: Path) -> int:
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    return int(record.get("started_on_devices", 1))
+
+
+def _restore(run_dir, state, metric_shapes, spec, about, step, pad):
+    """(state, metrics so far, diverged_at, notes) from the run folder's checkpoint of `step`.
+
+    `state` is the freshly initialised one: it gives the structure, the shardings, and on an env
+    that lives on the host (Atari through envpool, whose emulators cannot be saved) the fresh
+    games that replace the saved ones.
     """
-    loss = result.metrics.get("loss")
-    if loss is None:
-        return
-    bad = ~np.isfinite(loss)
-    if "gradient_steps" in result.metrics:
-        bad &= result.metrics["gradient_steps"] > 0
-    if not bad.any():
-        return
-    g, s, u = np.argwhere(bad)[0]
-    label = result.grid.labels()[g] or "the only grid point"
-    where = f"; outputs kept in {result.run_dir}" if result.run_dir else ""
-    raise NonFiniteLossError(
-        f"loss became non-finite at update {u} of seed {s} ({label}); "
-        f"try a smaller lr (or max_grad_norm where the algorithm has one){where}"
+    num_runs = about["num_runs"]
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct((num_runs, *x.shape[1:]), x.dtype), state
     )
+    dtypes = {k: v.dtype for k, v in metric_shapes.items()}
+    snapshot = checkpoints.restore(run_dir, abstract, dtypes, num_runs, about, step)
+    restored = jax.tree.map(jnp.asarray, snapshot.state)
+    if restored and jax.tree.leaves(restored)[0].shape[0] < jax.tree.leaves(state)[0].shape[0]:
+        restored = pad(restored)
+    restored = jax.tree.map(lambda x, like: jax.device_put(x, like.sharding), restored, state)
+    notes = []
+    if not spec.vmappable:
+        restored = restored.replace(env_state=state.env_state, obs=state.obs)
+        notes.append(
+            f"resumed at update {step}: envpool's emulator state cannot be saved, so the games "
+            "restarted from a reset (everything else was restored)"
+        )
+    metrics = {k: np.asarray(v) for k, v in snapshot.metrics.items()}
+    return restored, metrics, np.asarray(snapshot.diverged_at), notes

@@ -48,7 +48,8 @@ def test_a_tiny_run_writes_every_output(tiny_run):
         "metrics.npz",
         "summary.json",
         "curve.png",
-        "checkpoint.msgpack",
+        "checkpoints",
+        "tensorboard",
     }
     config = json.loads((run_dir / "config.json").read_text())
     assert config["algo"] == "ppo" and config["grid"] == {"lr": [1e-3, 3e-3]}

@@ -56,14 +56,30 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
-def test_non_finite_loss_names_the_run_and_update(tmp_path):
-    config = PPOConfig()
-    grid = Grid.from_values(config, {"lr": [1e-3, 1.0]})
-    loss = np.zeros((2, 3, 5))
-    loss[1, 2, 3] = np.nan
-    result = runner.RunResult(config, grid, {"loss": loss}, np.arange(5), None, {}, tmp_path)
-    with pytest.raises(runner.NonFiniteLossError, match=r"update 3 of seed 2 \(lr=1\); .*kept in"):
-        runner.check_finite_loss(result)
+def test_divergence_is_found_at_its_update_and_masks_the_run_from_there():
+    loss = np.zeros((5, 3))  # (update, run)
+    loss[3, 2] = np.nan
+    loss[0, 1] = np.inf
+    steps = np.ones((5, 3), np.int32)
+    steps[0, 1] = 0  # no gradient step: a NaN loss there is by design, not divergence
+    found = runner.first_divergence({"loss": loss, "gradient_steps": steps}, first_update=10)
+    np.testing.assert_array_equal(found, [-1, -1, 13])
+    returns = np.arange(15.0).reshape(5, 3)
+    masked = runner.mask_diverged({"episode_return": returns, "episodes": steps}, found, 10)
+    assert np.isnan(masked["episode_return"][3:, 2]).all()
+    np.testing.assert_array_equal(masked["episode_return"][:3, 2], returns[:3, 2])
+    np.testing.assert_array_equal(masked["episode_return"][:, :2], returns[:, :2])
+    assert masked["episodes"][3:, 2].tolist() == [0, 0]
+
+
+def test_summary_never_scores_a_diverged_run():
+    returns = np.full((1, 3, 20), 100.0)
+    metrics = {"episode_return": returns, "episodes": np.ones((1, 3, 20), int)}
+    (row,) = outputs.summarize(metrics, [""], np.array([[False, True, False]]))
+    assert row["final_return_per_seed"] == [100.0, None, 100.0]
+    assert row["diverged_seeds"] == 1 and row["final_return_mean"] == 100.0
+    (row,) = outputs.summarize(metrics, [""], np.ones((1, 3), bool))
+    assert row["final_return_mean"] is None and row["diverged_seeds"] == 3
 
 
 def test_grid_is_the_cartesian_product_and_rejects_static_fields():

@@ -64,17 +64,17 @@ def test_a_grid_point_equals_the_same_hyperparameters_run_alone():
     np.testing.assert_allclose(result.metrics["loss"][1, 1], alone.metrics["loss"], rtol=1e-4)
 
 
-def test_progress_fires_at_most_the_asked_number_of_times_and_once_per_update_at_most():
-    from purejaxrl.progress import ProgressBar
-
-    learner = make_learner(TINY)  # 4 updates
-    keys = jax.random.split(jax.random.key(0), 2)
-    hp = jax.tree.map(lambda x: jnp.repeat(x, 2), hparams(TINY))
-    for ticks, expected in [(2, 2), (100, learner.num_updates)]:
-        bar = ProgressBar(1, 1, "test")
-        sweep = runner.build_sweep(learner, 2, bar, ticks)
-        jax.block_until_ready(jax.jit(sweep)(keys, hp))
-        assert bar.calls == expected
+@pytest.mark.parametrize("chunk", [1, 3, 4])
+def test_chunked_runs_equal_one_whole_scan(chunk):
+    """Chunks of 1, 3 (the last one ragged: 4 = 3 + 1) and 4 updates give the numbers of
+    `make_train`'s single scan."""
+    config = dataclasses.replace(TINY, chunk_updates=chunk)  # 4 updates
+    result = runner.run(config, make_learner, "ppo", write=False)
+    whole = jax.jit(make_train(TINY))(jax.random.split(jax.random.key(0), 1)[0], hparams(TINY))
+    assert result.summary["chunk_updates"] == chunk
+    np.testing.assert_allclose(result.metrics["loss"][0, 0], whole.metrics["loss"], rtol=1e-5)
+    for r, a in zip(leaves(result.exported["params"]), leaves(whole.state.params), strict=True):
+        np.testing.assert_allclose(r[0], a, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.slow

@@ -1,0 +1,59 @@
+"""Size of one run's full-state checkpoint for every algorithm at its defaults.
+
+The learner state (`jax.eval_shape` of `learner.init`, nothing is trained or written) is what a
+checkpoint holds besides the metrics so far, which are a few floats per update. Atari rows use
+each algorithm's Atari defaults; they need the atari extra (envpool), and are left out without it.
+
+    python benchmarks/checkpoint_sizes.py
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+
+import jax
+
+from purejaxrl.config import hparams
+from purejaxrl.devices import split_cpu
+from purejaxrl.outputs import atomic_write_json
+
+RESULTS = Path(__file__).parent / "results"
+ALGOS = ("ppo", "a2c", "reinforce", "dqn", "pqn", "ddpg", "sac", "q_learning")
+ATARI = ("ppo", "dqn", "pqn")
+
+
+def state_bytes(module, config) -> int:
+    learner = module.make_learner(config)
+    state = jax.eval_shape(learner.init, jax.random.key(0), hparams(config))
+    return sum(
+        leaf.size
+        * (8 if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf.dtype.itemsize)
+        for leaf in jax.tree.leaves(state)
+    )
+
+
+def main() -> None:
+    rows = []
+    for algo in ALGOS:
+        module = importlib.import_module(f"purejaxrl.{algo}")
+        config = module.Config()
+        rows.append({"algo": algo, "env_id": config.env_id, "bytes": state_bytes(module, config)})
+        print(json.dumps(rows[-1]), flush=True)
+    if importlib.util.find_spec("envpool") is not None:
+        for algo in ATARI:
+            module = importlib.import_module(f"purejaxrl.{algo}")
+            config = module.Config.for_env("Pong-v5")
+            rows.append({"algo": algo, "env_id": "Pong-v5", "bytes": state_bytes(module, config)})
+            print(json.dumps(rows[-1]), flush=True)
+    atomic_write_json(
+        RESULTS / "checkpoint_sizes.json",
+        {"command": "python benchmarks/checkpoint_sizes.py", "rows": rows},
+    )
+
+
+if __name__ == "__main__":
+    split_cpu()
+    main()

@@ -1,0 +1,189 @@
+"""Full-state checkpoints of a sweep with orbax-checkpoint: save, find, restore, inspect.
+
+A checkpoint is everything a run needs to go on exactly where it stopped, for every run of the
+sweep at once:
+
+    state         the learner state of every run (leading axis = run): parameters, optimizer
+                  state, env state and observation statistics, replay buffer, RNG keys, update
+                  counter and whatever else the algorithm carries (KL beta, noise state, ...)
+    metrics       every per-update metric so far, shape (updates_done, run)
+    diverged_at   (run,) the update at which each run's loss became non-finite, -1 if never
+
+They live in `<run_dir>/checkpoints/<updates_done>/`, one folder per save as orbax's
+`CheckpointManager` lays them out; orbax writes each to a temporary folder and renames it when
+complete, so a kill during a save leaves the previous checkpoint intact, and it keeps the last
+`max_to_keep`. The step number of a save is the number of updates done.
+
+The state is saved without the padding runs the runner adds for an even split over devices, so a
+checkpoint can be restored onto another device count. PRNG keys are saved as their raw key data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is missing, empty, truncated or of another run."""
+
+
+class Snapshot(NamedTuple):
+    """What one checkpoint holds (host arrays)."""
+
+    state: Any
+    """The learner state of every run, leading axis = run, PRNG keys as typed keys again."""
+    metrics: dict[str, np.ndarray]
+    """Per-update metrics so far, each (updates_done, run)."""
+    diverged_at: np.ndarray
+    """(run,) int64: the update at which each run diverged, -1 if it did not."""
+    updates_done: int
+
+
+def _is_key(x) -> bool:
+    return jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
+
+
+def _to_storable(tree: Any) -> Any:
+    """Host numpy arrays; typed PRNG keys become their uint32 key data."""
+    tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def _manager(run_dir: Path, max_to_keep: int | None = None, create: bool = False):
+    import orbax.checkpoint as ocp
+
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, enable_async_checkpointing=False, create=create
+    )
+    return ocp.CheckpointManager(Path(run_dir).absolute() / CHECKPOINT_DIR, options=options)
+
+
+def save(run_dir: Path, snapshot: Snapshot, max_to_keep: int, about: dict) -> None:
+    """Writes `snapshot` as the checkpoint of step `snapshot.updates_done` (synchronously).
+
+    Args:
+        about: JSON facts saved beside the arrays and checked on restore (`algo`, `num_runs`).
+    """
+    import orbax.checkpoint as ocp
+
+    tree = {
+        "state": _to_storable(snapshot.state),
+        "metrics": {k: np.asarray(v) for k, v in snapshot.metrics.items()},
+        "diverged_at": np.asarray(snapshot.diverged_at, np.int64),
+    }
+    with _manager(run_dir, max_to_keep, create=True) as manager:
+        # a run resumed from an earlier checkpoint overwrites the later ones it repeats
+        if snapshot.updates_done in manager.all_steps():
+            manager.delete(snapshot.updates_done)
+        about = {**about, "shapes": _shapes(tree)}
+        args = ocp.args.Composite(
+            arrays=ocp.args.StandardSave(tree), about=ocp.args.JsonSave(about)
+        )
+        manager.save(snapshot.updates_done, args=args, force=True)
+        manager.wait_until_finished()
+
+
+def latest_step(run_dir: Path) -> int | None:
+    """The step (updates done) of the newest complete checkpoint, None if there is none."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return None
+    with _manager(run_dir) as manager:
+        return manager.latest_step()
+
+
+def restore(
+    run_dir: Path,
+    abstract_state: Any,
+    metric_dtypes: dict[str, np.dtype],
+    num_runs: int,
+    about: dict,
+    step: int | None = None,
+) -> Snapshot:
+    """The checkpoint of `step` (default: the latest), checked against the expected structure.
+
+    Args:
+        abstract_state: the learner state of `num_runs` runs as `jax.ShapeDtypeStruct`s (from
+            `jax.eval_shape`), which the saved state must match leaf for leaf.
+        metric_dtypes: metric name -> dtype, as the learner reports them.
+        about: the facts `save` was given; each must match (another algorithm's checkpoint has
+            another `algo`).
+
+    Raises:
+        CheckpointError: no checkpoint, or one whose structure, shapes or run count differ
+            (another algorithm, another config, another sweep), or that cannot be read.
+    """
+    import orbax.checkpoint as ocp
+
+    step = latest_step(run_dir) if step is None else step
+    where = Path(run_dir) / CHECKPOINT_DIR
+    if step is None:
+        raise CheckpointError(f"{where}: no complete checkpoint")
+    target = {
+        "state": jax.tree.map(
+            lambda s: np.zeros(s.shape, s.dtype),
+            jax.tree.map(
+                lambda s: jax.eval_shape(jax.random.key_data, s) if _is_key(s) else s,
+                abstract_state,
+            ),
+        ),
+        "metrics": {k: np.zeros((step, num_runs), d) for k, d in metric_dtypes.items()},
+        "diverged_at": np.zeros(num_runs, np.int64),
+    }
+    try:
+        with _manager(run_dir) as manager:
+            saved_about = json.loads((where / str(step) / "about" / "metadata").read_text())
+            for name, value in about.items():
+                if saved_about.get(name) != value:
+                    raise CheckpointError(
+                        f"{where / str(step)}: written for {name}={saved_about.get(name)!r}, "
+                        f"this run has {name}={value!r}"
+                    )
+            _check_structure(saved_about.get("shapes"), target, where / str(step))
+            args = ocp.args.Composite(arrays=ocp.args.StandardRestore(target))
+            tree = manager.restore(step, args=args).arrays
+    except CheckpointError:
+        raise
+    except Exception as error:  # orbax raises many kinds for a damaged folder
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{where / str(step)}: cannot be read ({message})") from None
+    state = jax.tree.map(
+        lambda s, x: jax.random.wrap_key_data(x) if _is_key(s) else x,
+        abstract_state,
+        tree["state"],
+    )
+    return Snapshot(state, tree["metrics"], tree["diverged_at"], step)
+
+
+def _shapes(tree: Any) -> dict[str, list[int]]:
+    """Path -> shape of every leaf, e.g. {"['state'].params['params']['Dense_0']['bias']": [8, 2]}."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(path): list(np.shape(leaf)) for path, leaf in flat}
+
+
+def _check_structure(saved: dict | None, target: Any, where: Path) -> None:
+    """Raises `CheckpointError` unless the saved tree has the target's paths and shapes."""
+    if saved is None:
+        raise CheckpointError(f"{where}: no record of its arrays; the checkpoint is incomplete")
+    expected = _shapes(target)
+    missing = sorted(set(expected) - set(saved))
+    extra = sorted(set(saved) - set(expected))
+    if missing or extra:
+        detail = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(
+            f"{where}: holds another learner's state ({detail}); was it written by another "
+            "algorithm or config?"
+        )
+    for path, shape in expected.items():
+        if list(saved[path]) != shape:
+            raise CheckpointError(
+                f"{where}: {path} has shape {tuple(saved[path])}, expected {tuple(shape)} "
+                "(another run count or config?)"
+            )
