@@ -198,6 +198,9 @@ def main(
     except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # before training started (during compilation, say)
+        print("\ninterrupted before training started; nothing to resume", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     print(format_table(result))
     s = result.summary
     if result.status == "interrupted":

@@ -2,9 +2,9 @@
 
 An algorithm's `make_learner(config, spec)` builds a `Learner`: `init(key, hp)` makes the learner
 state of one run and `update(state, hp)` performs one update (collect experience, learn from it)
-and returns that update's metrics. `train` is the scan of `update` over `num_updates`; the runner instead scans a
-vmapped `update` itself so that it can feed the progress bar once per update for all runs at once.
-Both give the same numbers.
+and returns that update's metrics. `train` is the scan of `update` over `num_updates`; the runner
+instead scans a vmapped `update` in chunks (`runner.build_chunk`), returning to the host between
+them for progress, checkpoints and signals. Both give the same numbers.
 
 Every algorithm's metrics include `episode_return` (mean undiscounted return of the episodes that
 ended during the update, NaN if none did) and `episodes` (how many ended).

@@ -72,14 +72,15 @@ class RunResult:
         return self.summary["diverged"]
 
 
-def open_live_log(config, run_dir: Path, labels: list[str], purge_step: int):
-    """The run's `purejaxrl.live.LiveLog` (TensorBoard and/or Weights & Biases)."""
+def open_live_log(config, run_dir: Path, labels: list[str], purge_step: int | None):
+    """The run's `purejaxrl.live.LiveLog` (TensorBoard and/or Weights & Biases); `purge_step`:
+    the first env step a resumed run logs again."""
     from purejaxrl.live import LiveLog
 
     return LiveLog(
         run_dir, labels, config.num_seeds,
         wandb_project=config.wandb_project or None, wandb_config=dataclasses.asdict(config),
-        purge_step=purge_step or None, run_name=f"{config.env_id}/{run_dir.name}",
+        purge_step=purge_step, run_name=f"{config.env_id}/{run_dir.name}",
     )  # fmt: skip
 
 
@@ -381,11 +382,14 @@ def run(
     labels = grid.labels()
     live = None
     if run_dir is not None and (config.tensorboard or config.wandb_project):
-        live = open_live_log(config, run_dir, labels, start_step * steps_per_update)
+        # the killed process may have logged updates past the checkpoint: hide them
+        purge = (start_step + 1) * steps_per_update if start_step else None
+        live = open_live_log(config, run_dir, labels, purge)
     history: list[dict[str, np.ndarray]] = [] if metrics_so_far is None else [metrics_so_far]
     done = start_step
     last_save = start_step
     run_time = init_time
+    checkpoint_time = 0.0
     status = "running"
 
     def to_grid(metrics):  # (update, R) -> (G, S, update)
@@ -417,6 +421,7 @@ def run(
             "notes": notes,
             "compile_time_s": compile_time,
             "run_time_s": run_time,
+            "checkpoint_time_s": checkpoint_time,
             "steps_per_second": (done - start_step) * steps_per_update * num_runs / run_time,
             "chunk_updates": chunk_updates,
             **environment_record(),
@@ -467,7 +472,9 @@ def run(
                 stopping = stop.signal_name is not None or all_diverged
                 due = config.checkpoint_every and done - last_save >= config.checkpoint_every
                 if run_dir is not None and (due or stopping or done == num_updates):
+                    tick = time.perf_counter()
                     save_checkpoint(state)
+                    checkpoint_time += time.perf_counter() - tick
                     last_save = done
                     if done < num_updates:
                         snapshot_outputs("interrupted" if stopping else "running")

@@ -1,6 +1,7 @@
 """PPO and DQN on Atari (envpool): updates inside one jitted call, Atari defaults, clear refusals."""
 
 import importlib.util
+import shutil
 
 import jax
 import numpy as np
@@ -104,3 +105,26 @@ def test_checking_an_atari_config_starts_no_envpool_pool(monkeypatch):
     assert pools == []
     ppo.make_learner(ppo.PPOConfig.for_env("Pong-v5", num_envs=2), spec)
     assert len(pools) == 1
+
+
+def test_an_atari_run_resumes_with_everything_but_the_games_restored(tmp_path):
+    """envpool's emulators cannot be saved: resume restores parameters, optimizer, keys and
+    metrics, restarts the games from a reset, and says so in the summary."""
+    settings = {**TINY_PPO, "total_timesteps": 4 * 4 * 16}  # 4 updates
+    config = ppo.PPOConfig.for_env(
+        "Pong-v5", **settings, runs_dir=str(tmp_path), progress=False, compilation_cache="",
+        chunk_updates=1, checkpoint_every=1, keep_checkpoints=5, tensorboard=False,
+    )  # fmt: skip
+    whole = runner.run(config, ppo.make_learner, "ppo")
+    run_dir = whole.run_dir
+    for step in (3, 4):  # back to the checkpoint after update 2, as if killed there
+        shutil.rmtree(run_dir / "checkpoints" / str(step))
+    resumed = runner.run(config, ppo.make_learner, "ppo", resume=run_dir)
+    assert resumed.status == "complete"
+    assert any("games restarted" in note for note in resumed.summary["notes"])
+    for name in ("loss", "episode_return"):
+        np.testing.assert_array_equal(
+            resumed.metrics[name][..., :2], whole.metrics[name][..., :2], err_msg=name
+        )  # the first two updates come from the checkpoint
+    assert resumed.metrics["loss"].shape == whole.metrics["loss"].shape
+    assert np.isfinite(resumed.metrics["loss"][..., 2:]).all()

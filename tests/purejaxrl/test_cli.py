@@ -72,6 +72,32 @@ def test_evaluate_loads_the_checkpoint_and_plays_greedy_episodes(tiny_run):
     assert "lr=0.001" in proc.stdout and "lr=0.003" in proc.stdout
 
 
+def test_tensorboard_holds_the_grid_point_means_of_the_run(tiny_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir, _ = tiny_run
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    metrics = np.load(run_dir / "metrics.npz")
+    for g, label in enumerate(["lr=0.001", "lr=0.003"]):
+        scalars = events.Scalars(f"loss/{label}/mean")
+        expected = metrics["loss"][g].mean(axis=0)
+        assert [e.step for e in scalars] == metrics["env_steps"].tolist()
+        np.testing.assert_allclose([e.value for e in scalars], expected, rtol=1e-5)
+    assert "episode_return/lr=0.003/seed_1" in events.Tags()["scalars"]
+
+
+def test_progress_in_a_log_is_plain_lines_with_the_compile_time(tmp_path):
+    args = [a for a in TINY if a != "--no-progress"]
+    proc = cli("purejaxrl.ppo", *args, "--no-tensorboard", cwd=tmp_path)  # stderr is a pipe
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "compiling 1 run(s)" in lines[0] and "compiled in" in lines[1]
+    assert "\r" not in proc.stderr
+    assert lines[-1].startswith("ppo CartPole-v1: 100.0% 2,048/2,048 steps")
+    assert 3 <= len(lines) <= 2 + 11  # about every 10%
+
+
 def test_evaluate_rejects_a_folder_that_is_not_a_run(tmp_path):
     proc = cli("purejaxrl.evaluate", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2

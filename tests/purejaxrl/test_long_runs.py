@@ -152,7 +152,7 @@ def test_the_first_signal_stops_after_a_chunk_with_every_output_and_resume_finis
     rc, out, err = finish(proc, timeout=120)
     assert rc == 130, err
     assert "Traceback" not in err
-    assert f"resume with: python -m purejaxrl.ppo --resume {run_dir}" in err
+    assert f"resume with: python -m purejaxrl.ppo --resume {run_dir.relative_to(tmp_path)}" in err
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     done = summary["updates_done"]
