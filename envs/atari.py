@@ -25,11 +25,14 @@ The adapter gives algorithms gymnax semantics on top of envpool's:
 from __future__ import annotations
 
 import functools
+import numbers
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 from jax.experimental import io_callback
@@ -89,19 +92,98 @@ def atari_ids() -> tuple[str, ...]:
     return tuple(env_id for env_id, entry in specs.items() if entry[0] == "envpool.atari")
 
 
+class EnvOptionError(ValueError):
+    """Raised for an option the environment does not take, or a value it does not allow (only
+    Atari envs take options; `envs.EnvOptionError` is this class)."""
+
+
+@dataclass(frozen=True)
+class OptionRule:
+    """What one envpool Atari option accepts: a bool, a whole number >= `low`, or a number in
+    [`low`, `high`]."""
+
+    kind: Literal["bool", "int", "probability"]
+    low: int = 0
+    note: str = ""
+    """Why the bound is there, appended to the error."""
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "must be True or False"
+        if self.kind == "int":
+            return f"must be a whole number >= {self.low}{self.note}"
+        return "must be a number in [0, 1]"
+
+    def allows(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, (bool, np.bool_))
+        if isinstance(value, (bool, np.bool_)):
+            return False  # True is an int to Python, not a count or a probability to a user
+        if self.kind == "int":
+            return isinstance(value, numbers.Integral) and value >= self.low
+        return isinstance(value, numbers.Real) and 0.0 <= value <= 1.0  # NaN fails both
+
+
+OPTION_RULES: dict[str, OptionRule] = {
+    "max_episode_steps": OptionRule("int", 1, " (agent steps before truncation)"),
+    "stack_num": OptionRule("int", 1, " (frames per observation)"),
+    "frame_skip": OptionRule("int", 1, " (emulator frames per agent step)"),
+    "noop_max": OptionRule("int", 1, " (envpool crashes on 0 or less)"),
+    "img_height": OptionRule("int", 1, " (pixels)"),
+    "img_width": OptionRule("int", 1, " (pixels)"),
+    "mode": OptionRule("int", -1, " (-1: the game's default; envpool checks the game has it)"),
+    "difficulty": OptionRule(
+        "int", -1, " (-1: the game's default; envpool checks the game has it)"
+    ),
+    "repeat_action_probability": OptionRule("probability"),
+    "episodic_life": OptionRule("bool"),
+    "zero_discount_on_life_loss": OptionRule("bool"),
+    "reward_clip": OptionRule("bool"),
+    "use_fire_reset": OptionRule("bool"),
+    "full_action_space": OptionRule("bool"),
+    "use_inter_area_resize": OptionRule("bool"),
+    "gray_scale": OptionRule("bool"),
+}
+"""Every envpool Atari option a user may set and the values it takes. envpool itself checks none:
+`noop_max=-5` crashes the process when a pool starts, `stack_num=0` gives empty observations,
+`frame_skip=-1` or `repeat_action_probability=1.5` train on something else than asked."""
+
+
 @functools.cache
 def atari_options() -> tuple[str, ...]:
-    """The envpool options a user may set (`episodic_life`, `reward_clip`, `stack_num`, ...)."""
+    """The envpool options a user may set (`episodic_life`, `reward_clip`, `stack_num`, ...): those
+    of envpool's Atari config that `OPTION_RULES` knows how to check."""
     fields = _envpool().make_spec("Pong-v5").config._fields
-    return tuple(name for name in fields if name not in RESERVED_OPTIONS)
+    return tuple(name for name in fields if name not in RESERVED_OPTIONS and name in OPTION_RULES)
 
 
 def check_options(options: dict[str, Any]) -> None:
-    """Raises ValueError naming the first option that envpool's Atari config does not have."""
+    """Checks every option's name, type and range; touches no envpool pool.
+
+    Raises:
+        EnvOptionError: one line naming the first bad option, its value and what is allowed.
+    """
     allowed = atari_options()
-    for name in options:
+    for name, value in options.items():
         if name not in allowed:
-            raise ValueError(f"unknown Atari option {name!r}; allowed: {', '.join(allowed)}")
+            raise EnvOptionError(f"unknown Atari option {name!r}; allowed: {', '.join(allowed)}")
+        rule = OPTION_RULES[name]
+        if not rule.allows(value):
+            raise EnvOptionError(f"Atari option {name}={value!r}: {rule.describe()}")
+
+
+def checked_spec(env_id: str, options: dict[str, Any]):
+    """envpool's spec of `env_id` with `options` on top of `TRAINING_DEFAULTS`, after
+    `check_options`; the game-specific checks envpool makes (mode, difficulty) as EnvOptionError.
+    Starts no pool."""
+    check_options(options)
+    try:
+        return _envpool().make_spec(env_id, **{**TRAINING_DEFAULTS, **options})
+    except RuntimeError as error:  # "Invalid game mode requested", ...
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items() if k in ("mode", "difficulty"))
+        raise EnvOptionError(
+            f"Atari options {given or options}: envpool refused: {error}"
+        ) from None
 
 
 def atari_spaces(env_id: str, **options) -> tuple[spaces.Box, spaces.Discrete, int]:
@@ -109,10 +191,10 @@ def atari_spaces(env_id: str, **options) -> tuple[spaces.Box, spaces.Discrete, i
     `options` on top of `TRAINING_DEFAULTS`, read from envpool's spec: no pool is started.
 
     Raises:
-        ValueError: an option envpool's Atari config does not have.
+        EnvOptionError: an option envpool's Atari config does not have, or a value it does not
+            allow (`OPTION_RULES`).
     """
-    check_options(options)
-    config = _envpool().make_spec(env_id, **{**TRAINING_DEFAULTS, **options})
+    config = checked_spec(env_id, options)
     observation = spaces.Box(0, 255, tuple(config.observation_space.shape), jnp.uint8)
     action = spaces.Discrete(int(config.action_space.n))
     return observation, action, int(config.config.max_episode_steps)
@@ -144,7 +226,7 @@ class AtariEnv:
         envpool = _envpool()
         if env_id not in atari_ids():
             raise ValueError(f"{env_id!r} is not an envpool Atari id")
-        check_options(options)
+        checked_spec(env_id, options)  # before any pool: envpool crashes on some bad values
         self.env_id, self.num_envs, self.seed = env_id, num_envs, seed
         self.options = {**TRAINING_DEFAULTS, **options}
         self.pool = envpool.make(

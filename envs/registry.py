@@ -22,6 +22,7 @@ import jax
 from gymnax.environments import spaces
 
 from envs import atari
+from envs.atari import EnvOptionError
 from envs.gridworld import Gridworld, gridworld_ids
 from envs.probes import PROBES, Probe
 from envs.wrappers import (
@@ -37,10 +38,6 @@ Suite = Literal["gymnax", "probe", "gridworld", "atari"]
 
 class UnknownEnvironmentError(ValueError):
     """Raised for an env id that no registry knows."""
-
-
-class EnvOptionError(ValueError):
-    """Raised for an option the environment does not take."""
 
 
 class BatchedEnv(Protocol):
@@ -209,15 +206,13 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
 
     Raises:
         UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
-        EnvOptionError: an option the env does not take (only Atari envs take options).
+        EnvOptionError: an option the env does not take (only Atari envs take options), or a
+            value it does not allow (`envs.atari.OPTION_RULES`), in one line.
     """
     check_env_id(env_id)
     frozen = tuple(sorted(options.items()))
     if is_atari(env_id):
-        try:
-            observation_space, action_space, limit = atari.atari_spaces(env_id, **options)
-        except ValueError as error:
-            raise EnvOptionError(str(error)) from None
+        observation_space, action_space, limit = atari.atari_spaces(env_id, **options)
         vmappable = atari.AtariEnv.vmappable  # envpool's XLA step cannot be vmapped
         return EnvSpec(
             env_id, "atari", observation_space, action_space, vmappable, limit, frozen, seed

@@ -1,6 +1,8 @@
 """The envpool Atari adapter: the same steps as plain envpool, gymnax semantics, whole-game statistics."""
 
 import importlib.util
+import os
+import subprocess
 import sys
 
 import jax
@@ -165,3 +167,80 @@ def test_importing_envpool_leaves_matplotlib_settings_alone(monkeypatch):
         assert "MPLBACKEND" not in os.environ
     finally:
         atari.atari_ids.cache_clear()
+
+
+BAD_OPTIONS = [
+    ("noop_max", -5, "must be a whole number >= 1"),  # segfaulted envpool
+    ("noop_max", 0, "must be a whole number >= 1"),  # so does 0
+    ("noop_max", 2.5, "must be a whole number >= 1"),
+    ("stack_num", 0, "must be a whole number >= 1"),
+    ("stack_num", True, "must be a whole number >= 1"),
+    ("frame_skip", -1, "must be a whole number >= 1"),
+    ("max_episode_steps", 0, "must be a whole number >= 1"),
+    ("img_height", 0, "must be a whole number >= 1"),
+    ("mode", -2, "must be a whole number >= -1"),
+    ("episodic_life", 2, "must be True or False"),
+    ("reward_clip", "yes", "must be True or False"),
+    ("gray_scale", 1, "must be True or False"),
+    ("repeat_action_probability", "abc", "must be a number in [0, 1]"),
+    ("repeat_action_probability", 1.5, "must be a number in [0, 1]"),
+    ("repeat_action_probability", -0.1, "must be a number in [0, 1]"),
+    ("repeat_action_probability", float("nan"), "must be a number in [0, 1]"),
+]
+
+
+@pytest.fixture
+def no_pool(monkeypatch):
+    """envpool.make fails the test if called: option checks must come before any pool."""
+    import envpool
+
+    def make(*args, **kwargs):
+        raise AssertionError(f"an envpool pool was built: {args} {kwargs}")
+
+    monkeypatch.setattr(envpool, "make", make)
+
+
+@needs_envpool
+@pytest.mark.parametrize(
+    "name,value,rule", BAD_OPTIONS, ids=[f"{n}={v!r}" for n, v, _ in BAD_OPTIONS]
+)
+def test_bad_option_values_are_refused_in_one_line_before_any_pool(no_pool, name, value, rule):
+    expected = f"Atari option {name}={value!r}: {rule}"
+    with pytest.raises(envs.EnvOptionError) as spec_error:
+        envs.spec("Pong-v5", **{name: value})
+    with pytest.raises(envs.EnvOptionError) as make_error:
+        envs.make_batched("Pong-v5", 1, **{name: value})
+    for error in (spec_error, make_error):
+        assert str(error.value).startswith(expected)
+        assert "\n" not in str(error.value)
+
+
+@needs_envpool
+def test_a_mode_the_game_lacks_is_refused_by_envpool_as_an_option_error(no_pool):
+    with pytest.raises(envs.EnvOptionError, match="mode=99: envpool refused: Invalid game mode"):
+        envs.spec("Pong-v5", mode=99)
+
+
+@needs_envpool
+def test_good_option_values_of_every_kind_are_accepted():
+    spec = envs.spec(
+        "Pong-v5", noop_max=1, stack_num=2, frame_skip=1, repeat_action_probability=1,
+        episodic_life=False, img_height=64, mode=-1, max_episode_steps=10,
+    )  # fmt: skip
+    assert spec.observation_space.shape == (2, 64, 84)
+    assert spec.episode_limit == 10
+
+
+@needs_envpool
+def test_cli_refuses_a_bad_option_with_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "purejaxrl.ppo", "--env-id", "Pong-v5",
+         "--env-options", "noop_max=-5", "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Atari option noop_max=-5: must be a whole number >= 1" in lines[0]
+    assert not (tmp_path / "runs").exists()

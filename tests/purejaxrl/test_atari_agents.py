@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from purejaxrl import cli, dqn, ppo, runner
+from purejaxrl import cli, dqn, ppo, replay, runner
 from purejaxrl.config import ConfigError, hparams
 
 pytestmark = pytest.mark.skipif(
@@ -128,3 +128,15 @@ def test_an_atari_run_resumes_with_everything_but_the_games_restored(tmp_path):
         )  # the first two updates come from the checkpoint
     assert resumed.metrics["loss"].shape == whole.metrics["loss"].shape
     assert np.isfinite(resumed.metrics["loss"][..., 2:]).all()
+
+
+def test_dqn_keeps_each_atari_frame_once_so_the_papers_replay_fits_in_8_gb():
+    config = dqn.DQNConfig.for_env("Pong-v5")
+    assert config.buffer_size == 1_000_000  # Mnih et al. 2015
+    buffer = dqn.make_buffer(config, config.env_spec())
+    assert isinstance(buffer, replay.FrameReplayBuffer) and buffer.stack == 4
+    obs = np.zeros((4, 84, 84), np.uint8)
+    example = replay.Transition(obs, np.int32(0), np.float32(0), obs, False, False)
+    assert buffer.bytes_per_transition(example) * config.buffer_size < 8e9
+    cartpole = dqn.DQNConfig()
+    assert isinstance(dqn.make_buffer(cartpole, cartpole.env_spec()), replay.ReplayBuffer)
