@@ -14,8 +14,9 @@ They live in `<run_dir>/checkpoints/<updates_done>/`, one folder per save as orb
 complete, so a kill during a save leaves the previous checkpoint intact, and it keeps the last
 `max_to_keep`. The step number of a save is the number of updates done.
 
-The state is saved without the padding runs the runner adds for an even split over devices, so a
-checkpoint can be restored onto another device count. PRNG keys are saved as their raw key data.
+The state is saved as the runner holds it, padding runs included (in a multi-process run every
+process writes its own shards); `restore` drops the padding, so a checkpoint can be restored onto
+another device or process count. PRNG keys are saved as their raw key data.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Snapshot(NamedTuple):
     """What one checkpoint holds (host arrays)."""
 
     state: Any
-    """The learner state of every run, leading axis = run, PRNG keys as typed keys again."""
+    """The learner state of every run, leading axis = run (without padding). `save` takes it as
+    the runner holds it (device arrays, PRNG keys typed, padding runs included); `restore`
+    returns host arrays, PRNG keys as their raw key data."""
     metrics: dict[str, np.ndarray]
     """Per-update metrics so far, each (updates_done, run)."""
     diverged_at: np.ndarray
@@ -51,9 +54,12 @@ def _is_key(x) -> bool:
 
 
 def _to_storable(tree: Any) -> Any:
-    """Host numpy arrays; typed PRNG keys become their uint32 key data."""
+    """Typed PRNG keys become their uint32 key data; arrays this process holds entirely become
+    numpy arrays, the shards of a multi-process array stay device arrays for orbax to gather."""
     tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
-    return jax.tree.map(np.asarray, jax.device_get(tree))
+    return jax.tree.map(
+        lambda x: np.asarray(x) if getattr(x, "is_fully_addressable", True) else x, tree
+    )
 
 
 def _manager(run_dir: Path, max_to_keep: int | None = None, create: bool = False):
@@ -82,7 +88,8 @@ def save(run_dir: Path, snapshot: Snapshot, max_to_keep: int, about: dict) -> No
         # a run resumed from an earlier checkpoint overwrites the later ones it repeats
         if snapshot.updates_done in manager.all_steps():
             manager.delete(snapshot.updates_done)
-        about = {**about, "shapes": _shapes(tree)}
+        padded = jax.tree.leaves(tree["state"])[0].shape[0]
+        about = {**about, "padded_runs": padded, "shapes": _shapes(tree)}
         args = ocp.args.Composite(
             arrays=ocp.args.StandardSave(tree), about=ocp.args.JsonSave(about)
         )
@@ -126,9 +133,14 @@ def restore(
     where = Path(run_dir) / CHECKPOINT_DIR
     if step is None:
         raise CheckpointError(f"{where}: no complete checkpoint")
+    try:
+        saved_about = json.loads((where / str(step) / "about" / "metadata").read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{where / str(step)}: no readable record ({error})") from None
+    padded = int(saved_about.get("padded_runs", num_runs))
     target = {
         "state": jax.tree.map(
-            lambda s: np.zeros(s.shape, s.dtype),
+            lambda s: np.zeros((padded, *s.shape[1:]), s.dtype),
             jax.tree.map(
                 lambda s: jax.eval_shape(jax.random.key_data, s) if _is_key(s) else s,
                 abstract_state,
@@ -139,7 +151,6 @@ def restore(
     }
     try:
         with _manager(run_dir) as manager:
-            saved_about = json.loads((where / str(step) / "about" / "metadata").read_text())
             for name, value in about.items():
                 if saved_about.get(name) != value:
                     raise CheckpointError(
@@ -154,11 +165,7 @@ def restore(
     except Exception as error:  # orbax raises many kinds for a damaged folder
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(f"{where / str(step)}: cannot be read ({message})") from None
-    state = jax.tree.map(
-        lambda s, x: jax.random.wrap_key_data(x) if _is_key(s) else x,
-        abstract_state,
-        tree["state"],
-    )
+    state = jax.tree.map(lambda x: x[:num_runs], tree["state"])
     return Snapshot(state, tree["metrics"], tree["diverged_at"], step)
 
 

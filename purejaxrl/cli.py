@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import os
 import sys
 import textwrap
 import typing
@@ -181,45 +182,61 @@ def main(
     """Command-line entry of an algorithm file.
 
     Exit codes: 0 done; 2 bad input (one line on stderr) or runs whose loss became non-finite;
-    130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume).
+    130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume);
+    3 another process of a multi-process run was lost (`purejaxrl.distributed`).
     """
+    from purejaxrl import distributed
     from purejaxrl.checkpoints import CheckpointError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         split_cpu()  # before anything imports gymnax, which starts JAX's backends
+        processes, argv = distributed.pop_options(argv)
+        # before parsing: the env id's suite is looked up in gymnax, whose import starts JAX
+        distributed.initialize(processes)
         resume = resume_args(config_cls, algo, argv)
         if resume is None:
             run_dir = None
             config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
         else:
             run_dir, config, grid_values = resume
-        result = run(config, make_learner, algo, grid_values, resume=run_dir)
+        result = run(
+            config, make_learner, algo, grid_values, resume=run_dir,
+            process_timeout=processes.timeout_s,
+        )  # fmt: skip
     except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except distributed.LostProcessError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        os._exit(3)  # JAX's shutdown would wait for the lost process
     except KeyboardInterrupt:  # before training started (during compilation, say)
         print("\ninterrupted before training started; nothing to resume", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT)
-    print(format_table(result))
+    primary = distributed.is_primary()  # process 0 prints the table and any message
+    if primary:
+        print(format_table(result))
     s = result.summary
     if result.status == "interrupted":
         where = result.run_dir
-        print(
-            f"{s['stopped_by']}: stopped after update {s['updates_done']} of {s['num_updates']}; "
-            f"outputs so far in {where}; resume with: python -m purejaxrl.{algo} --resume {where}",
-            file=sys.stderr,
-        )
+        if primary:
+            print(
+                f"{s['stopped_by']}: stopped after update {s['updates_done']} of "
+                f"{s['num_updates']}; outputs so far in {where}; resume with: "
+                f"python -m purejaxrl.{algo} --resume {where}",
+                file=sys.stderr,
+            )
         sys.exit(INTERRUPTED_EXIT)
     if result.diverged:
         runs = ", ".join(
             f"seed {d['seed']} ({d['grid_point'] or 'the only grid point'}) at update {d['update']}"
             for d in result.diverged
         )
-        print(
-            f"error: {len(result.diverged)} run(s) diverged (non-finite loss): {runs}; try a "
-            "smaller lr (or max_grad_norm where the algorithm has one)",
-            file=sys.stderr,
-        )
+        if primary:
+            print(
+                f"error: {len(result.diverged)} run(s) diverged (non-finite loss): {runs}; try a "
+                "smaller lr (or max_grad_norm where the algorithm has one)",
+                file=sys.stderr,
+            )
         sys.exit(2)
     return result

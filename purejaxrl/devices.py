@@ -74,10 +74,14 @@ def run_sharding(num_runs: int, max_devices: int = 0):
     """(padded run count, input sharding or None): runs split evenly over the devices used.
 
     Uses every visible device (at most `max_devices` if > 0), never more devices than runs. The
-    run count is padded up to a multiple of the device count; the caller drops the padding.
+    run count is padded up to a multiple of the device count; the caller drops the padding. In a
+    multi-process run (`purejaxrl.distributed`) every device of every process takes part, since
+    each process must hold a share of every array.
     """
     devices = jax.devices()
     count = min(len(devices), num_runs, max_devices or len(devices))
+    if jax.process_count() > 1:
+        count = len(devices)
     if count == 1:
         return num_runs, None
     padded = math.ceil(num_runs / count) * count

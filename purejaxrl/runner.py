@@ -24,7 +24,6 @@ import math
 import os
 import platform
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from purejaxrl import checkpoints, outputs
+from purejaxrl import checkpoints, distributed, outputs
 from purejaxrl.config import ConfigError, Grid, static_view
 from purejaxrl.devices import run_sharding, warn_if_cpu_not_split
 from purejaxrl.learner import Learner
@@ -276,6 +275,7 @@ def run(
     *,
     write: bool = True,
     resume: str | Path | None = None,
+    process_timeout: float = 90.0,
 ) -> RunResult:
     """Trains `config.num_seeds` seeds at every grid point, in chunks of one compiled program.
 
@@ -291,12 +291,15 @@ def run(
         write: write the run folder (config, metrics, summary, plot, checkpoints, TensorBoard).
         resume: a run folder to continue from its last checkpoint (config and grid must be the
             ones it was started with, as `purejaxrl.cli` reads them from its config.json).
+        process_timeout: in a multi-process run (`purejaxrl.distributed`), how long to wait at
+            a chunk boundary for the other processes before stopping with `LostProcessError`.
 
     Raises:
         ConfigError: a bad config value, before anything is compiled or written.
         CheckpointError: `resume` has no usable checkpoint for this config.
     """
     grid, spec = validate(config, grid_values)
+    primary = distributed.is_primary()
     num_seeds, num_grid = config.num_seeds, len(grid)
     num_runs = num_seeds * num_grid
     configure_jax(config)
@@ -308,7 +311,10 @@ def run(
             raise checkpoints.CheckpointError(f"{run_dir}: no complete checkpoint to resume from")
     else:
         start_step = 0
-        run_dir = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if write else None
+        run_dir = None
+        if write:  # process 0 creates it, the others learn its name
+            made = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if primary else None
+            run_dir = Path(distributed.share_text(str(made) if made else None))
     # every grid point shares the static fields; traced values reach the learner as hparams
     learner = make_learner(static_view(grid.points[0]), spec)
     num_updates, steps_per_update = learner.num_updates, learner.steps_per_update
@@ -323,10 +329,14 @@ def run(
     )
     if padded > num_runs:
         keys, hparams = pad((keys, hparams))
+    keys = jax.random.key_data(keys)  # raw data: global arrays are built from host values
     if sharding is not None:
-        keys, hparams = jax.device_put((keys, hparams), sharding)
+        keys, hparams = jax.tree.map(
+            lambda x: jax.make_array_from_callback(x.shape, sharding, lambda i: np.asarray(x)[i]),
+            (keys, hparams),
+        )
     device_count = len(sharding.device_set) if sharding is not None else 1
-    if run_dir is not None and resume is None:
+    if run_dir is not None and resume is None and primary:
         record = outputs.config_record(algo, config, grid, num_seeds)
         record["started_on_devices"] = device_count
         outputs.atomic_write_json(run_dir / "config.json", record)
@@ -335,7 +345,7 @@ def run(
     about = {"algo": algo, "env_id": config.env_id, "num_runs": num_runs}
     description = f"{algo} {config.env_id}"
     progress = None
-    if config.progress:
+    if config.progress and primary:
         progress = Progress(
             num_updates * steps_per_update * num_runs, description,
             done_steps=start_step * steps_per_update * num_runs,
@@ -344,7 +354,8 @@ def run(
             f"{description}: compiling {num_runs} run(s), chunks of {chunk_updates} update(s)..."
         )
     start = time.perf_counter()
-    init = jax.jit(over_runs(learner.init)).lower(keys, hparams).compile()
+    init = jax.jit(lambda k, h: over_runs(learner.init)(jax.random.wrap_key_data(k), h))
+    init = init.lower(keys, hparams).compile()
     compile_time = time.perf_counter() - start
     run_start = time.perf_counter()
     state = init(keys, hparams)
@@ -361,7 +372,7 @@ def run(
             lambda s, h: over_runs(learner.update)(s, h)[1], state, hparams
         )
         state, metrics_so_far, diverged_at, notes = _restore(
-            run_dir, state, metric_dtypes, spec, about, start_step, pad
+            run_dir, state, metric_dtypes, spec, about, start_step
         )
         if device_count != _started_on(run_dir):
             notes.append(
@@ -369,7 +380,7 @@ def run(
                 "results are not promised to be bitwise equal to an uninterrupted run"
             )
         for note in notes:
-            print(f"{description}: {note}", file=sys.stderr)
+            distributed.say(f"{description}: {note}")
 
     start = time.perf_counter()
     chunk = jax.jit(build_chunk(learner, chunk_updates, over_runs, sharding), donate_argnums=0)
@@ -381,7 +392,7 @@ def run(
 
     labels = grid.labels()
     live = None
-    if run_dir is not None and (config.tensorboard or config.wandb_project):
+    if run_dir is not None and primary and (config.tensorboard or config.wandb_project):
         # the killed process may have logged updates past the checkpoint: hide them
         purge = (start_step + 1) * steps_per_update if start_step else None
         live = open_live_log(config, run_dir, labels, purge)
@@ -427,7 +438,7 @@ def run(
             **environment_record(),
         }
         result = RunResult(config, grid, shown, steps, None, summary, run_dir)
-        if run_dir is not None:
+        if run_dir is not None and primary:
             shown_npz = {**shown, "diverged_at": diverged}
             outputs.save_metrics(run_dir, shown_npz, steps)
             outputs.atomic_write_json(run_dir / "summary.json", summary)
@@ -439,8 +450,7 @@ def run(
 
     def save_checkpoint(state):
         metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
-        strip = jax.tree.map(lambda x: x[:num_runs], state)
-        snapshot = checkpoints.Snapshot(strip, metrics, diverged_at, done)
+        snapshot = checkpoints.Snapshot(state, metrics, diverged_at, done)
         checkpoints.save(run_dir, snapshot, config.keep_checkpoints, about)
 
     try:
@@ -450,7 +460,11 @@ def run(
                 state, metrics = chunk(state, hparams, np.int32(done))
                 wait_for((state, metrics))
                 count = min(chunk_updates, num_updates - done)
-                metrics = {k: np.asarray(v)[:count, :num_runs] for k, v in metrics.items()}
+                asked = distributed.check_in(
+                    f"chunk-{done}", process_timeout, stop.signal_name is not None
+                )
+                metrics = distributed.gather(metrics)
+                metrics = {k: v[:count, :num_runs] for k, v in metrics.items()}
                 run_time += time.perf_counter() - tick
                 history.append(metrics)
                 newly = (diverged_at < 0) & (first_divergence(metrics, done) >= 0)
@@ -469,7 +483,7 @@ def run(
                     steps = np.arange(done - count + 1, done + 1) * steps_per_update
                     live.write(steps, to_grid(shown))
                 all_diverged = bool((diverged_at >= 0).all())
-                stopping = stop.signal_name is not None or all_diverged
+                stopping = asked or all_diverged
                 due = config.checkpoint_every and done - last_save >= config.checkpoint_every
                 if run_dir is not None and (due or stopping or done == num_updates):
                     tick = time.perf_counter()
@@ -479,7 +493,7 @@ def run(
                     if done < num_updates:
                         snapshot_outputs("interrupted" if stopping else "running")
                 if stopping:
-                    status = "interrupted" if stop.signal_name else "all runs diverged"
+                    status = "interrupted" if asked else "all runs diverged"
                     break
             else:
                 status = "complete"
@@ -490,10 +504,10 @@ def run(
             live.close()
 
     result = snapshot_outputs(status)
-    exported = jax.jit(over_runs(learner.export))(state)
-    result.exported = jax.tree.map(lambda x: np.asarray(x)[:num_runs], exported)
+    exported = distributed.gather(jax.jit(over_runs(learner.export))(state))
+    result.exported = jax.tree.map(lambda x: x[:num_runs], exported)
     if status == "interrupted":
-        result.summary["stopped_by"] = stop.signal_name
+        result.summary["stopped_by"] = stop.signal_name or "another process's signal"
     return result
 
 
@@ -510,12 +524,13 @@ def _started_on(run_dir: Path) -> int:
     return int(record.get("started_on_devices", 1))
 
 
-def _restore(run_dir, state, metric_shapes, spec, about, step, pad):
+def _restore(run_dir, state, metric_shapes, spec, about, step):
     """(state, metrics so far, diverged_at, notes) from the run folder's checkpoint of `step`.
 
-    `state` is the freshly initialised one: it gives the structure, the shardings, and on an env
-    that lives on the host (Atari through envpool, whose emulators cannot be saved) the fresh
-    games that replace the saved ones.
+    `state` is the freshly initialised one: it gives the structure, the shardings (the restored
+    arrays are placed like its arrays, on every process's devices), and on an env that lives on
+    the host (Atari through envpool, whose emulators cannot be saved) the fresh games that
+    replace the saved ones.
     """
     num_runs = about["num_runs"]
     abstract = jax.tree.map(
@@ -523,10 +538,17 @@ def _restore(run_dir, state, metric_shapes, spec, about, step, pad):
     )
     dtypes = {k: v.dtype for k, v in metric_shapes.items()}
     snapshot = checkpoints.restore(run_dir, abstract, dtypes, num_runs, about, step)
-    restored = jax.tree.map(jnp.asarray, snapshot.state)
-    if restored and jax.tree.leaves(restored)[0].shape[0] < jax.tree.leaves(state)[0].shape[0]:
-        restored = pad(restored)
-    restored = jax.tree.map(lambda x, like: jax.device_put(x, like.sharding), restored, state)
+    padded = jax.tree.leaves(state)[0].shape[0]
+
+    def place(saved, like):
+        saved = np.asarray(saved)
+        if padded > num_runs:
+            saved = np.concatenate([saved, np.repeat(saved[:1], padded - num_runs, axis=0)])
+        is_key = jax.dtypes.issubdtype(like.dtype, jax.dtypes.prng_key)
+        placed = jax.make_array_from_callback(saved.shape, like.sharding, lambda i: saved[i])
+        return jax.random.wrap_key_data(placed) if is_key else placed
+
+    restored = jax.tree.map(place, snapshot.state, state)
     notes = []
     if not spec.vmappable:
         restored = restored.replace(env_state=state.env_state, obs=state.obs)

@@ -89,8 +89,14 @@ def final_state(run_dir: Path) -> dict:
     import orbax.checkpoint as ocp
 
     step = max(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
-    with ocp.StandardCheckpointer() as checkpointer:
-        tree = checkpointer.restore((run_dir / "checkpoints" / str(step) / "arrays").absolute())
+    path = (run_dir / "checkpoints" / str(step) / "arrays").absolute()
+    with ocp.StandardCheckpointer() as checkpointer:  # as host arrays, whoever saved them
+        target = jax.tree.map(
+            lambda m: np.zeros(m.shape, m.dtype),
+            checkpointer.metadata(path).item_metadata.tree,
+            is_leaf=lambda m: hasattr(m, "shape"),
+        )
+        tree = checkpointer.restore(path, target)
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat}
 

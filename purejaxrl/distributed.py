@@ -1,0 +1,234 @@
+"""Sweeps over several processes and hosts with `jax.distributed`.
+
+    # two processes on one machine (a try-out before a cluster), one CPU device each
+    PUREJAXRL_CPU_DEVICES=1 python -m purejaxrl.ppo --num-seeds 8 \\
+        --num-processes 2 --process-id 0 --coordinator-address localhost:1234 &
+    PUREJAXRL_CPU_DEVICES=1 python -m purejaxrl.ppo --num-seeds 8 \\
+        --num-processes 2 --process-id 1 --coordinator-address localhost:1234
+
+Every process runs the same command. `initialize` starts JAX's distributed runtime (its
+coordinator runs in process 0); JAX then sees the devices of every process as one list, and the
+runner shards the runs of the sweep over all of them: each process computes the runs on its own
+devices. Under SLURM or Open MPI, JAX finds the process count, index and coordinator by itself
+(`jax.distributed.initialize()` with no arguments); the flags override it.
+
+Between chunks the processes check in with each other through the coordinator's key-value store
+(`check_in`): if one has not arrived within `timeout_s` after the others, they stop, naming the
+lost process, instead of waiting forever in the next collective. The metrics of every run are
+then gathered to every process (`jax.experimental.multihost_utils.process_allgather`); process 0
+alone writes the run folder, the table, the plots and TensorBoard; every process takes part in the
+orbax checkpoints.
+
+On the CPU, cross-process collectives need an implementation: gloo, set before initialising.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from purejaxrl.config import ConfigError
+
+FLAGS = ("--num-processes", "--process-id", "--coordinator-address", "--process-timeout")
+DEFAULT_TIMEOUT_S = 90
+
+
+class LostProcessError(RuntimeError):
+    """Another process of a multi-process run stopped answering."""
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Where this process stands in a multi-process run (from the command line)."""
+
+    num_processes: int | None = None
+    process_id: int | None = None
+    coordinator_address: str | None = None
+    timeout_s: int = DEFAULT_TIMEOUT_S
+
+    @property
+    def explicit(self) -> bool:
+        return any(
+            v is not None for v in (self.num_processes, self.process_id, self.coordinator_address)
+        )
+
+
+def pop_options(argv: list[str]) -> tuple[ProcessOptions, list[str]]:
+    """(options, the other arguments): takes the multi-process flags out of `argv`.
+
+    Raises:
+        ConfigError: a flag without a value, a value of the wrong type, an incomplete set, or a
+            process id outside [0, num_processes).
+    """
+    values: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        name, sep, inline = argv[i].partition("=")
+        if name in FLAGS:
+            if sep:
+                values[name] = inline
+                i += 1
+            elif i + 1 < len(argv):
+                values[name] = argv[i + 1]
+                i += 2
+            else:
+                raise ConfigError(f"{name}: give a value")
+        else:
+            rest.append(argv[i])
+            i += 1
+
+    def integer(flag: str, low: int) -> int | None:
+        if flag not in values:
+            return None
+        try:
+            value = int(values[flag])
+        except ValueError:
+            raise ConfigError(f"{flag}={values[flag]!r}: must be a whole number") from None
+        if value < low:
+            raise ConfigError(f"{flag}={value}: must be >= {low}")
+        return value
+
+    options = ProcessOptions(
+        num_processes=integer("--num-processes", 1),
+        process_id=integer("--process-id", 0),
+        coordinator_address=values.get("--coordinator-address"),
+        timeout_s=integer("--process-timeout", 1) or DEFAULT_TIMEOUT_S,
+    )
+    if options.explicit:
+        given = {
+            "--num-processes": options.num_processes,
+            "--process-id": options.process_id,
+            "--coordinator-address": options.coordinator_address,
+        }
+        missing = [flag for flag, v in given.items() if v is None]
+        if missing:
+            raise ConfigError(
+                f"{missing[0]}: a multi-process run needs --num-processes, --process-id and "
+                "--coordinator-address HOST:PORT together"
+            )
+        if options.process_id >= options.num_processes:
+            raise ConfigError(
+                f"--process-id={options.process_id}: must be in [0, --num-processes="
+                f"{options.num_processes})"
+            )
+        host, _, port = options.coordinator_address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"--coordinator-address={options.coordinator_address!r}: must be HOST:PORT"
+            )
+    return options, rest
+
+
+def detected() -> bool:
+    """Whether a cluster launcher JAX detects by itself started several processes."""
+    slurm = int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_JOB_ID" in os.environ
+    mpi = int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1
+    return slurm or mpi
+
+
+def initialize(options: ProcessOptions) -> bool:
+    """Starts `jax.distributed` when the flags ask for several processes or a launcher (SLURM,
+    Open MPI) started several; returns whether it did. Call before any JAX computation."""
+    import jax
+
+    if options.explicit and options.num_processes == 1:
+        return False
+    if not options.explicit and not detected():
+        return False
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    kwargs = {}
+    if options.explicit:
+        kwargs = {
+            "coordinator_address": options.coordinator_address,
+            "num_processes": options.num_processes,
+            "process_id": options.process_id,
+        }
+    jax.distributed.initialize(
+        **kwargs,
+        initialization_timeout=max(options.timeout_s, 30),
+        # the runtime's own failure detection must not fire before `check_in` does
+        heartbeat_timeout_seconds=options.timeout_s + 60,
+    )
+    return True
+
+
+def process_count() -> int:
+    import jax
+
+    return jax.process_count()
+
+
+def is_primary() -> bool:
+    """Whether this process writes the run folder (process 0; always true on one process)."""
+    import jax
+
+    return jax.process_index() == 0
+
+
+def check_in(tag: str, timeout_s: float, stop: bool = False) -> bool:
+    """Waits until every process has reached the point named `tag`, at most `timeout_s` seconds
+    after this one did; returns whether any of them asks to stop (`stop`: a signal it received),
+    so that all stop together.
+
+    Raises:
+        LostProcessError: naming the first process that did not arrive in time.
+    """
+    import jax
+    from jax._src import distributed
+
+    if jax.process_count() == 1:
+        return stop
+    client = distributed.global_state.client
+    me = jax.process_index()
+    client.key_value_set(f"purejaxrl/{tag}/{me}", "stop" if stop else "go")
+    answers = [stop]
+    for other in range(jax.process_count()):
+        if other == me:
+            continue
+        try:
+            answer = client.blocking_key_value_get(
+                f"purejaxrl/{tag}/{other}", int(timeout_s * 1000)
+            )
+        except Exception:  # the runtime raises a generic error on timeout or a lost coordinator
+            raise LostProcessError(
+                f"process {other} of {jax.process_count()} did not reach {tag} within "
+                f"{timeout_s:.0f} s of process {me}: it stopped or hangs; the last checkpoint "
+                "is kept (resume with the same command plus --resume RUN_DIR)"
+            ) from None
+        answers.append(answer == "stop")
+    return any(answers)
+
+
+def share_text(text: str | None, size: int = 1024) -> str:
+    """Process 0's `text` on every process (e.g. the run folder it created)."""
+    import jax
+    from jax.experimental import multihost_utils
+
+    if jax.process_count() == 1:
+        return text or ""
+    data = np.zeros(size, np.uint8)
+    if text:
+        encoded = text.encode()[:size]
+        data[: len(encoded)] = np.frombuffer(encoded, np.uint8)
+    data = np.asarray(multihost_utils.broadcast_one_to_all(data))
+    return bytes(data[data != 0]).decode()
+
+
+def gather(tree):
+    """Every process's shards of `tree` (global arrays) as full numpy arrays on every process."""
+    import jax
+    from jax.experimental import multihost_utils
+
+    if jax.process_count() == 1:
+        return jax.tree.map(np.asarray, tree)
+    return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+def say(text: str) -> None:
+    """Prints on stderr from process 0 only."""
+    if is_primary():
+        print(text, file=sys.stderr, flush=True)
