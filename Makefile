@@ -44,12 +44,17 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/q_learning_seeds.py
 	$(BIN)/python benchmarks/dqn_cartpole.py
 	$(BIN)/python benchmarks/ddpg_pendulum.py
+	$(BIN)/python benchmarks/sac_pendulum.py
+	$(BIN)/python benchmarks/sac_cartpole.py
+	$(BIN)/python benchmarks/pqn_cartpole.py
+	$(BIN)/python benchmarks/minatar.py
 	$(BIN)/python benchmarks/policy_gradients.py
 	$(BIN)/python benchmarks/atari_pong.py
 
-## Executes the notebooks at their full budget (the test suite runs them at a tiny one).
+## Executes the notebooks at their full budget and stores them with their outputs (the test
+## suite checks the stored outputs and reruns them at a tiny budget).
 notebooks: $(STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/pytest --nbmake notebooks
+	JAX_PLATFORMS=cpu $(BIN)/pytest --nbmake --overwrite --nbmake-timeout=3600 notebooks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

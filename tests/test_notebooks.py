@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/ runs top to bottom on a tiny step budget and draws its plots."""
+"""Every notebook in notebooks/ is stored executed, with its plots, and runs top to bottom on a tiny
+step budget."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 STEPS = 4096  # PUREJAXRL_NOTEBOOK_STEPS: enough for a few PPO updates, seconds on a CPU
+MAX_BYTES = 3_000_000  # stored notebooks carry their plots; keep them small (modest dpi)
 
 
 def _outputs(nb):
@@ -32,18 +34,36 @@ def test_notebooks_exist():
     assert NOTEBOOKS, "no notebooks found in notebooks/"
 
 
+def _check_ran_and_drew(nb, name: str, when: str) -> None:
+    """Every code cell executed, no error output or printed traceback, at least one image."""
+    outputs = list(_outputs(nb))
+    unexecuted = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is None]
+    assert not unexecuted, f"{name} ({when}): a code cell has not been executed"
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, f"{name} ({when}): {errors[0].ename}: {errors[0].evalue}"
+    tracebacks = [t for t in map(_text, outputs) if "Traceback" in t]
+    assert not tracebacks, f"{name} ({when}) printed a traceback:\n{tracebacks[0]}"
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert images, f"{name} ({when}) drew no plot"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Stored with the outputs of a run at the notebook's own budget, so that a reader sees the
+    # plots on GitHub without running anything (`make notebooks` refreshes them).
+    nb = nbformat.read(path, as_version=4)
+    _check_ran_and_drew(nb, path.name, "as stored: execute it at its normal budget and save it")
+    size = path.stat().st_size
+    assert size < MAX_BYTES, f"{path.name} is {size:,} bytes: lower the figures' dpi or size"
+
     if path.name == "atari.ipynb" and importlib.util.find_spec("envpool") is None:
         pytest.skip("the Atari notebook needs the atari extra: pip install 'purejaxrl[atari]'")
     monkeypatch.setenv("PUREJAXRL_NOTEBOOK_STEPS", str(STEPS))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel picks its inline backend itself
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
+    for cell in nb.cells:  # start from a clean notebook, in memory only
         if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, (
-                f"{path.name}: save the notebook without outputs"
-            )
+            cell.outputs = []
+            cell.execution_count = None
 
     # Raises CellExecutionError (with the cell's traceback) on the first failing cell.
     NotebookClient(
@@ -52,12 +72,4 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
     ).execute()
-
-    outputs = list(_outputs(nb))
-    errors = [o for o in outputs if o.output_type == "error"]
-    assert not errors, f"{path.name}: {errors[0].ename}: {errors[0].evalue}"
-    tracebacks = [t for t in map(_text, outputs) if "Traceback" in t]
-    assert not tracebacks, f"{path.name} printed a traceback:\n{tracebacks[0]}"
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert images, f"{path.name} drew no plot"
-    assert all(c.execution_count is not None for c in nb.cells if c.cell_type == "code")
+    _check_ran_and_drew(nb, path.name, f"at {STEPS} steps")

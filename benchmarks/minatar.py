@@ -1,0 +1,149 @@
+"""PQN and PPO on Breakout-MinAtar and SpaceInvaders-MinAtar at a CPU budget; results in
+benchmarks/results/minatar.json and one curve per game (minatar_<game>_curve.png).
+
+Settings are the published MinAtar ones of each algorithm's reference code, with the network of
+this repository (the 10x10xC frames are flattened and fed to an MLP: our gymnax MinAtar ids have
+vector observations):
+
+- PQN: purejaxql's `config/alg/pqn_minatar.yaml` (128 envs x 32 steps, 2 epochs of 32
+  minibatches, RAdam lr 5e-4 decayed linearly, gamma 0.99, lambda 0.65, epsilon 1 -> 0.05 over the
+  first 10%, gradient clip 10, rewards unscaled, LayerNorm). purejaxql uses a small CNN (one 3x3
+  conv of 16 channels, a 128-unit layer); here the default 256x256 LayerNorm MLP.
+- PPO: gymnax-blines' `agents/<game>/ppo.yaml` (64 envs x 128 steps, 4 epochs of 8 minibatches,
+  Adam lr 5e-4 not decayed, gamma 0.999, GAE lambda 0.95, clip 0.2, entropy 0.01, value 0.5,
+  gradient clip 0.5, separate 256x256 ReLU MLPs, flattened frames as there). gymnax-blines warms
+  the learning rate up over the first 5%; here it is constant.
+
+Both train at `--total-timesteps` per run (the references use 1e7; a CPU benchmark here cannot),
+so the schedules (PQN's epsilon and lr decay) are compressed into that budget. One run per
+(algorithm, game) through the shared runner, `--num-seeds` seeds each, no progress bar,
+compilation cache off.
+
+    python benchmarks/minatar.py [--total-timesteps 524288] [--num-seeds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from purejaxrl import ppo, pqn, runner
+from purejaxrl.devices import split_cpu
+from purejaxrl.outputs import atomic_write_json, plot_curves
+
+RESULTS = Path(__file__).parent / "results"
+GAMES = ("Breakout-MinAtar", "SpaceInvaders-MinAtar")
+
+PQN_MINATAR = dict(
+    num_envs=128, num_steps=32, num_epochs=2, num_minibatches=32, lr=5e-4, anneal_lr=True,
+    optimizer="radam", gamma=0.99, q_lambda=0.65, epsilon_start=1.0, epsilon_end=0.05,
+    epsilon_decay=0.1, max_grad_norm=10.0, reward_scale=1.0, layer_norm=True,
+)  # fmt: skip
+"""purejaxql config/alg/pqn_minatar.yaml (network aside)."""
+
+PPO_MINATAR = dict(
+    num_envs=64, num_steps=128, update_epochs=4, num_minibatches=8, lr=5e-4, anneal_lr=False,
+    gamma=0.999, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+    hidden_sizes=(256, 256), activation="relu",
+)  # fmt: skip
+"""gymnax-blines agents/{Breakout,SpaceInvaders}-MinAtar/ppo.yaml (lr warm-up aside)."""
+
+REFERENCES = {
+    "ppo": {
+        "source": "gymnax 1.0.1 README (its table of gymnax-blines PPO checkpoints), settings in "
+        "gymnax-blines agents/<game>/ppo.yaml",
+        "budget_env_steps": 10_000_000,
+        "returns": {"Breakout-MinAtar": 28, "SpaceInvaders-MinAtar": 131},
+        "note": "return of the trained checkpoint as the README lists it (R: 28, R: 131); "
+        "evaluation protocol not stated there",
+    },
+    "pqn": {
+        "source": "purejaxql (github.com/mttga/purejaxql), config/alg/pqn_minatar.yaml",
+        "budget_env_steps": 10_000_000,
+        "returns": None,
+        "note": "purejaxql's README and configs publish no MinAtar return for these games; none "
+        "was found, so none is quoted",
+    },
+}
+
+ALGOS = {
+    "pqn": (pqn.PQNConfig, pqn.make_learner, PQN_MINATAR, "PQN"),
+    "ppo": (ppo.PPOConfig, ppo.make_learner, PPO_MINATAR, "PPO"),
+}
+
+
+def returns_row(result: runner.RunResult, wall_time: float) -> dict:
+    row = result.summary["results"][0]
+    return {
+        "final_return_mean": row["final_return_mean"],
+        "final_return_ci95": row["final_return_ci95"],
+        "final_return_iqm": row["final_return_iqm"],
+        "final_return_per_seed": row["final_return_per_seed"],
+        "compile_time_s": result.summary["compile_time_s"],
+        "run_time_s": result.summary["run_time_s"],
+        "wall_time_s": wall_time,
+        "steps_per_second": result.summary["steps_per_second"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--total-timesteps", type=int, default=524_288)
+    parser.add_argument("--num-seeds", type=int, default=4)
+    parser.add_argument("--games", nargs="+", default=list(GAMES), choices=GAMES)
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
+    parser.add_argument("--output", default="minatar", help="name of the JSON and the curves")
+    args = parser.parse_args()
+
+    common = dict(
+        total_timesteps=args.total_timesteps,
+        num_seeds=args.num_seeds,
+        progress=False,
+        compilation_cache="",
+    )
+    command = (
+        f"python benchmarks/minatar.py --total-timesteps {args.total_timesteps} "
+        f"--num-seeds {args.num_seeds} --games {' '.join(args.games)} "
+        f"--algos {' '.join(args.algos)} --output {args.output}"
+    )
+    results: dict[str, dict[str, dict]] = {}
+    configs = {}
+    RESULTS.mkdir(exist_ok=True)
+    for game in args.games:
+        results[game] = {}
+        curves = []
+        for name in args.algos:
+            config_cls, make_learner, settings, _ = ALGOS[name]
+            config = config_cls(env_id=game, **settings, **common)
+            configs[name] = dataclasses.asdict(dataclasses.replace(config, env_id="<game>"))
+            start = time.perf_counter()
+            result = runner.run(config, make_learner, name, write=False)
+            results[game][name] = returns_row(result, time.perf_counter() - start)
+            print(game, name, json.dumps(results[game][name]), flush=True)
+            curves.append((result.env_steps, result.metrics["episode_return"][0]))
+        short = game.removesuffix("-MinAtar").lower()
+        plot_curves(
+            RESULTS / f"{args.output}_{short}_curve.png",
+            [steps for steps, _ in curves],
+            [returns for _, returns in curves],
+            [ALGOS[name][3] for name in args.algos],
+            f"{game}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% bands)",
+        )
+        record = {  # rewritten after every game, so that a stopped run keeps what it finished
+            "command": command,
+            "total_timesteps": args.total_timesteps,
+            "num_seeds": args.num_seeds,
+            "configs": configs,
+            "results": results,
+            "references": REFERENCES,
+            **runner.environment_record(),
+        }
+        atomic_write_json(RESULTS / f"{args.output}.json", record)
+
+
+if __name__ == "__main__":
+    split_cpu()  # one JAX device per core, before anything starts JAX
+    main()
