@@ -374,9 +374,10 @@ def run(
         state, metrics_so_far, diverged_at, notes = _restore(
             run_dir, state, metric_dtypes, spec, about, start_step
         )
-        if device_count != _started_on(run_dir):
+        started_on = _started_on(run_dir)
+        if device_count != started_on:
             notes.append(
-                f"resumed on {device_count} device(s), started on {_started_on(run_dir)}: "
+                f"resumed on {device_count} device(s), started on {started_on}: "
                 "results are not promised to be bitwise equal to an uninterrupted run"
             )
         for note in notes:
@@ -467,8 +468,9 @@ def run(
                 metrics = {k: v[:count, :num_runs] for k, v in metrics.items()}
                 run_time += time.perf_counter() - tick
                 history.append(metrics)
-                newly = (diverged_at < 0) & (first_divergence(metrics, done) >= 0)
-                diverged_at = np.where(newly, first_divergence(metrics, done), diverged_at)
+                found = first_divergence(metrics, done)
+                newly = (diverged_at < 0) & (found >= 0)
+                diverged_at = np.where(newly, found, diverged_at)
                 done += count
                 shown = mask_diverged(metrics, diverged_at, done - count)
                 if progress is not None:
