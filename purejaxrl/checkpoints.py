@@ -21,7 +21,12 @@ another device or process count. PRNG keys are saved as their raw key data.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -159,14 +164,39 @@ def restore(
                     )
             _check_structure(saved_about.get("shapes"), target, where / str(step))
             args = ocp.args.Composite(arrays=ocp.args.StandardRestore(target))
-            tree = manager.restore(step, args=args).arrays
+            with _quiet_if_it_fails():
+                tree = manager.restore(step, args=args).arrays
     except CheckpointError:
         raise
     except Exception as error:  # orbax raises many kinds for a damaged folder
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = message.split(" [tensorstore_spec")[0]  # drop tensorstore's JSON spec dumps
         raise CheckpointError(f"{where / str(step)}: cannot be read ({message})") from None
     state = jax.tree.map(lambda x: x[:num_runs], tree["state"])
     return Snapshot(state, tree["metrics"], tree["diverged_at"], step)
+
+
+@contextlib.contextmanager
+def _quiet_if_it_fails(grace_s: float = 0.5):
+    """Holds back what is printed to `sys.stderr` during a restore; drops it if the restore fails.
+
+    When one array of a damaged checkpoint cannot be read, orbax closes its event loop while
+    tensorstore's other reads are still in flight; each of them then prints a "RuntimeError:
+    Event loop is closed" traceback from a background thread, dozens in all, after the real
+    error. They finish within milliseconds, so waiting `grace_s` before putting stderr back
+    keeps them out of the one-line error the user sees. On success the held text is printed.
+    """
+    held, real = io.StringIO(), sys.stderr
+    sys.stderr = held
+    try:
+        yield
+    except Exception:
+        time.sleep(grace_s)
+        gc.collect()  # asyncio's "Task exception was never retrieved" is logged on collection
+        sys.stderr = real
+        raise
+    sys.stderr = real
+    real.write(held.getvalue())
 
 
 def _shapes(tree: Any) -> dict[str, list[int]]:
