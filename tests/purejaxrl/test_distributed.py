@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,6 +163,32 @@ def test_a_lost_process_stops_the_other_within_the_bound_and_both_resume(tmp_pat
         assert rc == 0, err
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["updates_done"] == summary["num_updates"]
+
+
+def test_a_two_process_run_resumes_on_one_process(tmp_path):
+    """Same total device count (1 process x 2 devices): bit for bit the 2-process run; another
+    device count (1 process x 1 device): completes, with the bitwise promise dropped aloud."""
+    (tmp_path / "two").mkdir()
+    args = [*TINY["ppo"], *COMMON, "--keep-checkpoints", "100"]
+    for rc, _, err in finish_all(start_processes("ppo", args, tmp_path / "two")):
+        assert rc == 0, err
+    reference = the_run_dir(tmp_path / "two")
+    for devices in (2, 1):
+        run_dir = tmp_path / f"resumed_on_{devices}" / "run"
+        shutil.copytree(reference, run_dir)
+        for folder in (run_dir / "checkpoints").iterdir():
+            if folder.name.isdigit() and int(folder.name) > 12:  # back to update 12 of 32
+                shutil.rmtree(folder)
+        proc = start("ppo", ["--resume", str(run_dir)], tmp_path, devices)
+        ((rc, _, err),) = finish_all([proc])
+        assert rc == 0, err
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["status"] == "complete" and summary["updates_done"] == 32
+        if devices == 2:
+            assert "not promised" not in err
+            assert_same_outputs(reference, run_dir)
+        else:
+            assert "resumed on 1 device(s), started on 2" in err
 
 
 def test_bad_input_is_refused_by_every_process_with_the_same_line(tmp_path):
