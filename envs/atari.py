@@ -2,8 +2,11 @@
 
 envpool steps its games in C++ threads on the host. Its XLA interface (`env.xla()`) turns `step` into
 a custom call that a jitted training loop can contain, so a whole training run stays one compiled
-function; the reset at the start of a run is a host callback. envpool cannot be vmapped: one
-`AtariEnv` is one run, already batched over its `num_envs` games.
+function; the reset at the start of a run is a host callback. envpool's call has no batching rule:
+an `AtariEnv` of `runs` runs gives its `reset` and `step` one (`jax.custom_batching.custom_vmap`),
+which folds the vmapped run axis into the env axis of one pool of runs x num_envs games, so the
+runner's `jax.vmap` over seeds and grid points steps every run's games in one call. Run r plays
+the games that a single run with seed `seed + r * num_envs` plays (`AtariEnv`).
 
 The adapter gives algorithms gymnax semantics on top of envpool's:
 
@@ -20,6 +23,9 @@ The adapter gives algorithms gymnax semantics on top of envpool's:
     env = AtariEnv("Pong-v5", num_envs=8, seed=0)          # or envs.make_batched("Pong-v5", 8)
     obs, state = env.reset(key)                             # obs (8, 4, 84, 84) uint8
     obs, state, reward, terminated, truncated, info = env.step(key, state, action)
+
+    env = AtariEnv("Pong-v5", num_envs=8, seed=0, runs=4)  # 4 runs, one pool of 32 games
+    obs, state = jax.vmap(env.reset)(keys)                  # keys (4,); obs (4, 8, 4, 84, 84)
 """
 
 from __future__ import annotations
@@ -202,71 +208,165 @@ def atari_spaces(env_id: str, **options) -> tuple[spaces.Box, spaces.Discrete, i
 
 @struct.dataclass
 class AtariState:
+    """The adapter's state of one run's games; under `jax.vmap` over runs every leaf gains a
+    leading (runs,) axis (the handle is then the same in every row)."""
+
     handle: jax.Array  # (8,) uint8, envpool's handle, threaded through every step for ordering
     ready: jax.Array  # (N,) bool, false right after a done step: envpool's next step is a reset
     episode_return: jax.Array  # (N,) float32, unclipped return of the running game, all lives
     episode_length: jax.Array  # (N,) int32, valid steps of the running game, all lives
 
 
+class NotVmappedError(RuntimeError):
+    """An `AtariEnv` of several runs was reset or stepped outside `jax.vmap` over its runs."""
+
+
 class AtariEnv:
-    """`num_envs` envpool Atari games as one `BatchedEnv` (see the module docstring).
+    """`num_envs` envpool Atari games per run as one `BatchedEnv` (see the module docstring), for
+    one run or for `runs` runs trained together.
+
+    With `runs` > 1, a function that resets or steps this env (a learner's `init` or `update`)
+    must be `jax.vmap`ped over exactly `runs` runs (one level of vmap): the batching rule of
+    `reset` and `step` folds the run axis into envpool's env axis, so all runs reset or step one
+    pool of `runs` x `num_envs` games in one call, and run r plays games r * num_envs to
+    (r + 1) * num_envs - 1 of it. envpool seeds game j of a pool with `seed + j`, so run r's games
+    are exactly those of a single run with seed `seed + r * num_envs`. The pool starts when the
+    first program that uses it is traced.
 
     Args:
         env_id: an envpool Atari id, e.g. "Pong-v5".
-        num_envs: games stepped together.
+        num_envs: games stepped together in each run.
         seed: envpool's seed (its no-ops and sticky actions draw from it; the JAX key does not).
+        runs: runs sharing the pool, vmapped over together.
         **options: envpool Atari options (`episodic_life`, `reward_clip`, `stack_num`, `noop_max`,
             `repeat_action_probability`, `full_action_space`, `max_episode_steps`, ...), on top of
             `TRAINING_DEFAULTS`.
     """
 
     vmappable = False
+    """Games are stepped on the host: one env cannot be vmapped (over episodes, say); only whole
+    runs can, as above."""
 
-    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, **options):
-        envpool = _envpool()
+    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, runs: int = 1, **options):
+        _envpool()
         if env_id not in atari_ids():
             raise ValueError(f"{env_id!r} is not an envpool Atari id")
-        checked_spec(env_id, options)  # before any pool: envpool crashes on some bad values
-        self.env_id, self.num_envs, self.seed = env_id, num_envs, seed
+        if runs < 1:
+            raise ValueError(f"runs={runs}: must be >= 1")
+        config = checked_spec(env_id, options)  # before any pool: envpool crashes on some values
+        self.env_id, self.num_envs, self.seed, self.runs = env_id, num_envs, seed, runs
         self.options = {**TRAINING_DEFAULTS, **options}
-        self.pool = envpool.make(
-            env_id, env_type="gymnasium", num_envs=num_envs, seed=seed, **self.options
-        )
-        self._handle, _, _, self._xla_step = self.pool.xla()
-        shape = self.pool.observation_space.shape
+        shape = tuple(config.observation_space.shape)
         self.observation_space = spaces.Box(0, 255, shape, jnp.uint8)
-        self.action_space = spaces.Discrete(int(self.pool.action_space.n))
+        self.action_space = spaces.Discrete(int(config.action_space.n))
+        self._started = None
+        self._reset = self._over_runs(self._reset_runs)
+        self._step = self._over_runs(self._step_runs)
 
-    def _host_reset(self):
-        obs, _ = self.pool.reset()
-        return obs, self._handle
+    def _start(self) -> tuple[Any, np.ndarray, Any]:
+        """(pool, handle, XLA step): envpool's pool of `runs` x `num_envs` games, started when a
+        program that uses it is first traced."""
+        if self._started is None:
+            pool = _envpool().make(
+                self.env_id, env_type="gymnasium", num_envs=self.runs * self.num_envs,
+                seed=self.seed, **self.options,
+            )  # fmt: skip
+            handle, _, _, xla_step = pool.xla()
+            self._started = (pool, handle, xla_step)
+        return self._started
+
+    @property
+    def pool(self):
+        """envpool's pool of `runs` x `num_envs` games (started on first use)."""
+        return self._start()[0]
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, AtariState]:
         """Resets every game on the host. `key` is unused: envpool draws from its own seed."""
-        del key
-        shapes = (
-            jax.ShapeDtypeStruct((self.num_envs, *self.observation_space.shape), jnp.uint8),
-            jax.ShapeDtypeStruct(self._handle.shape, self._handle.dtype),
-        )
-        # The handle comes back from the callback so that every later step depends on the reset.
-        obs, handle = io_callback(self._host_reset, shapes)
-        n = self.num_envs
-        state = AtariState(
-            handle, jnp.ones(n, bool), jnp.zeros(n, jnp.float32), jnp.zeros(n, jnp.int32)
-        )
-        return obs, state
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        return self._reset(key)  # the key only carries the run axis under vmap
 
     def step(self, key: jax.Array, state: AtariState, action: jax.Array):
         """One step of every game; gymnax's six values, with `valid` and game statistics in info."""
         del key
-        handle, (obs, reward, terminated, truncated, info) = self._xla_step(
-            state.handle, action.astype(jnp.int32)
+        return self._step(state, action)
+
+    def _over_runs(self, fn):
+        """`fn(*args)`, whose arguments and outputs have a leading (runs,) axis, as a function of
+        one run whose batching rule calls `fn` once for all runs."""
+        runs = self.runs
+        add_axis = lambda tree: jax.tree.map(lambda x: x[None], tree)
+        drop_axis = lambda tree: jax.tree.map(lambda x: x[0], tree)
+
+        def refuse():
+            raise NotVmappedError(
+                f"this {self.env_id} env trains {runs} runs together: vmap over them"
+            )
+
+        @jax.custom_batching.custom_vmap
+        def one_run(*args):
+            if runs == 1:
+                return drop_axis(fn(*add_axis(args)))
+            # traced only for its shapes when vmapped; run as it is, it stops with `refuse`
+            broadcast = lambda x: jnp.broadcast_to(x, (runs, *jnp.shape(x)))
+            shapes = jax.eval_shape(lambda *a: drop_axis(fn(*jax.tree.map(broadcast, a))), *args)
+            return io_callback(refuse, shapes)
+
+        @one_run.def_vmap
+        def rule(axis_size, in_batched, *args):
+            if axis_size != runs:
+                raise ValueError(
+                    f"this {self.env_id} env trains {runs} run(s) together and was vmapped over "
+                    f"{axis_size}: build it for runs={axis_size}"
+                )
+            leaves, tree = jax.tree.flatten(args)
+            leaves = [
+                x if batched else jnp.broadcast_to(x, (runs, *jnp.shape(x)))
+                for x, batched in zip(leaves, jax.tree.leaves(in_batched), strict=True)
+            ]
+            out = fn(*jax.tree.unflatten(tree, leaves))
+            return out, jax.tree.map(lambda _: True, out)
+
+        return one_run
+
+    def _host_reset(self):
+        pool, handle, _ = self._start()
+        obs, _ = pool.reset()
+        return obs, handle
+
+    def _reset_runs(self, key: jax.Array) -> tuple[jax.Array, AtariState]:
+        del key
+        runs, n = self.runs, self.num_envs
+        _, handle, _ = self._start()
+        shapes = (
+            jax.ShapeDtypeStruct((runs * n, *self.observation_space.shape), jnp.uint8),
+            jax.ShapeDtypeStruct(handle.shape, handle.dtype),
         )
-        valid = state.ready  # envpool ignored the action of a game that was done: a dummy step
+        # The handle comes back from the callback so that every later step depends on the reset.
+        obs, handle = io_callback(self._host_reset, shapes)
+        state = AtariState(
+            jnp.broadcast_to(handle, (runs, *handle.shape)),
+            jnp.ones((runs, n), bool),
+            jnp.zeros((runs, n), jnp.float32),
+            jnp.zeros((runs, n), jnp.int32),
+        )
+        return obs.reshape(runs, n, *obs.shape[1:]), state
+
+    def _step_runs(self, state: AtariState, action: jax.Array):
+        runs, n = self.runs, self.num_envs
+        _, _, xla_step = self._start()
+        fold = lambda x: x.reshape(runs * n, *x.shape[2:])  # (R, N, ...) -> (R * N, ...)
+        handle, (obs, reward, terminated, truncated, info) = xla_step(
+            state.handle[0], fold(action).astype(jnp.int32)
+        )
+        ready, episode_return, episode_length = map(
+            fold, (state.ready, state.episode_return, state.episode_length)
+        )
+        valid = ready  # envpool ignored the action of a game that was done: a dummy step
         terminated, truncated = terminated.astype(bool), truncated.astype(bool)
         game_over = valid & (info["terminated"].astype(bool) | truncated)
-        episode_return = state.episode_return + jnp.where(valid, info["reward"], 0.0)
-        episode_length = state.episode_length + valid.astype(jnp.int32)
+        episode_return = episode_return + jnp.where(valid, info["reward"], 0.0)
+        episode_length = episode_length + valid.astype(jnp.int32)
         info = {
             "final_observation": obs,
             "valid": valid,
@@ -275,10 +375,14 @@ class AtariEnv:
             "episode_length": episode_length,
             "lives": info["lives"],
         }
+        unfold = lambda x: x.reshape(runs, n, *x.shape[1:])  # (R * N, ...) -> (R, N, ...)
         state = AtariState(
-            handle,
-            ~(terminated | truncated),
-            jnp.where(game_over, 0.0, episode_return),
-            jnp.where(game_over, 0, episode_length),
+            jnp.broadcast_to(handle, (runs, *handle.shape)),
+            unfold(~(terminated | truncated)),
+            unfold(jnp.where(game_over, 0.0, episode_return)),
+            unfold(jnp.where(game_over, 0, episode_length)),
         )
-        return obs, state, reward.astype(jnp.float32), terminated, truncated, info
+        obs, reward, terminated, truncated, info = jax.tree.map(
+            unfold, (obs, reward.astype(jnp.float32), terminated, truncated, info)
+        )
+        return obs, state, reward, terminated, truncated, info

@@ -129,8 +129,8 @@ def make(env_id: str, **kwargs):
 
     Args:
         env_id: a registered id, e.g. "CartPole-v1", "Pendulum-v1" or (with envpool) "Pong-v5".
-        **kwargs: passed to the environment's constructor. For Atari: `num_envs`, `seed` and
-            envpool options (see `envs.atari.AtariEnv`).
+        **kwargs: passed to the environment's constructor. For Atari: `num_envs`, `seed`, `runs`
+            and envpool options (see `envs.atari.AtariEnv`).
 
     Returns:
         (env, params): a gymnax `Environment` and its `EnvParams`; for Atari an already batched
@@ -164,13 +164,18 @@ class EnvSpec:
     observation_space: spaces.Space
     action_space: spaces.Space
     vmappable: bool
-    """False for envs stepped on the host (envpool): one run per compiled program, no vmap."""
+    """False for envs stepped on the host (envpool): a single env cannot be vmapped. Whole runs
+    still can, `runs` at a time (see `runs`)."""
     episode_limit: int
     """Steps after which an episode is truncated; 0 if the env sets none."""
     options: tuple[tuple[str, Any], ...] = ()
     """Options the env is built with (envpool's for Atari), as sorted (name, value) pairs."""
     seed: int = 0
     """Seed of host-side envs (envpool draws its randomness from it); JAX envs use the key."""
+    runs: int = 1
+    """Runs that train together, vmapped over one env (the runner sets its run count here). A
+    host-side env (Atari) steps one envpool pool of runs x num_envs games for all of them, run r
+    with seed `seed + r * num_envs` (`envs.atari.AtariEnv`); JAX envs ignore it."""
 
     @property
     def discrete_actions(self) -> bool:
@@ -213,7 +218,7 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
     frozen = tuple(sorted(options.items()))
     if is_atari(env_id):
         observation_space, action_space, limit = atari.atari_spaces(env_id, **options)
-        vmappable = atari.AtariEnv.vmappable  # envpool's XLA step cannot be vmapped
+        vmappable = atari.AtariEnv.vmappable  # one pool for all runs, no vmap of one env
         return EnvSpec(
             env_id, "atari", observation_space, action_space, vmappable, limit, frozen, seed
         )
@@ -250,6 +255,7 @@ def make_batched(
     normalize_observations: bool = False,
     flatten: bool = True,
     seed: int = 0,
+    runs: int = 1,
     **options,
 ) -> BatchedEnv:
     """The standard training stack, batched: what algorithms step.
@@ -264,13 +270,14 @@ def make_batched(
         num_envs: batch size of the returned env.
         normalize_observations: add running observation normalisation over the batch.
         flatten: flatten observations with more than one dimension (for MLP policies).
-        seed, **options: with an env id, the seed of host-side envs (envpool) and envpool's
-            options; JAX envs draw from the key given to `reset` and take no options.
+        seed, runs, **options: with an env id, the seed of host-side envs (envpool), the runs
+            that will be vmapped over it together (`EnvSpec.runs`) and envpool's options; JAX
+            envs draw from the key given to `reset`, take no options and ignore `runs`.
     """
     if isinstance(env, EnvSpec):
         if options:
             raise EnvOptionError("give options through the EnvSpec, not besides it")
-        env_id, seed, options = env.env_id, env.seed, dict(env.options)
+        env_id, seed, runs, options = env.env_id, env.seed, env.runs, dict(env.options)
     else:
         env_id = env
     if is_atari(env_id):
@@ -278,7 +285,7 @@ def make_batched(
             raise EnvOptionError(
                 "Atari observations are images scaled inside the network: no normalisation"
             )
-        atari_env, _ = make(env_id, num_envs=num_envs, seed=seed, **options)
+        atari_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
         return atari_env
     if options:
         raise EnvOptionError("only Atari (envpool) envs take options")

@@ -39,7 +39,7 @@ import numpy as np
 import envs
 from purejaxrl import checkpoints, distributed, outputs
 from purejaxrl.config import ConfigError, Grid, static_view
-from purejaxrl.devices import run_sharding, warn_if_cpu_not_split
+from purejaxrl.devices import compiler_options, run_sharding, warn_if_cpu_not_split
 from purejaxrl.learner import Learner
 from purejaxrl.progress import Progress
 
@@ -102,12 +102,10 @@ def validate(
     spec = config.env_spec()
     for point in grid.points:
         point.validate(spec)
-    runs = config.num_seeds * len(grid)
-    if not spec.vmappable and runs > 1:
+    if not spec.vmappable and jax.process_count() > 1:
         raise ConfigError(
-            f"num_seeds={config.num_seeds} x {len(grid)} grid point(s): {config.env_id} is "
-            "stepped on the host and cannot be vmapped, so it trains one run per call; start one "
-            "process per seed/value"
+            f"env_id={config.env_id!r}: stepped on the host (envpool), so it trains in one "
+            "process; start it without jax.distributed"
         )
     return grid, spec
 
@@ -157,8 +155,7 @@ def build_chunk(learner: Learner, chunk_updates: int, over_runs: Callable, shard
 
 
 def single_run(fn: Callable) -> Callable:
-    """What `jax.vmap(fn)` computes on a batch of one, without vmap: envpool's XLA step (Atari)
-    cannot be vmapped, and a single run does not need it."""
+    """What `jax.vmap(fn)` computes on a batch of one, without vmap: a single run does not need it."""
 
     def call(*args):
         out = fn(*jax.tree.map(lambda x: x[0], args))
@@ -303,7 +300,7 @@ def run(
     num_seeds, num_grid = config.num_seeds, len(grid)
     num_runs = num_seeds * num_grid
     configure_jax(config)
-    warn_if_cpu_not_split(num_runs)
+    warn_if_cpu_not_split(num_runs if spec.vmappable else 1)
     if resume is not None:
         run_dir = Path(resume)
         start_step = checkpoints.latest_step(run_dir)
@@ -315,15 +312,16 @@ def run(
         if write:  # process 0 creates it, the others learn its name
             made = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if primary else None
             run_dir = Path(distributed.share_text(str(made) if made else None))
+    # a host-stepped env (Atari) is one pool for all runs, stepped from one device
+    padded, sharding = run_sharding(num_runs, config.devices if spec.vmappable else 1)
     # every grid point shares the static fields; traced values reach the learner as hparams
-    learner = make_learner(static_view(grid.points[0]), spec)
+    learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
     num_updates, steps_per_update = learner.num_updates, learner.steps_per_update
     chunk_updates = chunk_size(config, num_updates)
 
     seed_keys = jax.random.split(jax.random.key(config.seed), num_seeds)
     keys = jnp.tile(seed_keys, num_grid)  # run r: grid point r // num_seeds, seed r % num_seeds
     hparams = jax.tree.map(lambda x: jnp.repeat(x, num_seeds), grid.hparams())
-    padded, sharding = run_sharding(num_runs, config.devices)
     pad = lambda tree: jax.tree.map(
         lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]), tree
     )
@@ -341,7 +339,8 @@ def run(
         record["started_on_devices"] = device_count
         outputs.atomic_write_json(run_dir / "config.json", record)
 
-    over_runs = jax.vmap if spec.vmappable and num_runs > 1 else single_run
+    # on Atari, the vmap reaches envpool through the batching rule of `envs.atari.AtariEnv`
+    over_runs = jax.vmap if num_runs > 1 else single_run
     about = {"algo": algo, "env_id": config.env_id, "num_runs": num_runs}
     description = f"{algo} {config.env_id}"
     progress = None
@@ -355,7 +354,7 @@ def run(
         )
     start = time.perf_counter()
     init = jax.jit(lambda k, h: over_runs(learner.init)(jax.random.wrap_key_data(k), h))
-    init = init.lower(keys, hparams).compile()
+    init = init.lower(keys, hparams).compile(compiler_options())
     compile_time = time.perf_counter() - start
     run_start = time.perf_counter()
     state = init(keys, hparams)
@@ -385,7 +384,7 @@ def run(
 
     start = time.perf_counter()
     chunk = jax.jit(build_chunk(learner, chunk_updates, over_runs, sharding), donate_argnums=0)
-    chunk = chunk.lower(state, hparams, np.int32(0)).compile()
+    chunk = chunk.lower(state, hparams, np.int32(0)).compile(compiler_options())
     compile_time += time.perf_counter() - start
     if progress is not None:
         progress.message(f"{description}: compiled in {compile_time:.1f} s")
@@ -401,7 +400,7 @@ def run(
     done = start_step
     last_save = start_step
     run_time = init_time
-    checkpoint_time = 0.0
+    checkpoint_time = sync_time = 0.0
     status = "running"
 
     def to_grid(metrics):  # (update, R) -> (G, S, update)
@@ -434,6 +433,7 @@ def run(
             "compile_time_s": compile_time,
             "run_time_s": run_time,
             "checkpoint_time_s": checkpoint_time,
+            "sync_time_s": sync_time,  # in run_time_s: the processes' check-in and metric gather
             "steps_per_second": (done - start_step) * steps_per_update * num_runs / run_time,
             "chunk_updates": chunk_updates,
             **environment_record(),
@@ -461,11 +461,13 @@ def run(
                 state, metrics = chunk(state, hparams, np.int32(done))
                 wait_for((state, metrics))
                 count = min(chunk_updates, num_updates - done)
+                synced = time.perf_counter()
                 asked = distributed.check_in(
                     f"chunk-{done}", process_timeout, stop.signal_name is not None
                 )
                 metrics = distributed.gather(metrics)
                 metrics = {k: v[:count, :num_runs] for k, v in metrics.items()}
+                sync_time += time.perf_counter() - synced
                 run_time += time.perf_counter() - tick
                 history.append(metrics)
                 found = first_divergence(metrics, done)

@@ -1,5 +1,6 @@
 """The envpool Atari adapter: the same steps as plain envpool, gymnax semantics, whole-game statistics."""
 
+import dataclasses
 import importlib.util
 import os
 import subprocess
@@ -64,6 +65,58 @@ def test_adapter_steps_like_a_plain_envpool_loop_auto_reset_included():
     np.testing.assert_array_equal(info["final_observation"], obs)
     assert terminated.any() and truncated.any() and (~info["valid"]).any()
     assert (reward[~info["valid"]] == 0).all()
+
+
+def run_vmapped(env, actions):
+    """`run_adapter` for R runs vmapped together, actions (T, R, N); outputs (R, ...)."""
+
+    def run(actions, key):
+        obs, state = env.reset(key)
+
+        def body(state, action):
+            obs, state, reward, terminated, truncated, info = env.step(key, state, action)
+            return state, (obs, reward, terminated, truncated, info)
+
+        return obs, jax.lax.scan(body, state, actions)[1]
+
+    keys = jax.random.split(jax.random.key(0), actions.shape[1])
+    return jax.tree.map(np.asarray, jax.jit(jax.vmap(run, in_axes=(1, 0)))(actions, keys))
+
+
+@needs_envpool
+def test_runs_vmapped_together_play_the_games_of_single_runs_seeded_num_envs_apart(monkeypatch):
+    """Sticky actions (drawn from envpool's seed) and a time limit, so that the seed shows and
+    games end by truncation as well as by lost lives."""
+    import envpool
+
+    runs, num_envs, steps, seed = 2, 2, 300, 3
+    options = {"max_episode_steps": 120, "repeat_action_probability": 0.25}
+    pools = []
+    make = envpool.make
+    monkeypatch.setattr(envpool, "make", lambda *a, **k: pools.append(k) or make(*a, **k))
+    env = envs.make_batched("Breakout-v5", num_envs, seed=seed, runs=runs, **options)
+    actions = np.random.default_rng(0).integers(0, 4, (steps, runs, num_envs)).astype(np.int32)
+    together = run_vmapped(env, actions)
+    assert [(k["num_envs"], k["seed"]) for k in pools] == [(runs * num_envs, seed)]  # one pool
+    for r in range(runs):
+        alone = envs.make_batched("Breakout-v5", num_envs, seed=seed + r * num_envs, **options)
+        first, (obs, reward, terminated, truncated, info) = run_adapter(alone, actions[:, r])
+        assert terminated.any() and truncated.any() and (~info["valid"]).any()
+        expected = jax.tree.leaves((first, obs, reward, terminated, truncated, info))
+        for i, (a, b) in enumerate(zip(expected, jax.tree.leaves(together), strict=True)):
+            np.testing.assert_array_equal(a, b[r], err_msg=f"run {r}, output {i}")
+    other = envs.make_batched("Breakout-v5", num_envs, seed=seed + 1, **options)
+    obs = run_adapter(other, actions[:, 1])[1][0]
+    assert not np.array_equal(obs, together[1][0][1])  # the seed matters: not a vacuous check
+
+
+@needs_envpool
+def test_an_env_of_several_runs_must_be_vmapped_over_exactly_them():
+    env = envs.make_batched(dataclasses.replace(envs.spec("Pong-v5"), runs=3), 2)
+    with pytest.raises(ValueError, match="trains 3 run\\(s\\) together and was vmapped over 2"):
+        jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(0), 2))
+    with pytest.raises(Exception, match="trains 3 runs together: vmap over them"):
+        jax.block_until_ready(jax.jit(env.reset)(jax.random.key(0)))
 
 
 @needs_envpool

@@ -1,4 +1,5 @@
-"""PPO and DQN on Atari (envpool): updates inside one jitted call, Atari defaults, clear refusals."""
+"""PPO and DQN on Atari (envpool): updates inside one jitted call, several runs in one program,
+Atari defaults, clear refusals, resume."""
 
 import importlib.util
 import shutil
@@ -63,8 +64,6 @@ def test_atari_defaults_are_cleanrl_for_ppo_and_the_2015_paper_for_dqn():
 @pytest.mark.parametrize(
     "config,grid,message",
     [
-        (ppo.PPOConfig.for_env("Pong-v5", num_seeds=2), None, "num_seeds=2 x 1 grid point(s)"),
-        (ppo.PPOConfig.for_env("Pong-v5"), {"lr": [1e-4, 2e-4]}, "cannot be vmapped"),
         (ppo.PPOConfig.for_env("Pong-v5", env_options=("frame_stack=4",)), None,
          "unknown Atari option 'frame_stack'"),
         (ppo.PPOConfig(env_options=("episodic_life=False",)), None,
@@ -100,20 +99,64 @@ def test_checking_an_atari_config_starts_no_envpool_pool(monkeypatch):
     )
     grid, spec = runner.validate(ppo.PPOConfig.for_env("Pong-v5"))
     assert len(grid) == 1 and not spec.vmappable and spec.image_observations
-    with pytest.raises(ConfigError, match="cannot be vmapped"):
-        runner.validate(ppo.PPOConfig.for_env("Pong-v5"), {"lr": [1e-4, 2e-4, 3e-4]})
+    grid, _ = runner.validate(ppo.PPOConfig.for_env("Pong-v5", num_seeds=2), {"lr": [1e-4, 2e-4]})
+    assert len(grid) == 2
     assert pools == []
     ppo.make_learner(ppo.PPOConfig.for_env("Pong-v5", num_envs=2), spec)
-    assert len(pools) == 1
+    assert len(pools) == 1  # an AtariEnv; its pools start when a program using them is traced
 
 
-def test_an_atari_run_resumes_with_everything_but_the_games_restored(tmp_path):
+def record_pools(monkeypatch) -> list[int]:
+    """The game count of every envpool pool started from now on (in the list returned)."""
+    import envpool
+
+    games = []
+    make = envpool.make
+    monkeypatch.setattr(
+        envpool, "make", lambda *a, **k: games.append(k["num_envs"]) or make(*a, **k)
+    )
+    return games
+
+
+@pytest.mark.parametrize("module,settings", [(ppo, TINY_PPO), (dqn, TINY_DQN)], ids=["ppo", "dqn"])
+def test_two_seeds_by_two_learning_rates_train_in_one_program_on_one_pool(
+    module, settings, tmp_path, monkeypatch
+):
+    pools = record_pools(monkeypatch)
+    config = module.Config.for_env(
+        "Pong-v5", **settings, num_seeds=2, runs_dir=str(tmp_path), progress=False,
+        compilation_cache="", tensorboard=False, torso="small_cnn",  # the 2013 CNN: cheaper
+    )  # fmt: skip
+    result = runner.run(config, module.make_learner, module.__name__, {"lr": [1e-4, 1e-3]})
+    assert result.status == "complete"
+    assert pools == [4 * config.num_envs]  # one pool for the 2 x 2 runs, init and every update
+    shape = (2, 2, config.num_updates)  # (grid, seed, update), as on every other env
+    for name, values in result.metrics.items():
+        assert values.shape == shape, name
+    with np.load(result.run_dir / "metrics.npz") as saved:
+        assert saved["episode_return"].shape == shape and saved["loss"].shape == shape
+    assert np.isfinite(result.metrics["loss"][..., -1]).all()
+    assert len(result.summary["results"]) == 2
+    last_layer = np.asarray(jax.tree.leaves(result.exported["params"])[-1])  # (runs, ...)
+    assert last_layer.shape[0] == 4
+    for a in range(4):  # each run trained its own parameters: different seeds or learning rates
+        for b in range(a):
+            assert not np.allclose(last_layer[a], last_layer[b]), (a, b)
+
+
+@pytest.mark.parametrize("num_seeds", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_an_atari_run_resumes_with_everything_but_the_games_restored(
+    num_seeds, tmp_path, monkeypatch
+):
     """envpool's emulators cannot be saved: resume restores parameters, optimizer, keys and
-    metrics, restarts the games from a reset, and says so in the summary."""
+    metrics, restarts the games from a reset, and says so in the summary; with several runs in
+    one program as with one."""
+    pools = record_pools(monkeypatch)
     settings = {**TINY_PPO, "total_timesteps": 4 * 4 * 16}  # 4 updates
     config = ppo.PPOConfig.for_env(
         "Pong-v5", **settings, runs_dir=str(tmp_path), progress=False, compilation_cache="",
         chunk_updates=1, checkpoint_every=1, keep_checkpoints=5, tensorboard=False,
+        num_seeds=num_seeds,
     )  # fmt: skip
     whole = runner.run(config, ppo.make_learner, "ppo")
     run_dir = whole.run_dir
@@ -126,8 +169,9 @@ def test_an_atari_run_resumes_with_everything_but_the_games_restored(tmp_path):
         np.testing.assert_array_equal(
             resumed.metrics[name][..., :2], whole.metrics[name][..., :2], err_msg=name
         )  # the first two updates come from the checkpoint
-    assert resumed.metrics["loss"].shape == whole.metrics["loss"].shape
+    assert resumed.metrics["loss"].shape == whole.metrics["loss"].shape == (1, num_seeds, 4)
     assert np.isfinite(resumed.metrics["loss"][..., 2:]).all()
+    assert pools == [num_seeds * config.num_envs] * 2  # one pool per run (hence per learner)
 
 
 def test_dqn_keeps_each_atari_frame_once_so_the_papers_replay_fits_in_8_gb():
