@@ -87,3 +87,23 @@ def run_sharding(num_runs: int, max_devices: int = 0):
     padded = math.ceil(num_runs / count) * count
     mesh = jax.sharding.Mesh(np.array(devices[:count]), ("runs",))
     return padded, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+
+
+CPU_OPTIMIZATION_LEVEL = 2
+"""LLVM optimisation level of every program the runner compiles for the CPU (XLA's default: 3)."""
+
+
+def compiler_options() -> dict[str, int]:
+    """XLA compiler options of the runner's programs: on the CPU, LLVM -O2 in place of -O3.
+
+    Measured here (jaxlib 0.10.2, one core, CPU time, 8 seeds): PPO CartPole's init compiles in
+    5.0 s instead of 12.4 s and its training chunk in 10.4 s instead of 15.0 s; DQN CartPole's chunk
+    in 7.7 s instead of 14.8 s, PPO Breakout-MinAtar's in 11.9 s instead of 16.8 s; the compiled
+    programs run as fast (within 3%: the matmuls are library calls, and XLA vectorises its own
+    loops). The numbers differ from an -O3 program's in the last bits, so compare a run with
+    `make_train` jitted with these same options (`jax.jit(train, compiler_options=...)`).
+    GPUs and TPUs keep their defaults.
+    """
+    if jax.default_backend() != "cpu":
+        return {}
+    return {"xla_backend_optimization_level": CPU_OPTIMIZATION_LEVEL}

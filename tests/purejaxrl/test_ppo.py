@@ -9,6 +9,7 @@ import pytest
 
 from purejaxrl import ppo, runner
 from purejaxrl.config import hparams
+from purejaxrl.devices import compiler_options
 from purejaxrl.ppo import PPOConfig, make_learner, make_train
 
 PROBE_CONFIG = dict(
@@ -57,7 +58,8 @@ def test_a_grid_point_equals_the_same_hyperparameters_run_alone():
     assert result.metrics["loss"].shape == (2, 2, TINY.num_updates)
     alone_config = dataclasses.replace(TINY, lr=3e-3)
     seed_keys = jax.random.split(jax.random.key(config.seed), 2)
-    alone = jax.jit(make_train(alone_config))(seed_keys[1], hparams(alone_config))
+    train = jax.jit(make_train(alone_config), compiler_options=compiler_options())
+    alone = train(seed_keys[1], hparams(alone_config))
     run_index = 1 * 2 + 1  # grid point 1, seed 1
     for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
         np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
@@ -70,7 +72,8 @@ def test_chunked_runs_equal_one_whole_scan(chunk):
     `make_train`'s single scan."""
     config = dataclasses.replace(TINY, chunk_updates=chunk)  # 4 updates
     result = runner.run(config, make_learner, "ppo", write=False)
-    whole = jax.jit(make_train(TINY))(jax.random.split(jax.random.key(0), 1)[0], hparams(TINY))
+    train = jax.jit(make_train(TINY), compiler_options=compiler_options())  # as the runner's
+    whole = train(jax.random.split(jax.random.key(0), 1)[0], hparams(TINY))
     assert result.summary["chunk_updates"] == chunk
     np.testing.assert_allclose(result.metrics["loss"][0, 0], whole.metrics["loss"], rtol=1e-5)
     for r, a in zip(leaves(result.exported["params"]), leaves(whole.state.params), strict=True):

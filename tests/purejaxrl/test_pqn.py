@@ -12,6 +12,7 @@ import pytest
 import envs
 from purejaxrl import runner
 from purejaxrl.config import ConfigError, hparams
+from purejaxrl.devices import compiler_options
 from purejaxrl.pqn import (
     Batch,
     PQNConfig,
@@ -237,7 +238,8 @@ def test_a_grid_point_equals_the_same_hyperparameters_run_alone_and_a_run_can_be
     assert result.metrics["loss"].shape == (2, 2, TINY.num_updates)
     alone_config = dataclasses.replace(TINY, q_lambda=0.65)
     seed_keys = jax.random.split(jax.random.key(config.seed), 2)
-    alone = jax.jit(make_train(alone_config))(seed_keys[1], hparams(alone_config))
+    train = jax.jit(make_train(alone_config), compiler_options=compiler_options())
+    alone = train(seed_keys[1], hparams(alone_config))
     run_index = 1 * 2 + 1  # grid point 1, seed 1
     for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
         np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
