@@ -5,9 +5,10 @@
 
 Every measurement is a fresh process (so the first call includes compilation, with the persistent
 compilation cache off), running one workload with PureJaxRL's own `make_train` or ours
-(`make_train` of the algorithm file, jitted and vmapped over seeds on one CPU device, exactly as
-PureJaxRL's README runs it). Rounds alternate ours / peer so that a slow spell of a shared machine
-hits both. Reported per workload, medians over the rounds:
+(`make_train` of the algorithm file, jitted and vmapped over seeds on one CPU device, as PureJaxRL's
+README runs it; ours with `devices.compiler_options()`, the XLA options our runner compiles
+with). Rounds alternate ours / peer so that a slow spell of a shared machine hits both. Reported
+per workload, medians over the rounds:
 
     first call   wall time of trace + compile + the first run (what a user waits for)
     compiled     wall time of a second call of the compiled program (run time alone)
@@ -89,6 +90,7 @@ def child_ours(workload: str, seeds: int) -> dict:
 
     from purejaxrl import dqn, ppo
     from purejaxrl.config import hparams
+    from purejaxrl.devices import compiler_options
 
     algo, env_id, total = WORKLOADS[workload]
     module = {"ppo": ppo, "dqn": dqn}[algo]
@@ -97,7 +99,9 @@ def child_ours(workload: str, seeds: int) -> dict:
     hp = hparams(config)
     keys = jax.random.split(jax.random.key(0), seeds)
     train = module.make_train(config)
-    times, out = timed(lambda: jax.jit(jax.vmap(train, in_axes=(0, None))), (keys, hp))
+    options = compiler_options()  # LLVM -O2 on the CPU, as the runner compiles
+    jitted = lambda: jax.jit(jax.vmap(train, in_axes=(0, None)), compiler_options=options)
+    times, out = timed(jitted, (keys, hp))
     returns = np.asarray(out.metrics["episode_return"])  # (seeds, updates)
     tail = returns[:, -max(1, returns.shape[1] // 10) :]
     return {**times, "final_return": float(np.nanmean(tail))}
