@@ -17,7 +17,8 @@ vector observations):
 Both train at `--total-timesteps` per run (the references use 1e7; a CPU benchmark here cannot),
 so the schedules (PQN's epsilon and lr decay) are compressed into that budget. One run per
 (algorithm, game) through the shared runner, `--num-seeds` seeds each, no progress bar,
-compilation cache off.
+compilation cache off. A call that reruns some games or algorithms at the same budget and seeds
+keeps the other results already in the JSON (each result records the command that made it).
 
     python benchmarks/minatar.py [--total-timesteps 524288] [--num-seeds 4]
 """
@@ -109,11 +110,19 @@ def main() -> None:
         f"--num-seeds {args.num_seeds} --games {' '.join(args.games)} "
         f"--algos {' '.join(args.algos)} --output {args.output}"
     )
+    path = RESULTS / f"{args.output}.json"
     results: dict[str, dict[str, dict]] = {}
     configs = {}
+    if path.exists():  # keep the games and algorithms this call does not rerun, at the same budget
+        previous = json.loads(path.read_text())
+        if (previous["total_timesteps"], previous["num_seeds"]) == (
+            args.total_timesteps,
+            args.num_seeds,
+        ):
+            results, configs = previous["results"], previous["configs"]
     RESULTS.mkdir(exist_ok=True)
     for game in args.games:
-        results[game] = {}
+        results[game] = {k: v for k, v in results.get(game, {}).items() if k not in args.algos}
         curves = []
         for name in args.algos:
             config_cls, make_learner, settings, _ = ALGOS[name]
@@ -121,27 +130,35 @@ def main() -> None:
             configs[name] = dataclasses.asdict(dataclasses.replace(config, env_id="<game>"))
             start = time.perf_counter()
             result = runner.run(config, make_learner, name, write=False)
-            results[game][name] = returns_row(result, time.perf_counter() - start)
-            print(game, name, json.dumps(results[game][name]), flush=True)
-            curves.append((result.env_steps, result.metrics["episode_return"][0]))
-        short = game.removesuffix("-MinAtar").lower()
-        plot_curves(
-            RESULTS / f"{args.output}_{short}_curve.png",
-            [steps for steps, _ in curves],
-            [returns for _, returns in curves],
-            [ALGOS[name][3] for name in args.algos],
-            f"{game}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% bands)",
-        )
-        record = {  # rewritten after every game, so that a stopped run keeps what it finished
-            "command": command,
-            "total_timesteps": args.total_timesteps,
-            "num_seeds": args.num_seeds,
-            "configs": configs,
-            "results": results,
-            "references": REFERENCES,
-            **runner.environment_record(),
-        }
-        atomic_write_json(RESULTS / f"{args.output}.json", record)
+            row = returns_row(result, time.perf_counter() - start)
+            results[game][name] = {"command": command, **row}
+            print(game, name, json.dumps(row), flush=True)
+            curves.append((name, result.env_steps, result.metrics["episode_return"][0]))
+            short = game.removesuffix("-MinAtar").lower()
+            plot_curves(  # redrawn after every algorithm, so that a stopped run keeps its curves
+                RESULTS / f"{args.output}_{short}_curve.png",
+                [steps for _, steps, _ in curves],
+                [returns for _, _, returns in curves],
+                [ALGOS[name][3] for name, _, _ in curves],
+                f"{game}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% bands)",
+            )
+            record = {  # rewritten after every run, so that a stopped call keeps what it finished
+                "commands": sorted(
+                    {
+                        r["command"]
+                        for rows in results.values()
+                        for r in rows.values()
+                        if "command" in r
+                    }
+                ),
+                "total_timesteps": args.total_timesteps,
+                "num_seeds": args.num_seeds,
+                "configs": configs,
+                "results": results,
+                "references": REFERENCES,
+                **runner.environment_record(),
+            }
+            atomic_write_json(path, record)
 
 
 if __name__ == "__main__":
