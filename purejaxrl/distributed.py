@@ -24,6 +24,7 @@ On the CPU, cross-process collectives need an implementation: gloo, set before i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -201,6 +202,31 @@ def check_in(tag: str, timeout_s: float, stop: bool = False) -> bool:
             ) from None
         answers.append(answer == "stop")
     return any(answers)
+
+
+@contextlib.contextmanager
+def collective(what: str, timeout_s: float):
+    """Names the lost process when a cross-process operation (a metric gather, orbax's checkpoint
+    sync) fails because another process died in the middle of it.
+
+    gloo then reports a broken connection ("Connection reset by peer"), not which process is gone:
+    every process checks in (`check_in`, at most `timeout_s`), and the one that does not answer is
+    named in the `LostProcessError`. On one process, errors pass through unchanged.
+    """
+    import jax
+
+    try:
+        yield
+    except LostProcessError:
+        raise
+    except Exception as error:
+        if jax.process_count() == 1:
+            raise
+        check_in(f"after-failed-{what}", timeout_s)  # raises LostProcessError naming it
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise LostProcessError(
+            f"{what} failed on process {jax.process_index()} of {jax.process_count()}: {first}"
+        ) from None
 
 
 def share_text(text: str | None, size: int = 1024) -> str:

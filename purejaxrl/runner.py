@@ -465,7 +465,8 @@ def run(
                 asked = distributed.check_in(
                     f"chunk-{done}", process_timeout, stop.signal_name is not None
                 )
-                metrics = distributed.gather(metrics)
+                with distributed.collective(f"the gather of chunk {done}", process_timeout):
+                    metrics = distributed.gather(metrics)
                 metrics = {k: v[:count, :num_runs] for k, v in metrics.items()}
                 sync_time += time.perf_counter() - synced
                 run_time += time.perf_counter() - tick
@@ -491,7 +492,8 @@ def run(
                 due = config.checkpoint_every and done - last_save >= config.checkpoint_every
                 if run_dir is not None and (due or stopping or done == num_updates):
                     tick = time.perf_counter()
-                    save_checkpoint(state)
+                    with distributed.collective(f"checkpoint {done}", process_timeout):
+                        save_checkpoint(state)
                     checkpoint_time += time.perf_counter() - tick
                     last_save = done
                     if done < num_updates:

@@ -62,7 +62,9 @@ def test_a_grid_point_equals_the_same_hyperparameters_run_alone():
     alone = train(seed_keys[1], hparams(alone_config))
     run_index = 1 * 2 + 1  # grid point 1, seed 1
     for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
-        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
+        # 4 vmapped runs and one run alone are different programs: last bits differ and grow
+        # over the updates (seen: 2.4e-6 on parameters of 1e-3); a wrong grid point is off by 1e-2
+        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(result.metrics["loss"][1, 1], alone.metrics["loss"], rtol=1e-4)
 
 
