@@ -66,8 +66,9 @@ PEER_DQN = {
 }  # fmt: skip
 
 
-def timed(make_jitted, args) -> dict:
-    """First call (trace + compile + run) and a second, compiled call, both wall times."""
+def timed(make_jitted, args) -> tuple[dict, object]:
+    """(times, output): the first call (trace + compile + run) and a second, compiled call, both
+    wall times, and the second call's output."""
     import jax
 
     start = time.perf_counter()
