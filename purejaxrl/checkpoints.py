@@ -34,6 +34,7 @@ import jax
 import numpy as np
 
 CHECKPOINT_DIR = "checkpoints"
+DEFAULT_BARRIER_TIMEOUT_S = 1200  # orbax's own default
 
 
 class CheckpointError(ValueError):
@@ -67,20 +68,38 @@ def _to_storable(tree: Any) -> Any:
     )
 
 
-def _manager(run_dir: Path, max_to_keep: int | None = None, create: bool = False):
+def _manager(
+    run_dir: Path,
+    max_to_keep: int | None = None,
+    create: bool = False,
+    timeout_s: float = DEFAULT_BARRIER_TIMEOUT_S,
+):
     import orbax.checkpoint as ocp
 
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, enable_async_checkpointing=False, create=create
+        max_to_keep=max_to_keep,
+        enable_async_checkpointing=False,
+        create=create,
+        # how long orbax waits at its cross-process barriers (20 min by default), so that a lost
+        # process is found within the run's own bound and not by JAX's heartbeat, which aborts
+        async_options=ocp.AsyncOptions(timeout_secs=max(1, round(timeout_s))),
     )
     return ocp.CheckpointManager(Path(run_dir).absolute() / CHECKPOINT_DIR, options=options)
 
 
-def save(run_dir: Path, snapshot: Snapshot, max_to_keep: int, about: dict) -> None:
+def save(
+    run_dir: Path,
+    snapshot: Snapshot,
+    max_to_keep: int,
+    about: dict,
+    timeout_s: float = DEFAULT_BARRIER_TIMEOUT_S,
+) -> None:
     """Writes `snapshot` as the checkpoint of step `snapshot.updates_done` (synchronously).
 
     Args:
         about: JSON facts saved beside the arrays and checked on restore (`algo`, `num_runs`).
+        timeout_s: in a multi-process run, the longest wait for the other processes at one of
+            orbax's barriers before the save fails.
     """
     import orbax.checkpoint as ocp
 
@@ -89,7 +108,7 @@ def save(run_dir: Path, snapshot: Snapshot, max_to_keep: int, about: dict) -> No
         "metrics": {k: np.asarray(v) for k, v in snapshot.metrics.items()},
         "diverged_at": np.asarray(snapshot.diverged_at, np.int64),
     }
-    with _manager(run_dir, max_to_keep, create=True) as manager:
+    with _manager(run_dir, max_to_keep, create=True, timeout_s=timeout_s) as manager:
         # a run resumed from an earlier checkpoint overwrites the later ones it repeats
         if snapshot.updates_done in manager.all_steps():
             manager.delete(snapshot.updates_done)

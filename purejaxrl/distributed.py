@@ -35,6 +35,7 @@ from purejaxrl.config import ConfigError
 
 FLAGS = ("--num-processes", "--process-id", "--coordinator-address", "--process-timeout")
 DEFAULT_TIMEOUT_S = 90
+AFTER_FAILURE_TIMEOUT_S = 10
 
 
 class LostProcessError(RuntimeError):
@@ -151,8 +152,9 @@ def initialize(options: ProcessOptions) -> bool:
     jax.distributed.initialize(
         **kwargs,
         initialization_timeout=max(options.timeout_s, 30),
-        # the runtime's own failure detection must not fire before `check_in` does
-        heartbeat_timeout_seconds=options.timeout_s + 60,
+        # the runtime's own failure detection aborts the process: it must not fire before ours,
+        # which takes up to timeout_s + AFTER_FAILURE_TIMEOUT_S (a barrier, then `collective`)
+        heartbeat_timeout_seconds=options.timeout_s + AFTER_FAILURE_TIMEOUT_S + 60,
     )
     return True
 
@@ -209,9 +211,11 @@ def collective(what: str, timeout_s: float):
     """Names the lost process when a cross-process operation (a metric gather, orbax's checkpoint
     sync) fails because another process died in the middle of it.
 
-    gloo then reports a broken connection ("Connection reset by peer"), not which process is gone:
-    every process checks in (`check_in`, at most `timeout_s`), and the one that does not answer is
-    named in the `LostProcessError`. On one process, errors pass through unchanged.
+    gloo then reports a broken connection ("Connection reset by peer"), and orbax a barrier that
+    timed out after `timeout_s`, not which process is gone: every process checks in (`check_in`),
+    and the one that does not answer is named in the `LostProcessError`. A live process meets
+    the same failure at about the same time, so that check-in waits at most
+    `AFTER_FAILURE_TIMEOUT_S`. On one process, errors pass through unchanged.
     """
     import jax
 
@@ -222,7 +226,8 @@ def collective(what: str, timeout_s: float):
     except Exception as error:
         if jax.process_count() == 1:
             raise
-        check_in(f"after-failed-{what}", timeout_s)  # raises LostProcessError naming it
+        # raises LostProcessError naming the lost process
+        check_in(f"after-failed-{what}", min(timeout_s, AFTER_FAILURE_TIMEOUT_S))
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LostProcessError(
             f"{what} failed on process {jax.process_index()} of {jax.process_count()}: {first}"

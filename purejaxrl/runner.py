@@ -289,7 +289,8 @@ def run(
         resume: a run folder to continue from its last checkpoint (config and grid must be the
             ones it was started with, as `purejaxrl.cli` reads them from its config.json).
         process_timeout: in a multi-process run (`purejaxrl.distributed`), how long to wait at
-            a chunk boundary for the other processes before stopping with `LostProcessError`.
+            a chunk boundary or one of orbax's checkpoint barriers for the other processes
+            before stopping with `LostProcessError`.
 
     Raises:
         ConfigError: a bad config value, before anything is compiled or written.
@@ -452,7 +453,7 @@ def run(
     def save_checkpoint(state):
         metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
         snapshot = checkpoints.Snapshot(state, metrics, diverged_at, done)
-        checkpoints.save(run_dir, snapshot, config.keep_checkpoints, about)
+        checkpoints.save(run_dir, snapshot, config.keep_checkpoints, about, process_timeout)
 
     try:
         with StopRequests() as stop:
