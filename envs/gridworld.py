@@ -245,7 +245,7 @@ class Gridworld(environment.Environment[GridState, GridParams]):
         self._next = jnp.asarray(next_state)
         self._reward = jnp.asarray(reward)
         self._terminal = jnp.asarray(terminal)
-        self._start_logits = jnp.log(jnp.asarray(start))
+        self._starts = jnp.asarray(np.flatnonzero(start), jnp.int32)  # equally likely
         self._rowcol = jnp.asarray(np.array(self.grid.cells, np.float32))
 
     @property
@@ -282,15 +282,22 @@ class Gridworld(environment.Environment[GridState, GridParams]):
         return MDP(P, R.astype(np.float64), terminal, start.astype(np.float64))
 
     def reset_env(self, key, params):
-        pos = jax.random.categorical(key, self._start_logits).astype(jnp.int32)
+        # gymnax draws a reset at every step (for the auto-reset): one uniform, no categorical
+        n = self._starts.shape[0]
+        pick = jnp.minimum(jax.random.uniform(key) * n, n - 1).astype(jnp.int32)
+        pos = self._starts[0] if n == 1 else self._starts[pick]
         state = GridState(time=0, pos=pos)
         return self.observe(key, state, None, params), state
 
     def step_env(self, key, state: GridState, action, params):
-        slip_key, other_key = jax.random.split(key)
         action = jnp.asarray(action, jnp.int32)
-        other = (action + jax.random.randint(other_key, (), 1, len(MOVES))) % len(MOVES)
-        executed = jnp.where(jax.random.uniform(slip_key) < self.slip, other, action)
+        executed = action
+        if self.slip > 0:
+            # one draw of two uniforms: whether the move slips, and to which of the other three
+            slips, which = jax.random.uniform(key, (2,))
+            offset = jnp.minimum(which * (len(MOVES) - 1), len(MOVES) - 2).astype(jnp.int32)
+            other = (action + 1 + offset) % len(MOVES)
+            executed = jnp.where(slips < self.slip, other, action)
         pos = self._next[state.pos, executed]
         reward = self._reward[state.pos, executed]
         new_state = GridState(time=state.time + 1, pos=pos)

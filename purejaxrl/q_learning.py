@@ -106,7 +106,7 @@ class QState:
     visits: jax.Array  # (S, A) int32 update counts
     env_state: object
     obs: jax.Array  # (1,) current state index
-    action: jax.Array  # () the next action (SARSA chooses it one step ahead)
+    action: jax.Array  # () SARSA: the next action, chosen one step ahead; Q-learning: the last
     step: jax.Array  # () int32 steps taken
     key: jax.Array
 
@@ -163,12 +163,13 @@ def make_learner(config: QLearningConfig, spec: envs.EnvSpec | None = None) -> L
         )
         s_next = info["final_observation"][0]  # the true next state, before any auto-reset
         discount = hp.gamma * (1.0 - terminated[0].astype(jnp.float32))
-        a_next = epsilon_greedy(next_key, state.q[obs[0]], epsilon)  # first action from obs
         if config.sarsa:
+            a_next = epsilon_greedy(next_key, state.q[obs[0]], epsilon)  # first action from obs
             done = terminated[0] | truncated[0]
             a_boot = jnp.where(done, epsilon_greedy(final_key, state.q[s_next], epsilon), a_next)
             target = sarsa_target(reward[0], discount, state.q[s_next], a_boot)
         else:
+            a_next = a  # not used: Q-learning draws its next action at the next step
             target = q_learning_target(reward[0], discount, state.q[s_next])
         visits = state.visits.at[s, a].add(1)
         alpha = hp.alpha * visits[s, a].astype(jnp.float32) ** (-hp.alpha_decay)
