@@ -282,10 +282,11 @@ class Gridworld(environment.Environment[GridState, GridParams]):
         return MDP(P, R.astype(np.float64), terminal, start.astype(np.float64))
 
     def reset_env(self, key, params):
-        # gymnax draws a reset at every step (for the auto-reset): one uniform, no categorical
+        # gymnax draws a reset at every step (for the auto-reset): at most one uniform
         n = self._starts.shape[0]
-        pick = jnp.minimum(jax.random.uniform(key) * n, n - 1).astype(jnp.int32)
-        pos = self._starts[0] if n == 1 else self._starts[pick]
+        pos = self._starts[0]
+        if n > 1:
+            pos = self._starts[jnp.minimum(jax.random.uniform(key) * n, n - 1).astype(jnp.int32)]
         state = GridState(time=0, pos=pos)
         return self.observe(key, state, None, params), state
 
