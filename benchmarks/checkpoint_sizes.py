@@ -9,24 +9,25 @@ each algorithm's Atari defaults; they need the atari extra (envpool), and are le
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 from pathlib import Path
 
 import jax
 
+from purejaxrl import registry
 from purejaxrl.config import hparams
 from purejaxrl.devices import split_cpu
 from purejaxrl.outputs import atomic_write_json
 
 RESULTS = Path(__file__).parent / "results"
-ALGOS = ("ppo", "a2c", "reinforce", "dqn", "pqn", "ddpg", "sac", "q_learning")
-ATARI = ("ppo", "dqn", "pqn")
+ATARI = [
+    name for name, row in registry.ALGORITHMS.items() if row.config_cls.supports_image_observations
+]
 
 
-def state_bytes(module, config) -> int:
-    learner = module.make_learner(config)
+def state_bytes(algorithm: registry.Algorithm, config) -> int:
+    learner = algorithm.make_learner(config)
     state = jax.eval_shape(learner.init, jax.random.key(0), hparams(config))
     return sum(
         leaf.size
@@ -37,16 +38,19 @@ def state_bytes(module, config) -> int:
 
 def main() -> None:
     rows = []
-    for algo in ALGOS:
-        module = importlib.import_module(f"purejaxrl.{algo}")
-        config = module.Config()
-        rows.append({"algo": algo, "env_id": config.env_id, "bytes": state_bytes(module, config)})
+    for algo, algorithm in registry.ALGORITHMS.items():
+        config = algorithm.config_cls()
+        rows.append(
+            {"algo": algo, "env_id": config.env_id, "bytes": state_bytes(algorithm, config)}
+        )
         print(json.dumps(rows[-1]), flush=True)
     if importlib.util.find_spec("envpool") is not None:
         for algo in ATARI:
-            module = importlib.import_module(f"purejaxrl.{algo}")
-            config = module.Config.for_env("Pong-v5")
-            rows.append({"algo": algo, "env_id": "Pong-v5", "bytes": state_bytes(module, config)})
+            algorithm = registry.get(algo)
+            config = algorithm.config_cls.for_env("Pong-v5")
+            rows.append(
+                {"algo": algo, "env_id": "Pong-v5", "bytes": state_bytes(algorithm, config)}
+            )
             print(json.dumps(rows[-1]), flush=True)
     atomic_write_json(
         RESULTS / "checkpoint_sizes.json",

@@ -1,8 +1,10 @@
 """purejaxrl: single-file RL algorithms in JAX, jitted and vmapped end to end.
 
-Each algorithm module (`purejaxrl.ppo`, ...) holds its config, networks, loss and
-`make_train(config) -> train(key, hp)`, and runs from the command line through the shared
-runner: `python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8`.
+Each algorithm module (`purejaxrl.ppo`, ...) holds its config, loss and
+`make_train(config) -> train(key, hp)`; the networks, returns, replay and loops it shares with
+others live in their own modules. `purejaxrl.registry` lists the algorithms, and the shared runner
+runs any of them from the command line: `python -m purejaxrl ppo --env-id CartPole-v1 --num-seeds 8`
+(or `python -m purejaxrl.ppo ...`).
 
 Importing it has no side effects on JAX. To spread a sweep over every CPU core from Python, call
 `purejaxrl.devices.split_cpu()` before importing gymnax or doing any JAX work (the command line

@@ -30,7 +30,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -204,4 +203,6 @@ def make_policy(config: A2CConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(A2CConfig, make_learner, algo="a2c")
+    from purejaxrl.cli import main
+
+    main("a2c")

@@ -1,11 +1,13 @@
-"""The command line of every algorithm file: parse a config and a grid, run it, print the table.
+"""The command line of every algorithm: parse a config and a grid, run it, print the table.
 
-    python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8 --lr 1e-4 3e-4
+    python -m purejaxrl ppo --env-id CartPole-v1 --num-seeds 8 --lr 1e-4 3e-4
+    python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8 --lr 1e-4 3e-4   # the same
 
-`main` splits the CPU into devices first (`purejaxrl.devices`), parses the algorithm's config with
-tyro (a traced field takes several values: their product is the grid), applies the env suite's
-defaults (Atari's, say) to the fields the user did not set, runs it through `purejaxrl.runner`
-and prints the result table. Bad input: one line on stderr and exit code 2.
+`main(algo)` splits the CPU into devices first (`purejaxrl.devices`), finds the algorithm in
+`purejaxrl.registry`, parses its config with tyro (a traced field takes several values: their
+product is the grid), applies the env suite's defaults (Atari's, say) to the fields the user did
+not set, runs it through `purejaxrl.runner` and prints the result table (and the algorithm's
+report line, if it has one). Bad input: one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Annotated
 
 from purejaxrl.config import ConfigError, traced_fields
 from purejaxrl.devices import split_cpu
-from purejaxrl.runner import MakeLearner, RunResult, run
+from purejaxrl.runner import RunResult, run
 
 HELP_FLAGS = ("-h", "--help")
 RESUME_FLAG = "--resume"
@@ -176,35 +178,37 @@ def resume_args(config_cls: type, algo: str, argv: list[str]):
     return run_dir, config, grid_values
 
 
-def main(
-    config_cls: type, make_learner: MakeLearner, algo: str, argv: Sequence[str] | None = None
-) -> RunResult:
-    """Command-line entry of an algorithm file.
+def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult:
+    """Command-line entry of the registry's algorithm `algo` (`python -m purejaxrl.<algo>`).
 
     Exit codes: 0 done; 2 bad input (one line on stderr) or runs whose loss became non-finite;
     130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume);
     3 another process of a multi-process run was lost (`purejaxrl.distributed`).
     """
-    from purejaxrl import distributed
+    from purejaxrl import distributed, registry
     from purejaxrl.checkpoints import CheckpointError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         split_cpu()  # before anything imports gymnax, which starts JAX's backends
+        algorithm = registry.get(algo)
+        config_cls = algorithm.config_cls
         processes, argv = distributed.pop_options(argv)
         # before parsing: the env id's suite is looked up in gymnax, whose import starts JAX
         distributed.initialize(processes)
         resume = resume_args(config_cls, algo, argv)
         if resume is None:
             run_dir = None
-            config, grid_values = parse_args(config_cls, argv, prog=f"python -m purejaxrl.{algo}")
+            config, grid_values = parse_args(
+                config_cls, argv, prog=prog or f"python -m purejaxrl.{algo}"
+            )
         else:
             run_dir, config, grid_values = resume
         result = run(
-            config, make_learner, algo, grid_values, resume=run_dir,
+            config, algorithm.make_learner, algo, grid_values, resume=run_dir,
             process_timeout=processes.timeout_s,
         )  # fmt: skip
-    except (ConfigError, CheckpointError) as error:
+    except (ConfigError, CheckpointError, registry.UnknownAlgorithmError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except distributed.LostProcessError as error:
@@ -216,6 +220,10 @@ def main(
     primary = distributed.is_primary()  # process 0 prints the table and any message
     if primary:
         print(format_table(result))
+        report = algorithm.make_report
+        line = None if report is None or result.run_dir is None else report(result)
+        if line:
+            print(line)
     s = result.summary
     if result.status == "interrupted":
         where = result.run_dir
@@ -240,3 +248,34 @@ def main(
             )
         sys.exit(2)
     return result
+
+
+def usage() -> str:
+    """`purejaxrl --help`: the commands, one line per registry row."""
+    from purejaxrl import registry
+
+    lines = [
+        "usage: purejaxrl ALGO [options]      train (ALGO --help lists its options)",
+        "       purejaxrl evaluate RUN_DIR    greedy episodes of a run's checkpoint",
+        "",
+        "algorithms:",
+    ]
+    width = max(map(len, registry.ALGORITHMS))
+    for row in registry.ALGORITHMS.values():
+        lines.append(f"  {row.name:<{width}}  {row.summary} ({row.family})")
+    return "\n".join(lines)
+
+
+def command(argv: Sequence[str] | None = None) -> None:
+    """The `purejaxrl` script and `python -m purejaxrl`: `ALGO [options]` or `evaluate RUN_DIR`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in HELP_FLAGS:
+        print(usage())
+        sys.exit(0 if argv else 2)
+    name, rest = argv[0], argv[1:]
+    if name == "evaluate":
+        from purejaxrl.evaluate import main as evaluate_main
+
+        evaluate_main(rest, prog="purejaxrl evaluate")
+        return
+    main(name, rest, prog=f"purejaxrl {name}")

@@ -34,7 +34,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -426,4 +425,6 @@ def make_policy(config: DDPGConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(DDPGConfig, make_learner, algo="ddpg")
+    from purejaxrl.cli import main
+
+    main("ddpg")

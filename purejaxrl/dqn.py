@@ -37,7 +37,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -395,4 +394,6 @@ def make_policy(config: DQNConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(DQNConfig, make_learner, algo="dqn")
+    from purejaxrl.cli import main
+
+    main("dqn")

@@ -1,15 +1,16 @@
 """Greedy evaluation of a finished run's checkpoint: deterministic episodes for every run in it.
 
-python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16
+purejaxrl evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16
+python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16   # the same
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,40 +18,37 @@ import numpy as np
 import tyro
 
 import envs
-from purejaxrl import checkpoints, outputs
+from purejaxrl import checkpoints, outputs, registry
 from purejaxrl.checkpoints import CheckpointError
 from purejaxrl.config import hparams
 from purejaxrl.outputs import RunFolderError
 
 
-def load_run(run_dir: str | Path):
-    """(algorithm module, config, config record) of a run folder, each checked.
+def load_run(run_dir: str | Path) -> tuple[registry.Algorithm, Any, dict]:
+    """(the algorithm's registry row, config, config record) of a run folder, each checked.
 
     Raises:
         RunFolderError: no such folder, no or broken config.json, unknown algorithm.
     """
     record = outputs.read_record(run_dir)
-    algo = record["algo"]
     try:
-        module = importlib.import_module(f"purejaxrl.{algo}")
-    except ModuleNotFoundError:
-        module = None
-    if module is None or not hasattr(module, "make_learner") or not hasattr(module, "Config"):
-        raise RunFolderError(f"{run_dir}: config.json names an unknown algorithm {algo!r}")
-    config, _ = outputs.config_from_record(module.Config, record)
-    return module, config, record
+        algorithm = registry.get(record["algo"])
+    except registry.UnknownAlgorithmError as error:
+        raise RunFolderError(f"{run_dir}: config.json names an {error}") from None
+    config, _ = outputs.config_from_record(algorithm.config_cls, record)
+    return algorithm, config, record
 
 
 def load_exported(run_dir: str | Path):
-    """(algorithm module, config, the policy of every run (leading axis = run)) of a run folder,
-    from its latest checkpoint."""
-    module, config, record = load_run(run_dir)
-    return module, config, _restore(run_dir, module, config, record)
+    """(the algorithm's registry row, config, the policy of every run (leading axis = run)) of a
+    run folder, from its latest checkpoint."""
+    algorithm, config, record = load_run(run_dir)
+    return algorithm, config, _restore(run_dir, algorithm, config, record)
 
 
-def _restore(run_dir, module, config, record, spec=None):
+def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
     """The latest checkpoint's learner state, checked against this algorithm's, then exported."""
-    learner = module.make_learner(config, spec)
+    learner = algorithm.make_learner(config, spec)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     hp = hparams(config)
     keys = jax.random.split(jax.random.key(0), num_runs)
@@ -137,7 +135,7 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     """Greedy returns per grid point and seed: {"returns": (grid, seed, episode), "labels": [...]}."""
     if episodes < 1:
         raise RunFolderError(f"episodes={episodes}: must be >= 1")
-    module, config, record = load_run(run_dir)
+    algorithm, config, record = load_run(run_dir)
     check_not_diverged(run_dir)
     spec = config.env_spec()
     if not spec.vmappable:
@@ -146,8 +144,8 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
             "(Atari through envpool), is not supported yet; the run's metrics.npz holds its "
             "training game scores"
         )
-    exported = _restore(run_dir, module, config, record, spec)
-    act = module.make_policy(config, spec)
+    exported = _restore(run_dir, algorithm, config, record, spec)
+    act = algorithm.make_policy(config, spec)
     returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
     return {
@@ -157,8 +155,9 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     }
 
 
-def main(argv=None) -> None:
-    args = tyro.cli(EvaluateArgs, args=argv, prog="python -m purejaxrl.evaluate")
+def main(argv=None, prog: str = "purejaxrl-evaluate") -> None:
+    """`purejaxrl evaluate RUN_DIR`, `purejaxrl-evaluate RUN_DIR`, `python -m purejaxrl.evaluate`."""
+    args = tyro.cli(EvaluateArgs, args=argv, prog=prog)
     try:
         result = evaluate(args.run_dir, args.episodes, args.seed)
     except (RunFolderError, CheckpointError) as error:
@@ -177,4 +176,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(prog="python -m purejaxrl.evaluate")

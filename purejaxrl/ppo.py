@@ -32,7 +32,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -335,4 +334,6 @@ def make_policy(config: PPOConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(PPOConfig, make_learner, algo="ppo")
+    from purejaxrl.cli import main
+
+    main("ppo")

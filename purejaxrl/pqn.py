@@ -40,7 +40,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -384,4 +383,6 @@ def make_policy(config: PQNConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(PQNConfig, make_learner, algo="pqn")
+    from purejaxrl.cli import main
+
+    main("pqn")

@@ -15,12 +15,13 @@ Reading map, top to bottom:
   make_learner      env_step: act, step, one TD update; update: steps_per_update env steps
   make_train        the whole run as one pure function of (key, hp)
   values_figure, report_against_value_iteration   the picture and error against Q*
+  value_iteration_report   the line the command line prints after a gridworld run
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +29,6 @@ import numpy as np
 from flax import struct
 
 import envs
-from purejaxrl import cli, runner
 from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
 from purejaxrl.learner import (
@@ -39,6 +39,9 @@ from purejaxrl.learner import (
     learner_inputs,
     scan_updates,
 )
+
+if TYPE_CHECKING:
+    from purejaxrl.runner import RunResult
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,7 @@ def plot_values(path, env, q: np.ndarray, q_star: np.ndarray, title: str) -> Non
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def report_against_value_iteration(result: runner.RunResult) -> float:
+def report_against_value_iteration(result: RunResult) -> float:
     """Writes values.png next to the run's outputs and returns max |Q - Q*| of the mean table."""
     from purejaxrl.value_iteration import value_iteration
 
@@ -273,8 +276,15 @@ def report_against_value_iteration(result: runner.RunResult) -> float:
     return float(np.abs(q - q_star).max())
 
 
+def value_iteration_report(result: RunResult) -> str | None:
+    """The line printed after a gridworld run's table (writes values.png); None on other envs."""
+    if not result.config.env_id.startswith("Gridworld-"):
+        return None
+    error = report_against_value_iteration(result)
+    return f"max |Q - Q*| of the mean table (first grid point): {error:.4f}; see values.png"
+
+
 if __name__ == "__main__":
-    run = cli.main(QLearningConfig, make_learner, algo="q_learning")
-    if run.config.env_id.startswith("Gridworld-"):
-        error = report_against_value_iteration(run)
-        print(f"max |Q - Q*| of the mean table (first grid point): {error:.4f}; see values.png")
+    from purejaxrl.cli import main
+
+    main("q_learning")

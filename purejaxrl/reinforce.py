@@ -40,7 +40,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -280,4 +279,6 @@ def make_policy(config: ReinforceConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(ReinforceConfig, make_learner, algo="reinforce")
+    from purejaxrl.cli import main
+
+    main("reinforce")

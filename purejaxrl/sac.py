@@ -44,7 +44,6 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl import cli
 from purejaxrl.config import (
     BaseConfig,
     HParams,
@@ -572,4 +571,6 @@ def make_policy(config: SACConfig, spec: envs.EnvSpec | None = None):
 
 
 if __name__ == "__main__":
-    cli.main(SACConfig, make_learner, algo="sac")
+    from purejaxrl.cli import main
+
+    main("sac")

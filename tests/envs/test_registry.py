@@ -91,7 +91,7 @@ def test_importing_envs_starts_no_jax_backend():
     code = (
         "import envs, purejaxrl, purejaxrl.ppo, purejaxrl.dqn, purejaxrl.ddpg, purejaxrl.a2c, "
         "purejaxrl.reinforce, purejaxrl.q_learning, purejaxrl.sac, purejaxrl.pqn, purejaxrl.cli, "
-        "purejaxrl.runner, "
+        "purejaxrl.runner, purejaxrl.registry, purejaxrl.__main__, "
         "purejaxrl.evaluate\n"
         "import jax\n"
         "jax.config.update('jax_num_cpu_devices', 3)  # raises once JAX's backends have started\n"

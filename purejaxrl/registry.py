@@ -1,0 +1,112 @@
+"""The algorithms, in one table: name -> config class, learner, policy for evaluation.
+
+The command line (`python -m purejaxrl <name>`, the `purejaxrl` script, `python -m purejaxrl.<name>`),
+`evaluate` and the contract tests find an algorithm here and nowhere else. A row names its module
+and attributes as strings, so reading the table imports no algorithm (and starts no JAX): each
+row imports its module on first use.
+
+An algorithm module provides (the names a row points at, these by default):
+
+- `Config`: a frozen dataclass deriving from `purejaxrl.config.BaseConfig`;
+- `make_learner(config, spec=None) -> learner.Learner`;
+- `make_train(config, spec=None) -> train(key, hp)` (`learner.scan_updates` of the learner);
+- `make_policy(config, spec=None) -> act(exported, obs, key) -> action`, the greedy policy that
+  `evaluate` plays from a checkpoint's exported parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from typing import Any, Literal
+
+Family = Literal["on-policy", "off-policy", "tabular"]
+"""The loop an algorithm's update runs: rollouts then epochs of minibatches (on-policy), acting
+into a replay buffer with gradient steps on a schedule (off-policy), or table updates."""
+
+
+class UnknownAlgorithmError(ValueError):
+    """No registry row has this name; the message lists the names there are."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Algorithm:
+    """One registry row."""
+
+    name: str
+    """The command-line name: `python -m purejaxrl <name>`, runs/<env>/<name>/."""
+    module: str
+    """The module holding it, e.g. purejaxrl.ppo."""
+    family: Family
+    """Which loop it runs (the process tests run once per family)."""
+    summary: str
+    """One line for `python -m purejaxrl --help`."""
+    config: str = "Config"
+    learner: str = "make_learner"
+    train: str = "make_train"
+    policy: str = "make_policy"
+    report: str | None = None
+    """Optional `report(result: runner.RunResult) -> str | None`: a line printed after the table."""
+
+    def _attr(self, name: str) -> Any:
+        return getattr(importlib.import_module(self.module), name)
+
+    @property
+    def config_cls(self) -> type:
+        """The config dataclass."""
+        return self._attr(self.config)
+
+    @property
+    def make_learner(self) -> Callable:
+        """`make_learner(config, spec=None) -> Learner`."""
+        return self._attr(self.learner)
+
+    @property
+    def make_train(self) -> Callable:
+        """`make_train(config, spec=None) -> train(key, hp)`."""
+        return self._attr(self.train)
+
+    @property
+    def make_policy(self) -> Callable:
+        """`make_policy(config, spec=None) -> act(exported, obs, key)`."""
+        return self._attr(self.policy)
+
+    @property
+    def make_report(self) -> Callable | None:
+        """The after-run report, if the algorithm has one."""
+        return None if self.report is None else self._attr(self.report)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    row.name: row
+    for row in (
+        Algorithm("ppo", "purejaxrl.ppo", "on-policy", "PPO, clipped or adaptive-KL, with GAE"),
+        Algorithm("a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)"),
+        Algorithm("reinforce", "purejaxrl.reinforce", "on-policy", "REINFORCE, with baselines"),
+        Algorithm("pqn", "purejaxrl.pqn", "on-policy", "PQN: parallel Q-learning, Q(lambda)"),
+        Algorithm("dqn", "purejaxrl.dqn", "off-policy", "DQN and Double DQN with replay"),
+        Algorithm("ddpg", "purejaxrl.ddpg", "off-policy", "DDPG, and TD3 by its options"),
+        Algorithm(
+            "sac", "purejaxrl.sac", "off-policy", "soft actor-critic, continuous or discrete"
+        ),
+        Algorithm(
+            "q_learning",
+            "purejaxrl.q_learning",
+            "tabular",
+            "tabular Q-learning and SARSA",
+            report="value_iteration_report",
+        ),  # fmt: skip
+    )
+}
+"""Every algorithm, by command-line name. Adding one: its module plus one row here."""
+
+
+def get(name: str) -> Algorithm:
+    """The row of `name`; `UnknownAlgorithmError` naming the known ones otherwise."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise UnknownAlgorithmError(
+            f"unknown algorithm {name!r}; known: {', '.join(ALGORITHMS)}"
+        ) from None
