@@ -6,7 +6,7 @@ SAC runs `purejaxrl.sac` as configured (64x64 networks, one gradient step per 2 
 random steps first, learned temperature); DDPG and TD3 run `purejaxrl.ddpg` with only the budget
 changed (TD3 is `--td3`; both keep their 5,000 random steps first and one gradient step per 4 env
 steps). One 8-seed run per algorithm through the shared runner, no progress bar, compilation cache
-off. Target (DESIGN.md): SAC >= -250.
+off. The project's target: SAC >= -250 (SB3's zoo reports about -150 to -180).
 
     python benchmarks/sac_pendulum.py [--num-seeds 8] [--total-timesteps 20000]
 """
