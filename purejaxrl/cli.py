@@ -13,8 +13,10 @@ report line, if it has one). Bad input: one line on stderr and exit code 2.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import inspect
+import io
 import os
 import sys
 import textwrap
@@ -22,12 +24,12 @@ import typing
 from collections.abc import Sequence
 from typing import Annotated
 
+from purejaxrl import distributed
 from purejaxrl.config import ConfigError, traced_fields
 from purejaxrl.devices import split_cpu
 from purejaxrl.runner import RunResult, run
 
 HELP_FLAGS = ("-h", "--help")
-RESUME_FLAG = "--resume"
 INTERRUPTED_EXIT = 130
 
 
@@ -86,8 +88,40 @@ def field_docs(config_cls: type) -> dict[str, str]:
     return docs
 
 
+@dataclasses.dataclass(frozen=True)
+class CommandFlags:
+    """The options every algorithm's command line has besides its config's fields."""
+
+    resume: str = ""
+    """Continue the run in this folder from its last checkpoint, with the config it was started
+    with (then no other option may be given but the process flags below)."""
+    num_processes: int | None = None
+    """Processes of a multi-process run (jax.distributed), each running the same command; give it
+    with --process-id and --coordinator-address. Under SLURM or Open MPI they are detected."""
+    process_id: int | None = None
+    """This process's index in [0, num_processes); process 0 writes the outputs."""
+    coordinator_address: str | None = None
+    """HOST:PORT of the coordinator, which runs in process 0."""
+    process_timeout: int = distributed.DEFAULT_TIMEOUT_S
+    """Seconds a process waits for the others (at each check-in and checkpoint barrier) before
+    stopping with exit code 3 and naming the lost one."""
+
+
+def process_options(flags) -> distributed.ProcessOptions:
+    """The multi-process flags of parsed `flags`, checked (`ConfigError` for a bad set)."""
+    return distributed.process_options(
+        flags.num_processes, flags.process_id, flags.coordinator_address, flags.process_timeout
+    )
+
+
+COMMAND_FLAGS = tuple(f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(CommandFlags))
+RESUME_ALLOWS = COMMAND_FLAGS
+"""The flags `--resume` may be given with: those that do not change the run's result."""
+
+
 def cli_class(config_cls: type, defaults=None) -> type:
-    """The command-line form of a config class: each traced field takes one or more values.
+    """The command-line form of a config class: each traced field takes one or more values, and
+    the `CommandFlags` follow the config's fields (the same names in every command line).
 
     `defaults` (a config instance) supplies the defaults shown and used; the class's by default.
     Each field's help ends with its per-suite defaults, if any (e.g. "On atari envs: 8.").
@@ -95,15 +129,17 @@ def cli_class(config_cls: type, defaults=None) -> type:
     import tyro
 
     hints = typing.get_type_hints(config_cls, include_extras=True)
+    hints.update(typing.get_type_hints(CommandFlags, include_extras=True))
     traced = set(traced_fields(config_cls))
     docs = field_docs(config_cls)
     fields = []
-    for f in dataclasses.fields(config_cls):
+    for f in dataclasses.fields(config_cls) + dataclasses.fields(CommandFlags):
         doc = docs.get(f.name, "")
+        doc = doc or field_docs(CommandFlags).get(f.name, "")
         for suite, values in config_cls.suite_defaults.items():
             if f.name in values:
                 doc += f" On {suite} envs: {values[f.name]!r}."
-        default = f.default if defaults is None else getattr(defaults, f.name)
+        default = f.default if defaults is None else getattr(defaults, f.name, f.default)
         if f.name in traced:
             doc += " Traced: several values form a grid."
             typ = Annotated[tuple[float, ...], tyro.conf.arg(help=doc)]
@@ -116,24 +152,62 @@ def cli_class(config_cls: type, defaults=None) -> type:
     return cls
 
 
-def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
-    """(config, grid_values) from the command line.
-
-    The env suite's defaults (`config_cls.suite_defaults`, e.g. Atari's) replace the class
-    defaults of every field the user did not set: tyro parses once with the class defaults to
-    learn the env id, then again with that env's defaults, which `--help` then shows.
-    """
+def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
+    """`tyro.cli(cls, args=argv)`, with a parse error turned into a one-line `ConfigError`
+    (tyro prints a box of help around it); `--help` prints and exits as usual."""
     import tyro
 
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(cls, args=list(argv), prog=prog)
+    except SystemExit as stop:
+        if not stop.code:
+            raise
+        message = first_paragraph(captured.getvalue()).removeprefix("Error parsing ")
+        raise ConfigError(message or "could not parse the options") from None
+
+
+def first_paragraph(box: str) -> str:
+    """The text of the first section of the box tyro prints an error in, as one line."""
+    rows = [row.strip().strip("│┃").strip() for row in box.splitlines()]
+    start = next((i + 1 for i, row in enumerate(rows) if row[:1] in ("╭", "┏")), 0)
+    words = []
+    for row in rows[start:]:
+        if not row.strip("─━") or row[:1] in ("╰", "┗"):
+            break
+        words.append(row)
+    return " ".join(words)
+
+
+def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
+    """(config, grid_values) from the command line (the `CommandFlags` are ignored here)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    return config_from_flags(config_cls, parse_flags(config_cls, argv, prog), argv, prog)
+
+
+def parse_flags(config_cls: type, argv: Sequence[str], prog: str | None = None):
+    """Every option parsed at the class defaults, `--help` left out: what the command needs to
+    know before JAX starts (the process flags, `--resume`, the env id). Reads no environment."""
+    if argv and argv[-1] == "--resume":
+        raise ConfigError(
+            "--resume: give the run folder to continue, e.g. --resume runs/.../<time>"
+        )
+    return tyro_parse(cli_class(config_cls), [a for a in argv if a not in HELP_FLAGS], prog)
+
+
+def config_from_flags(config_cls: type, first, argv: Sequence[str], prog: str | None = None):
+    """(config, grid_values) from the parsed flags `first` (`parse_flags`).
+
+    The env suite's defaults (`config_cls.suite_defaults`, e.g. Atari's) replace the class
+    defaults of every field the user did not set: tyro parsed once with the class defaults to
+    learn the env id, and parses again with that env's defaults, which `--help` then shows.
+    """
     wants_help = any(arg in HELP_FLAGS for arg in argv)
-    first = tyro.cli(
-        cli_class(config_cls), args=[a for a in argv if a not in HELP_FLAGS], prog=prog
-    )
     defaults = config_cls.for_env(first.env_id)
     args = first
     if wants_help or defaults != config_cls(env_id=first.env_id):
-        args = tyro.cli(cli_class(config_cls, defaults), args=argv, prog=prog)
+        args = tyro_parse(cli_class(config_cls, defaults), argv, prog)
     values = {name: getattr(args, name) for name in traced_fields(config_cls)}
     for name, v in values.items():
         if not v:
@@ -143,26 +217,23 @@ def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | 
     return config, {name: v for name, v in values.items() if len(v) > 1}
 
 
-def resume_args(config_cls: type, algo: str, argv: list[str]):
-    """(run folder, config, grid values) for `--resume RUN_DIR`, None without the flag.
+def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
+    """(config, grid values) of the run in `run_dir`, to go on with `--resume`.
 
     The run goes on with the config it was started with, read from the folder's config.json, so
-    no other flag may be given.
+    no flag may be given with `--resume` but those in `RESUME_ALLOWS`.
     """
     from purejaxrl.outputs import RunFolderError, config_from_record, read_record
 
-    found = [i for i, a in enumerate(argv) if a == RESUME_FLAG or a.startswith(RESUME_FLAG + "=")]
-    if not found:
-        return None
-    i = found[0]
-    if "=" in argv[i]:
-        run_dir, rest = argv[i].partition("=")[2], argv[:i] + argv[i + 1 :]
-    elif i + 1 < len(argv):
-        run_dir, rest = argv[i + 1], argv[:i] + argv[i + 2 :]
-    else:
-        raise ConfigError(
-            "--resume: give the run folder to continue, e.g. --resume runs/.../<time>"
-        )
+    rest, skip = [], False
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if skip or (name in RESUME_ALLOWS and "=" in arg):
+            skip = False
+        elif name in RESUME_ALLOWS:
+            skip = True  # its value follows
+        else:
+            rest.append(arg)
     if rest:
         raise ConfigError(
             f"--resume takes the run folder only (got also {' '.join(rest)}): the run goes on "
@@ -174,8 +245,7 @@ def resume_args(config_cls: type, algo: str, argv: list[str]):
             f"{run_dir} is a {record['algo']} run: resume it with "
             f"python -m purejaxrl.{record['algo']} --resume {run_dir}"
         )
-    config, grid_values = config_from_record(config_cls, record)
-    return run_dir, config, grid_values
+    return config_from_record(config_cls, record)
 
 
 def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult:
@@ -185,7 +255,7 @@ def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) 
     130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume);
     3 another process of a multi-process run was lost (`purejaxrl.distributed`).
     """
-    from purejaxrl import distributed, registry
+    from purejaxrl import registry
     from purejaxrl.checkpoints import CheckpointError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -193,17 +263,16 @@ def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) 
         split_cpu()  # before anything imports gymnax, which starts JAX's backends
         algorithm = registry.get(algo)
         config_cls = algorithm.config_cls
-        processes, argv = distributed.pop_options(argv)
-        # before parsing: the env id's suite is looked up in gymnax, whose import starts JAX
+        prog = prog or f"python -m purejaxrl.{algo}"
+        flags = parse_flags(config_cls, argv, prog)
+        processes = process_options(flags)
+        # before the config: the env id's suite is looked up in gymnax, whose import starts JAX
         distributed.initialize(processes)
-        resume = resume_args(config_cls, algo, argv)
-        if resume is None:
-            run_dir = None
-            config, grid_values = parse_args(
-                config_cls, argv, prog=prog or f"python -m purejaxrl.{algo}"
-            )
+        run_dir = flags.resume or None
+        if run_dir is None:
+            config, grid_values = config_from_flags(config_cls, flags, argv, prog)
         else:
-            run_dir, config, grid_values = resume
+            config, grid_values = resume_args(config_cls, algo, run_dir, argv)
         result = run(
             config, algorithm.make_learner, algo, grid_values, resume=run_dir,
             process_timeout=processes.timeout_s,

@@ -33,7 +33,6 @@ import numpy as np
 
 from purejaxrl.config import ConfigError
 
-FLAGS = ("--num-processes", "--process-id", "--coordinator-address", "--process-timeout")
 DEFAULT_TIMEOUT_S = 90
 AFTER_FAILURE_TIMEOUT_S = 10
 
@@ -58,48 +57,26 @@ class ProcessOptions:
         )
 
 
-def pop_options(argv: list[str]) -> tuple[ProcessOptions, list[str]]:
-    """(options, the other arguments): takes the multi-process flags out of `argv`.
+def process_options(
+    num_processes: int | None,
+    process_id: int | None,
+    coordinator_address: str | None,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+) -> ProcessOptions:
+    """The command line's multi-process flags (`--num-processes`, ...), checked.
 
     Raises:
-        ConfigError: a flag without a value, a value of the wrong type, an incomplete set, or a
-            process id outside [0, num_processes).
+        ConfigError: a value out of range, an incomplete set, or a process id outside
+            [0, num_processes).
     """
-    values: dict[str, str] = {}
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        name, sep, inline = argv[i].partition("=")
-        if name in FLAGS:
-            if sep:
-                values[name] = inline
-                i += 1
-            elif i + 1 < len(argv):
-                values[name] = argv[i + 1]
-                i += 2
-            else:
-                raise ConfigError(f"{name}: give a value")
-        else:
-            rest.append(argv[i])
-            i += 1
-
-    def integer(flag: str, low: int) -> int | None:
-        if flag not in values:
-            return None
-        try:
-            value = int(values[flag])
-        except ValueError:
-            raise ConfigError(f"{flag}={values[flag]!r}: must be a whole number") from None
-        if value < low:
+    for flag, value, low in (
+        ("--num-processes", num_processes, 1),
+        ("--process-id", process_id, 0),
+        ("--process-timeout", timeout_s, 1),
+    ):
+        if value is not None and value < low:
             raise ConfigError(f"{flag}={value}: must be >= {low}")
-        return value
-
-    options = ProcessOptions(
-        num_processes=integer("--num-processes", 1),
-        process_id=integer("--process-id", 0),
-        coordinator_address=values.get("--coordinator-address"),
-        timeout_s=integer("--process-timeout", 1) or DEFAULT_TIMEOUT_S,
-    )
+    options = ProcessOptions(num_processes, process_id, coordinator_address, timeout_s)
     if options.explicit:
         given = {
             "--num-processes": options.num_processes,
@@ -122,7 +99,7 @@ def pop_options(argv: list[str]) -> tuple[ProcessOptions, list[str]]:
             raise ConfigError(
                 f"--coordinator-address={options.coordinator_address!r}: must be HOST:PORT"
             )
-    return options, rest
+    return options
 
 
 def detected() -> bool:

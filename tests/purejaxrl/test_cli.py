@@ -116,6 +116,8 @@ BAD_INPUTS = [
         ["--total-timesteps", "1026"],
         "total_timesteps=1026: must be a positive multiple of num_envs=4",
     ),
+    (["--num-envs", "abc"], "error: --num-envs: invalid literal for int() with base 10: 'abc'"),
+    (["--process-timeout", "0"], "error: --process-timeout=0: must be >= 1"),
 ]
 
 
@@ -150,3 +152,11 @@ def test_a_bad_cpu_device_count_exits_2_with_one_line(tmp_path):
     assert proc.stderr.strip() == (
         "error: PUREJAXRL_CPU_DEVICES='two': must be a whole number (1 turns the split off)"
     )
+
+
+def test_help_lists_the_config_resume_and_process_flags():
+    proc = cli("purejaxrl.ppo", "--help", cwd=Path.cwd(), env={"COLUMNS": "200"})
+    assert proc.returncode == 0
+    for flag in ("--env-id", "--lr", "--resume", "--num-processes", "--process-id",
+                 "--coordinator-address", "--process-timeout"):  # fmt: skip
+        assert flag in proc.stdout
