@@ -13,23 +13,17 @@ envpool's Python `step` in a Python loop. Time per update = env (raw XLA steppin
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
+import common
 import jax
 import numpy as np
-from ceiling import env_steps_per_second
 
 import envs
-from purejaxrl import dqn, ppo, runner
+from purejaxrl import dqn, ppo
 from purejaxrl.config import hparams
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
 
-RESULTS = Path(__file__).parent / "results"
 ENV_ID = "Pong-v5"
 
 
@@ -68,7 +62,9 @@ def measure(name, module, config, steps_per_update, updates, repeats) -> dict:
     timing = time_updates(module, config, updates)
     update_s = statistics.median(timing["update_times_s"])
     steps_per_env = steps_per_update // config.num_envs
-    env_s = steps_per_update / env_steps_per_second(ENV_ID, config.num_envs, steps_per_env, repeats)
+    env_s = steps_per_update / common.env_steps_per_second(
+        ENV_ID, config.num_envs, steps_per_env, repeats
+    )
     python_s = python_env_seconds(config.num_envs, steps_per_env, repeats)
     row = {
         "algo": name,
@@ -83,15 +79,12 @@ def measure(name, module, config, steps_per_update, updates, repeats) -> dict:
         "raw_python_steps_per_second": steps_per_update / python_s,
         "ratio_training_to_raw_xla": env_s / update_s,
     }
-    print(json.dumps(row), flush=True)
+    common.report(row)
     return row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--dqn-steps-per-update", type=int, default=1000)
+    parser = common.argument_parser(__doc__, updates=5, repeats=3, dqn_steps_per_update=1000)
     args = parser.parse_args()
 
     ppo_config = ppo.PPOConfig.for_env(ENV_ID, progress=False, compilation_cache="")
@@ -108,16 +101,12 @@ def main() -> None:
         measure("dqn", dqn, dqn_config, dqn_config.steps_per_update, args.updates, args.repeats),
     ]
     record = {
-        "command": f"python benchmarks/atari_pong.py --updates {args.updates} "
-        f"--repeats {args.repeats} --dqn-steps-per-update {args.dqn_steps_per_update}",
+        "command": common.command(args),
         "env_id": ENV_ID,
         "rows": rows,
-        **runner.environment_record(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "atari_pong.json", record)
+    common.write_record("atari_pong", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

@@ -18,17 +18,14 @@ the first start to the last finish. Medians over rounds are reported.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import multiprocessing
 import statistics
-import sys
 import time
-from pathlib import Path
 from queue import Empty
 
-RESULTS = Path(__file__).parent / "results"
+import common
+
 ENV_ID = "Pong-v5"
 
 
@@ -106,12 +103,12 @@ def measure(mode, seeds, settings, rounds, updates, steps_per_update) -> dict:
         "steps_per_second_rounds": rates,
         "steps_per_second": statistics.median(rates),
     }
-    print(json.dumps(row), flush=True)
+    common.report(row)
     return row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--num-steps", type=int, default=32)
@@ -136,21 +133,15 @@ def main() -> None:
             if mode == "processes" and seeds == 1 and "one-process" in args.modes:
                 continue  # the same as one process of one run
             rows.append(measure(mode, seeds, settings, args.rounds, args.updates, steps_per_update))
-    from purejaxrl import runner
-
     record = {
-        "command": "python " + " ".join(sys.argv),
+        "command": common.command(),
         "env_id": ENV_ID,
         "settings": settings,
         "updates_per_round": args.updates,
         "rounds": args.rounds,
         "rows": rows,
-        **runner.environment_record(),
     }
-    from purejaxrl.outputs import atomic_write_json
-
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "atari_seeds.json", record)
+    common.write_record("atari_seeds", record)
 
 
 if __name__ == "__main__":

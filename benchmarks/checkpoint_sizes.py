@@ -10,17 +10,13 @@ each algorithm's Atari defaults; they need the atari extra (envpool), and are le
 from __future__ import annotations
 
 import importlib.util
-import json
-from pathlib import Path
 
+import common
 import jax
 
 from purejaxrl import registry
 from purejaxrl.config import hparams
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
 
-RESULTS = Path(__file__).parent / "results"
 ATARI = [
     name for name, row in registry.ALGORITHMS.items() if row.config_cls.supports_image_observations
 ]
@@ -43,7 +39,7 @@ def main() -> None:
         rows.append(
             {"algo": algo, "env_id": config.env_id, "bytes": state_bytes(algorithm, config)}
         )
-        print(json.dumps(rows[-1]), flush=True)
+        common.report(rows[-1])
     if importlib.util.find_spec("envpool") is not None:
         for algo in ATARI:
             algorithm = registry.get(algo)
@@ -51,13 +47,10 @@ def main() -> None:
             rows.append(
                 {"algo": algo, "env_id": "Pong-v5", "bytes": state_bytes(algorithm, config)}
             )
-            print(json.dumps(rows[-1]), flush=True)
-    atomic_write_json(
-        RESULTS / "checkpoint_sizes.json",
-        {"command": "python benchmarks/checkpoint_sizes.py", "rows": rows},
-    )
+            common.report(rows[-1])
+    record = {"command": common.command(), "rows": rows}
+    common.write_record("checkpoint_sizes", record, environment=False)
 
 
 if __name__ == "__main__":
-    split_cpu()
-    main()
+    common.run_on_all_cores(main)

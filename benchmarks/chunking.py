@@ -19,7 +19,6 @@ progress bar on, sharing a fresh cache folder; the second compile time shows the
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -30,14 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 import jax
 
 from purejaxrl import dqn, ppo, runner
 from purejaxrl.config import hparams
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def whole_scan_time(module, config) -> float:
@@ -78,9 +74,7 @@ def cache_hit(algo: str, total_timesteps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--total-timesteps", type=int, default=500_000)
+    parser = common.argument_parser(__doc__, repeats=5, total_timesteps=500_000)
     parser.add_argument("--algos", nargs="+", default=["ppo", "dqn"], choices=["ppo", "dqn"])
     args = parser.parse_args()
 
@@ -120,20 +114,18 @@ def main() -> None:
                     "ratio_to_whole_scan": median / whole,
                 }
             )
-            print(json.dumps(rows[-1]), flush=True)
+            common.report(rows[-1])
 
     caches = [cache_hit("ppo", args.total_timesteps)]
-    print(json.dumps(caches[-1]), flush=True)
+    common.report(caches[-1])
     record = {
-        "command": f"python benchmarks/chunking.py --repeats {args.repeats} "
-        f"--total-timesteps {args.total_timesteps} --algos {' '.join(args.algos)}",
+        "command": common.command(args),
         "device": f"{len(jax.devices())} x {jax.devices()[0].device_kind}",
         "rows": rows,
         "compilation_cache": caches,
     }
-    atomic_write_json(RESULTS / "chunking.json", record)
+    common.write_record("chunking", record, environment=False)
 
 
 if __name__ == "__main__":
-    split_cpu()
-    main()
+    common.run_on_all_cores(main)

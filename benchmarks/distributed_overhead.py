@@ -15,7 +15,6 @@ and gathering each chunk's metrics to every process (part of the run time).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -25,9 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from purejaxrl.outputs import atomic_write_json
-
-RESULTS = Path(__file__).parent / "results"
+import common
 
 
 def free_port() -> int:
@@ -75,10 +72,7 @@ def sweep(processes: int, args, folder: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--total-timesteps", type=int, default=100_000)
-    args = parser.parse_args()
+    args = common.argument_parser(__doc__, repeats=3, total_timesteps=100_000).parse_args()
 
     rounds: dict[int, list[dict]] = {1: [], 2: []}
     for repeat in range(args.repeats):
@@ -88,7 +82,7 @@ def main() -> None:
             row = {k: s[k] for k in ("run_time_s", "compile_time_s", "sync_time_s")}
             row["final_return"] = [r["final_return_mean"] for r in s["results"]]
             rounds[processes].append(row)
-            print(processes, json.dumps(row), flush=True)
+            common.report(processes, row)
     table = {}
     for processes, rows in rounds.items():
         run = statistics.median(r["run_time_s"] for r in rows)
@@ -100,16 +94,15 @@ def main() -> None:
             "sync_time_s": sync,
             "sync_share": sync / run,
         }
-        print(processes, "process(es):", json.dumps(table[processes]), flush=True)
+        common.report(processes, "process(es):", table[processes])
     record = {
-        "command": "python benchmarks/distributed_overhead.py " + " ".join(sys.argv[1:]),
+        "command": common.command(),
         "runs": 16,
         "rounds": {str(k): v for k, v in rounds.items()},
         "medians": {str(k): v for k, v in table.items()},
         "two_over_one_run_time": table[2]["run_time_s"] / table[1]["run_time_s"],
     }
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "distributed_overhead.json", record)
+    common.write_record("distributed_overhead", record, environment=False)
     print(f"run time, 2 processes / 1 process: {record['two_over_one_run_time']:.3f}")
 
 

@@ -25,17 +25,15 @@ keeps the other results already in the JSON (each result records the command tha
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import time
-from pathlib import Path
+
+import common
 
 from purejaxrl import ppo, pqn, runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json, plot_curves
+from purejaxrl.outputs import plot_curves
 
-RESULTS = Path(__file__).parent / "results"
 GAMES = ("Breakout-MinAtar", "SpaceInvaders-MinAtar")
 
 PQN_MINATAR = dict(
@@ -76,41 +74,16 @@ ALGOS = {
 }
 
 
-def returns_row(result: runner.RunResult, wall_time: float) -> dict:
-    row = result.summary["results"][0]
-    return {
-        "final_return_mean": row["final_return_mean"],
-        "final_return_ci95": row["final_return_ci95"],
-        "final_return_iqm": row["final_return_iqm"],
-        "final_return_per_seed": row["final_return_per_seed"],
-        "compile_time_s": result.summary["compile_time_s"],
-        "run_time_s": result.summary["run_time_s"],
-        "wall_time_s": wall_time,
-        "steps_per_second": result.summary["steps_per_second"],
-    }
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--total-timesteps", type=int, default=524_288)
-    parser.add_argument("--num-seeds", type=int, default=4)
+    parser = common.argument_parser(__doc__, total_timesteps=524_288, num_seeds=4)
     parser.add_argument("--games", nargs="+", default=list(GAMES), choices=GAMES)
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
     parser.add_argument("--output", default="minatar", help="name of the JSON and the curves")
     args = parser.parse_args()
 
-    common = dict(
-        total_timesteps=args.total_timesteps,
-        num_seeds=args.num_seeds,
-        progress=False,
-        compilation_cache="",
-    )
-    command = (
-        f"python benchmarks/minatar.py --total-timesteps {args.total_timesteps} "
-        f"--num-seeds {args.num_seeds} --games {' '.join(args.games)} "
-        f"--algos {' '.join(args.algos)} --output {args.output}"
-    )
-    path = RESULTS / f"{args.output}.json"
+    shared = common.run_settings(args)
+    command = common.command(args)
+    path = common.RESULTS / f"{args.output}.json"
     results: dict[str, dict[str, dict]] = {}
     configs = {}
     if path.exists():  # keep the games and algorithms this call does not rerun, at the same budget
@@ -120,23 +93,26 @@ def main() -> None:
             args.num_seeds,
         ):
             results, configs = previous["results"], previous["configs"]
-    RESULTS.mkdir(exist_ok=True)
     for game in args.games:
         results[game] = {k: v for k, v in results.get(game, {}).items() if k not in args.algos}
         curves = []
         for name in args.algos:
             config_cls, make_learner, settings, _ = ALGOS[name]
-            config = config_cls(env_id=game, **settings, **common)
+            config = config_cls(env_id=game, **settings, **shared)
             configs[name] = dataclasses.asdict(dataclasses.replace(config, env_id="<game>"))
             start = time.perf_counter()
             result = runner.run(config, make_learner, name, write=False)
-            row = returns_row(result, time.perf_counter() - start)
+            row = common.returns_row(
+                result,
+                wall_time_s=time.perf_counter() - start,
+                steps_per_second=result.summary["steps_per_second"],
+            )
             results[game][name] = {"command": command, **row}
-            print(game, name, json.dumps(row), flush=True)
+            common.report(game, name, row)
             curves.append((name, result.env_steps, result.metrics["episode_return"][0]))
             short = game.removesuffix("-MinAtar").lower()
             plot_curves(  # redrawn after every algorithm, so that a stopped run keeps its curves
-                RESULTS / f"{args.output}_{short}_curve.png",
+                common.result_file(f"{args.output}_{short}_curve.png"),
                 [steps for _, steps, _ in curves],
                 [returns for _, _, returns in curves],
                 [ALGOS[name][3] for name, _, _ in curves],
@@ -156,11 +132,9 @@ def main() -> None:
                 "configs": configs,
                 "results": results,
                 "references": REFERENCES,
-                **runner.environment_record(),
             }
-            atomic_write_json(path, record)
+            common.write_record(args.output, record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

@@ -41,9 +41,10 @@ import sys
 import time
 from pathlib import Path
 
+import common
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RESULTS = HERE / "results"
 MARK_BEGIN, MARK_END = "<!-- peers:begin -->", "<!-- peers:end -->"
 
 # name -> (algorithm, env id, total env steps); every other setting is PureJaxRL's default for
@@ -205,7 +206,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--purejaxrl-dir", default=os.environ.get("PUREJAXRL_DIR"))
     parser.add_argument("--peer-pythonpath", default=os.environ.get("PEER_PYTHONPATH", ""))
     parser.add_argument("--rounds", type=int, default=3)
@@ -228,7 +229,7 @@ def main() -> None:
             result = child_ours(args.workload, args.seeds)
         else:
             result = child_peer(args.workload, args.seeds, Path(args.purejaxrl_dir))
-        print(json.dumps(result), flush=True)
+        common.report(result)
         return
     if not args.purejaxrl_dir or not (Path(args.purejaxrl_dir) / "purejaxrl" / "ppo.py").is_file():
         print(
@@ -244,7 +245,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for who in ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours"):
                 runs[who].append(run_child(who, workload, int(seeds), args))
-                print(workload, seeds, who, json.dumps(runs[who][-1]), flush=True)
+                common.report(workload, seeds, who, runs[who][-1])
         row = {"workload": workload, "seeds": int(seeds), "runs": runs}
         for who, results in runs.items():
             row[who] = {k: statistics.median(r[k] for r in results) for k in results[0]}
@@ -254,17 +255,14 @@ def main() -> None:
     import jax
 
     record = {
-        "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
+        "command": common.command(),
         "peer": "PureJaxRL " + peer_commit(Path(args.purejaxrl_dir)),
         "cpus": args.cpus or "all",
         "rounds": args.rounds,
         "jax": jax.__version__,
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    tmp = RESULTS / "peers.json.tmp"
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(RESULTS / "peers.json")
+    common.write_record("peers", record, environment=False)
     readme = HERE / "README.md"
     text = readme.read_text()
     if MARK_BEGIN in text and MARK_END in text:

@@ -17,24 +17,18 @@ Results in benchmarks/results/policy_gradients.json and policy_gradients_curve.p
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import warnings
-from pathlib import Path
 
+import common
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ceiling import env_steps_per_second
-from timing import timed_runs
 
 from purejaxrl import a2c, reinforce, runner
 from purejaxrl.config import hparams
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json, plot_curves
+from purejaxrl.outputs import plot_curves
 
-RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
     "total return, no baseline": dict(returns="total", baseline="none"),
     "reward-to-go, no baseline": dict(returns="reward_to_go", baseline="none"),
@@ -72,7 +66,7 @@ def gradient_variance(steps: int, draws: int) -> list[dict]:
     plain = rows[0]["total_variance"]
     for row in rows:
         row["variance_ratio_to_plain"] = row["total_variance"] / plain
-        print(json.dumps(row), flush=True)
+        common.report(row)
     return rows
 
 
@@ -81,21 +75,18 @@ POLICY_LAYERS = ("MLP_0", "Dense_0", "log_std")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--draws", type=int, default=512)
-    parser.add_argument("--variance-steps", type=int, default=100_000)
+    parser = common.argument_parser(__doc__, repeats=3, draws=512, variance_steps=100_000)
     args = parser.parse_args()
 
     timing = []
     for module, algo in ((reinforce, "reinforce"), (a2c, "a2c")):
         for seeds in (1, 8):
             config = module.Config(num_seeds=seeds, progress=False, compilation_cache="")
-            row = timed_runs(config, module.make_learner, algo, args.repeats)
+            row = common.timed_runs(config, module.make_learner, algo, args.repeats)
             timing.append({"algo": algo, **row})
-            print(json.dumps(timing[-1]), flush=True)
-    ceiling = env_steps_per_second("CartPole-v1", 8, 500 * 250, args.repeats)
-    print(json.dumps({"ceiling_8_envs": ceiling}), flush=True)
+            common.report(timing[-1])
+    ceiling = common.env_steps_per_second("CartPole-v1", 8, 500 * 250, args.repeats)
+    common.report({"ceiling_8_envs": ceiling})
 
     curves, labels, returns = [], [], {}
     for name, variant in VARIANTS.items():
@@ -106,13 +97,13 @@ def main() -> None:
         curves.append((result.env_steps, result.metrics["episode_return"][0]))
         labels.append(f"REINFORCE, {name}")
         returns[labels[-1]] = result.summary["results"][0]
-        print(labels[-1], json.dumps(returns[labels[-1]]["final_return_mean"]), flush=True)
+        common.report(labels[-1], returns[labels[-1]]["final_return_mean"])
     a2c_result = runner.run(
         a2c.A2CConfig(num_seeds=8, progress=False, compilation_cache=""), a2c.make_learner, "a2c",
         write=False,
     )  # fmt: skip
     returns["A2C"] = a2c_result.summary["results"][0]
-    print("A2C", json.dumps(returns["A2C"]["final_return_mean"]), flush=True)
+    common.report("A2C", returns["A2C"]["final_return_mean"])
 
     # A2C logs every 40 env steps; average its returns over REINFORCE's 4000-step updates.
     bins = a2c_result.metrics["episode_return"][0].reshape(8, -1, 100)  # (seed, bin, update)
@@ -121,9 +112,8 @@ def main() -> None:
         a2c_curve = np.nanmean(bins, axis=2)
     curves.append((a2c_result.env_steps.reshape(-1, 100)[:, -1], a2c_curve))
     labels.append("A2C")
-    RESULTS.mkdir(exist_ok=True)
     plot_curves(
-        RESULTS / "policy_gradients_curve.png",
+        common.result_file("policy_gradients_curve.png"),
         [steps for steps, _ in curves],
         [returns for _, returns in curves],
         labels,
@@ -132,17 +122,14 @@ def main() -> None:
 
     variance = gradient_variance(args.variance_steps, args.draws)
     record = {
-        "command": f"python benchmarks/policy_gradients.py --repeats {args.repeats} "
-        f"--draws {args.draws} --variance-steps {args.variance_steps}",
+        "command": common.command(args),
         "timing": timing,
         "ceiling_8_envs_steps_per_second": ceiling,
         "returns_8_seeds": returns,
         "gradient_variance": variance,
-        **runner.environment_record(),
     }
-    atomic_write_json(RESULTS / "policy_gradients.json", record)
+    common.write_record("policy_gradients", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

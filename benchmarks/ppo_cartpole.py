@@ -10,26 +10,17 @@ compilation cache off, so they are real compilations.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-from pathlib import Path
 
+import common
 import jax.numpy as jnp
-from ceiling import env_steps_per_second
-from timing import timed_runs
 
-from purejaxrl import runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
 from purejaxrl.ppo import PPOConfig, make_learner
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def env_ceiling(num_envs: int, steps_per_env: int, repeats: int) -> dict:
     """Env steps/s of `num_envs` CartPole envs with random actions in one jitted scan."""
-    rate = env_steps_per_second("CartPole-v1", num_envs, steps_per_env, repeats)
+    rate = common.env_steps_per_second("CartPole-v1", num_envs, steps_per_env, repeats)
     return {
         "num_envs": num_envs,
         "run_time_s": num_envs * steps_per_env / rate,
@@ -38,35 +29,28 @@ def env_ceiling(num_envs: int, steps_per_env: int, repeats: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--total-timesteps", type=int, default=500_000)
-    args = parser.parse_args()
+    args = common.argument_parser(__doc__, repeats=3, total_timesteps=500_000).parse_args()
 
     base = PPOConfig(total_timesteps=args.total_timesteps, compilation_cache="")
     rows = []
     for seeds in (1, 8):
         for progress in (False, True):
             config = dataclasses.replace(base, num_seeds=seeds, progress=progress)
-            rows.append(timed_runs(config, make_learner, "ppo", args.repeats))
-            print(json.dumps(rows[-1]), flush=True)
+            rows.append(common.timed_runs(config, make_learner, "ppo", args.repeats))
+            common.report(rows[-1])
     steps_per_env = base.num_updates * base.num_steps
     ceilings = [env_ceiling(base.num_envs * s, steps_per_env, args.repeats) for s in (1, 8)]
     for row in ceilings:
-        print(json.dumps(row), flush=True)
+        common.report(row)
     record = {
-        "command": f"python benchmarks/ppo_cartpole.py --repeats {args.repeats} "
-        f"--total-timesteps {args.total_timesteps}",
+        "command": common.command(args),
         "config": dataclasses.asdict(base),
         "ppo": rows,
         "env_ceiling": ceilings,
-        **runner.environment_record(),
         "jnp_default_dtype": str(jnp.zeros(()).dtype),
     }
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "ppo_cartpole.json", record)
+    common.write_record("ppo_cartpole", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

@@ -9,11 +9,9 @@ target is a mean final return >= -250 (gymnax-blines report about -130).
 
 from __future__ import annotations
 
-from pathlib import Path
+import common
 
 from purejaxrl import cli, runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
 from purejaxrl.ppo import PPOConfig, make_learner
 
 CONFIG = PPOConfig(
@@ -30,13 +28,13 @@ CONFIG = PPOConfig(
     compilation_cache="",
 )
 
-if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
+
+def main() -> None:
     result = runner.run(CONFIG, make_learner, "ppo")
     print(cli.format_table(result))
-    record = {
-        "command": "python benchmarks/ppo_pendulum.py",
-        "run_dir": str(result.run_dir),
-        **result.summary,
-    }
-    atomic_write_json(Path(__file__).parent / "results" / "ppo_pendulum.json", record)
+    record = {"command": common.command(), "run_dir": str(result.run_dir), **result.summary}
+    common.write_record("ppo_pendulum", record, environment=False)  # the summary holds it
+
+
+if __name__ == "__main__":
+    common.run_on_all_cores(main)

@@ -11,35 +11,25 @@ final return mean of each run and the PQN / DQN run-time ratio.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import statistics
-from pathlib import Path
+
+import common
 
 from purejaxrl import dqn, pqn, runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=1, help="each round is PQN, DQN, DQN, PQN")
     parser.add_argument("--num-seeds", type=int, default=8)
     parser.add_argument("--total-timesteps", type=int, default=500_000)
     args = parser.parse_args()
 
-    common = dict(
-        total_timesteps=args.total_timesteps,
-        num_seeds=args.num_seeds,
-        progress=False,
-        compilation_cache="",
-    )
+    shared = common.run_settings(args)
     algos = {
-        "pqn": (pqn.PQNConfig(**common), pqn.make_learner),
-        "dqn": (dqn.DQNConfig(**common), dqn.make_learner),
+        "pqn": (pqn.PQNConfig(**shared), pqn.make_learner),
+        "dqn": (dqn.DQNConfig(**shared), dqn.make_learner),
     }
     runs: dict[str, list[dict]] = {name: [] for name in algos}
     for _ in range(args.rounds):
@@ -52,7 +42,7 @@ def main() -> None:
                 "final_return_mean": s["results"][0]["final_return_mean"],
             }
             runs[name].append(row)
-            print(json.dumps({"algo": name, **row}), flush=True)
+            common.report({"algo": name, **row})
 
     def medians(rows):
         return {
@@ -62,20 +52,16 @@ def main() -> None:
 
     summary = {name: medians(rows) for name, rows in runs.items()}
     ratio = summary["pqn"]["run_time_s"] / summary["dqn"]["run_time_s"]
-    print(json.dumps({"medians": summary, "pqn_over_dqn_run_time": ratio}), flush=True)
+    common.report({"medians": summary, "pqn_over_dqn_run_time": ratio})
     record = {
-        "command": f"python benchmarks/pqn_cartpole.py --rounds {args.rounds} "
-        f"--num-seeds {args.num_seeds} --total-timesteps {args.total_timesteps}",
+        "command": common.command(args),
         "configs": {name: dataclasses.asdict(config) for name, (config, _) in algos.items()},
         "runs": runs,
         "medians": summary,
         "pqn_over_dqn_run_time": ratio,
-        **runner.environment_record(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "pqn_cartpole.json", record)
+    common.write_record("pqn_cartpole", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

@@ -11,25 +11,19 @@ gamma 0.9. Results in benchmarks/results/q_learning_lizard.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
+import common
 import numpy as np
 
 import envs
 from purejaxrl import runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json
 from purejaxrl.q_learning import QLearningConfig, make_learner
 from purejaxrl.value_iteration import value_iteration
 
-RESULTS = Path(__file__).parent / "results"
 ENV_ID = "Gridworld-Lizard-Slippery-v0"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--budgets", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--alpha-decay", type=float, default=0.8)
     parser.add_argument("--seeds", type=int, default=100)
@@ -55,24 +49,19 @@ def main() -> None:
             "run_time_s": result.summary["run_time_s"],
         }
         rows.append(row)
-        print(json.dumps(row), flush=True)
+        common.report(row)
         write(args, rows, q_star)  # after every budget: a long run that is stopped keeps its rows
 
 
 def write(args, rows: list[dict], q_star: np.ndarray) -> None:
     record = {
-        "command": "python benchmarks/q_learning_lizard.py --budgets "
-        + " ".join(map(str, args.budgets))
-        + f" --alpha-decay {args.alpha_decay} --seeds {args.seeds}",
+        "command": common.command(args),
         "env_id": ENV_ID,
         "q_star_abs_max": float(np.abs(q_star).max()),
         "rows": rows,
-        **runner.environment_record(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "q_learning_lizard.json", record)
+    common.write_record("q_learning_lizard", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

@@ -17,57 +17,38 @@ Budget: the issue asks for 5e5 steps, but one gradient step of 8 seeds costs abo
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
-from pathlib import Path
+
+import common
 
 from purejaxrl import runner
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json, plot_curves
+from purejaxrl.outputs import plot_curves
 from purejaxrl.sac import DISCRETE_TARGET_ENTROPY_RATIO, SACConfig, make_learner
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-seeds", type=int, default=8)
-    parser.add_argument("--total-timesteps", type=int, default=150_000)
-    args = parser.parse_args()
+    args = common.argument_parser(__doc__, num_seeds=8, total_timesteps=150_000).parse_args()
 
-    config = SACConfig(
-        env_id="CartPole-v1",
-        total_timesteps=args.total_timesteps,
-        num_seeds=args.num_seeds,
-        progress=False,
-        compilation_cache="",
-    )
+    config = SACConfig(env_id="CartPole-v1", **common.run_settings(args))
     result = runner.run(config, make_learner, "sac", write=False)
-    row = result.summary["results"][0]
     alpha = result.metrics["alpha"][0]  # (seed, update)
+    target_entropy = DISCRETE_TARGET_ENTROPY_RATIO * math.log(2) * config.target_entropy_scale
     record = {
-        "command": f"python benchmarks/sac_cartpole.py --num-seeds {args.num_seeds} "
-        f"--total-timesteps {args.total_timesteps}",
+        "command": common.command(args),
         "config": dataclasses.asdict(config),
-        "final_return_mean": row["final_return_mean"],
-        "final_return_ci95": row["final_return_ci95"],
-        "final_return_iqm": row["final_return_iqm"],
-        "final_return_per_seed": row["final_return_per_seed"],
-        "final_alpha_per_seed": alpha[:, -1].tolist(),
-        "final_entropy_per_seed": result.metrics["entropy"][0][:, -1].tolist(),
-        "target_entropy": DISCRETE_TARGET_ENTROPY_RATIO * math.log(2) * config.target_entropy_scale,
-        "compile_time_s": result.summary["compile_time_s"],
-        "run_time_s": result.summary["run_time_s"],
-        "steps_per_second": result.summary["steps_per_second"],
-        **runner.environment_record(),
+        **common.returns_row(
+            result,
+            final_alpha_per_seed=alpha[:, -1].tolist(),
+            final_entropy_per_seed=result.metrics["entropy"][0][:, -1].tolist(),
+            target_entropy=target_entropy,
+            steps_per_second=result.summary["steps_per_second"],
+        ),
     }
-    print(json.dumps({k: v for k, v in record.items() if k != "config"}), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_json(RESULTS / "sac_cartpole.json", record)
+    common.report({k: v for k, v in record.items() if k != "config"})
+    common.write_record("sac_cartpole", record)
     plot_curves(
-        RESULTS / "sac_cartpole_curve.png",
+        common.result_file("sac_cartpole_curve.png"),
         result.env_steps,
         result.metrics["episode_return"],
         ["discrete SAC"],
@@ -77,5 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)

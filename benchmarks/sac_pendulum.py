@@ -13,56 +13,30 @@ off. The project's target: SAC >= -250 (SB3's zoo reports about -150 to -180).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-from pathlib import Path
+
+import common
 
 from purejaxrl import ddpg, runner, sac
-from purejaxrl.devices import split_cpu
-from purejaxrl.outputs import atomic_write_json, plot_curves
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def returns_row(result: runner.RunResult) -> dict:
-    row = result.summary["results"][0]
-    return {
-        "final_return_mean": row["final_return_mean"],
-        "final_return_ci95": row["final_return_ci95"],
-        "final_return_iqm": row["final_return_iqm"],
-        "final_return_per_seed": row["final_return_per_seed"],
-        "compile_time_s": result.summary["compile_time_s"],
-        "run_time_s": result.summary["run_time_s"],
-    }
+from purejaxrl.outputs import plot_curves
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-seeds", type=int, default=8)
-    parser.add_argument("--total-timesteps", type=int, default=20_000)
-    args = parser.parse_args()
+    args = common.argument_parser(__doc__, num_seeds=8, total_timesteps=20_000).parse_args()
 
-    common = dict(
-        env_id="Pendulum-v1",
-        total_timesteps=args.total_timesteps,
-        num_seeds=args.num_seeds,
-        progress=False,
-        compilation_cache="",
-    )
+    shared = dict(env_id="Pendulum-v1", **common.run_settings(args))
     algos = {
-        "sac": (sac.SACConfig(**common), sac.make_learner, "sac"),
-        "ddpg": (ddpg.DDPGConfig(**common), ddpg.make_learner, "ddpg"),
-        "td3": (ddpg.DDPGConfig(**common, td3=True), ddpg.make_learner, "ddpg"),
+        "sac": (sac.SACConfig(**shared), sac.make_learner, "sac"),
+        "ddpg": (ddpg.DDPGConfig(**shared), ddpg.make_learner, "ddpg"),
+        "td3": (ddpg.DDPGConfig(**shared, td3=True), ddpg.make_learner, "ddpg"),
     }
     results = {}
     for name, (config, make_learner, algo) in algos.items():
         results[name] = runner.run(config, make_learner, algo, write=False)
-        print(name, json.dumps(returns_row(results[name])), flush=True)
+        common.report(name, common.returns_row(results[name]))
 
-    RESULTS.mkdir(exist_ok=True)
     plot_curves(
-        RESULTS / "sac_pendulum_curve.png",
+        common.result_file("sac_pendulum_curve.png"),
         [result.env_steps for result in results.values()],
         [result.metrics["episode_return"][0] for result in results.values()],
         ["SAC", "DDPG", "TD3"],
@@ -70,16 +44,13 @@ def main() -> None:
         f"({args.num_seeds} seeds, 95% bands)",
     )
     record = {
-        "command": f"python benchmarks/sac_pendulum.py --num-seeds {args.num_seeds} "
-        f"--total-timesteps {args.total_timesteps}",
+        "command": common.command(args),
         "configs": {name: dataclasses.asdict(config) for name, (config, _, _) in algos.items()},
-        "returns": {name: returns_row(result) for name, result in results.items()},
+        "returns": {name: common.returns_row(result) for name, result in results.items()},
         "sac_final_alpha_per_seed": results["sac"].metrics["alpha"][0, :, -1].tolist(),
-        **runner.environment_record(),
     }
-    atomic_write_json(RESULTS / "sac_pendulum.json", record)
+    common.write_record("sac_pendulum", record)
 
 
 if __name__ == "__main__":
-    split_cpu()  # one JAX device per core, before anything starts JAX
-    main()
+    common.run_on_all_cores(main)
