@@ -12,10 +12,11 @@ from the smaller of their slowly updated targets, and tune alpha so that the pol
 tracks a target (`--no-autotune` keeps alpha fixed).
 
 The actor and the critics work in normalised actions a in [-1, 1]^d; the env receives
-low + (a + 1) (high - low) / 2. One update (one row of metrics) is `steps_per_update` env steps,
-made of training phases as in DDPG: each phase steps every env `train_frequency / num_envs` times
-(uniformly random actions until `learning_starts`, then actions sampled from the policy), adds the
-transitions to the replay buffer, and takes `gradient_steps` gradient steps once learning started.
+low + (a + 1) (high - low) / 2. The loop is `offpolicy.py`'s, as DDPG's: one update (one row of
+metrics) is `steps_per_update` env steps, made of training phases; each phase steps every env
+`train_frequency / num_envs` times (uniformly random actions until `learning_starts`, then actions
+sampled from the policy), adds the transitions to the replay buffer, and takes `gradient_steps`
+gradient steps once more than `learning_starts` env steps were taken.
 
 Reading map, top to bottom:
   SACConfig       static fields (schedule, sizes) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
@@ -23,8 +24,8 @@ Reading map, top to bottom:
   soft_q_target, discrete_soft_q_target   the regression targets of the critics
   critic_loss, actor_loss, temperature_loss   the three objectives, both forms in each
   SACState        the learner state of one run
-  make_learner    env_step (explore, buffer write) -> gradient_step (critics, actor, alpha, soft
-                  target update) -> phase -> update
+  make_learner    SAC's part of the off-policy loop (`offpolicy.make_update`): explore, and a
+                  gradient_step (critics, actor, alpha, soft target update)
   make_train      the whole run as one pure function of (key, hp)
 The critics are `networks.Critic` (continuous) and `networks.QNetwork` (discrete), the replay
 buffer is `replay.py`'s, the action scaling `networks.to_env_action`.
@@ -46,24 +47,14 @@ from flax import struct
 import envs
 from purejaxrl import cli
 from purejaxrl.config import (
-    BaseConfig,
     HParams,
     require,
     require_box_observations,
     require_finite_in,
-    require_replay_schedule,
     traced,
 )
 from purejaxrl.distributions import DiagGaussian
-from purejaxrl.learner import (
-    Learner,
-    Metrics,
-    episode_info,
-    episode_metrics,
-    learner_inputs,
-    masked_means,
-    scan_updates,
-)
+from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ACTIVATIONS,
     MLP,
@@ -73,7 +64,15 @@ from purejaxrl.networks import (
     soft_update,
     to_env_action,
 )
-from purejaxrl.replay import BufferState, ReplayBuffer, Transition
+from purejaxrl.offpolicy import (
+    OffPolicyAgent,
+    OffPolicyConfig,
+    example_transition,
+    make_update,
+    require_bounded_box_actions,
+    uniform_actions,
+)
+from purejaxrl.replay import BufferState, ReplayBuffer
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 """Bounds of the Gaussian's log standard deviation before squashing (as CleanRL and SB3)."""
@@ -97,12 +96,13 @@ room to be decisive where it matters. It is the ratio that rejax's tuned CartPol
 
 
 @dataclass(frozen=True)
-class SACConfig(BaseConfig):
+class SACConfig(OffPolicyConfig):
     """Soft Actor-Critic (Haarnoja et al. 2018b), discrete form after Christodoulou (2019).
 
     The defaults reach -132 [-151, -114] on Pendulum-v1 in 2e4 env steps over 8 seeds (the SB3 zoo
     budget), with 64x64 networks sized for a CPU and one gradient step per 2 env steps (the papers
     take one per env step with 256x256 networks: --train-frequency 1 --hidden-sizes 256 256).
+    The replay schedule fields (num_envs ... steps_per_update) are documented on `OffPolicyConfig`.
     """
 
     env_id: str = "Pendulum-v1"
@@ -111,19 +111,11 @@ class SACConfig(BaseConfig):
     total_timesteps: int = 20_000
     """Environment steps per run (summed over parallel envs)."""
     num_envs: int = 1
-    """Parallel environments per run."""
     buffer_size: int = 100_000
-    """Replay capacity in transitions; the oldest are overwritten."""
     batch_size: int = 256
-    """Transitions per gradient step, sampled uniformly from the buffer."""
     learning_starts: int = 1_000
-    """Env steps of uniformly random actions before gradient steps begin."""
     train_frequency: int = 2
-    """Env steps (all envs together) between training phases; a multiple of num_envs."""
-    gradient_steps: int = 1
-    """Gradient steps per training phase."""
     steps_per_update: int = 1_000
-    """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
     autotune: bool = True
     """Learn the temperature alpha so that the policy's entropy tracks the target; else keep
     alpha = initial_alpha."""
@@ -149,24 +141,16 @@ class SACConfig(BaseConfig):
     `DISCRETE_TARGET_ENTROPY_RATIO`; Christodoulou 2019's 0.98 log|A| is scale 1.4, which keeps a
     two-action policy almost uniform and makes alpha run away on CartPole)."""
 
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.steps_per_update
-
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
         spec = super().validate(spec)
-        require_replay_schedule(self)
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         require_box_observations(self, spec)
         if not spec.discrete_actions:
-            space = spec.action_space
-            bounded = jnp.all(jnp.isfinite(jnp.asarray(space.low))) and jnp.all(
-                jnp.isfinite(jnp.asarray(space.high))
-            )
-            require(
-                self, "env_id", len(space.shape) == 1 and bool(bounded),
+            require_bounded_box_actions(
+                self,
+                spec,
                 "SAC needs a one-dimensional action Box with finite bounds (or discrete actions)",
-            )  # fmt: skip
+            )
         require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "alpha_lr", 0.0, math.inf, open_low=True)
@@ -349,8 +333,6 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
     space = spec.action_space
     action_shape = () if discrete else (math.prod(space.shape),)
     buffer = ReplayBuffer(config.buffer_size)
-    env_steps_per_phase = config.train_frequency // config.num_envs
-    phases_per_update = config.steps_per_update // config.train_frequency
     # (C, B) for sampled actions, (C, B, A) over all actions in the discrete form
     critic_values = jax.vmap(critic.apply, in_axes=(0, None) if discrete else (0, None, None))
 
@@ -377,21 +359,13 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             action = jnp.zeros(action_shape)
         params = Networks(actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha))
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
-        example = Transition(
-            obs=obs[0],
-            action=action,
-            reward=jnp.zeros(()),
-            next_obs=obs[0],
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-        )
         return SACState(
             params=params,
             target_critic=critic_params,
             actor_opt_state=actor_tx.init(params.actor),
             critic_opt_state=critic_tx.init(params.critic),
             alpha_opt_state=alpha_tx.init(params.log_alpha),
-            buffer=buffer.init(example),
+            buffer=buffer.init(example_transition(obs, action)),
             env_state=env_state,
             obs=obs,
             timesteps=jnp.int32(0),
@@ -409,34 +383,16 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
         action, log_pi = squashed_gaussian_sample(key, mean, log_std)
         return action, log_pi, None
 
-    def env_step(state: SACState, hp: HParams) -> tuple[SACState, dict]:
-        key, random_key, policy_key, env_key = jax.random.split(state.key, 4)
+    def explore(state: SACState, hp: HParams, key) -> tuple[SACState, jax.Array]:
+        """Actions (N, ...): uniformly random until learning_starts env steps were taken, then
+        sampled from the policy."""
+        random_key, policy_key = jax.random.split(key)
         action, _, _ = policy(state.params.actor, state.obs, policy_key)
-        if discrete:
-            uniform = jax.random.randint(random_key, action.shape, 0, spec.num_actions)
-        else:
-            uniform = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
-        action = jnp.where(state.timesteps < config.learning_starts, uniform, action)
-        env_action = (
-            action if discrete else to_env_action(action, space).reshape((-1, *space.shape))
-        )
-        obs, env_state, reward, terminated, truncated, info = env.step(
-            env_key, state.env_state, env_action
-        )
-        transition = Transition(
-            state.obs, action, reward, info["final_observation"], terminated, truncated
-        )
-        state = state.replace(
-            buffer=buffer.add(state.buffer, transition, info.get("valid")),
-            env_state=env_state,
-            obs=obs,
-            timesteps=state.timesteps + config.num_envs,
-            key=key,
-        )
-        return state, episode_info(info)
+        uniform = uniform_actions(random_key, spec, config.num_envs)
+        return state, jnp.where(state.timesteps < config.learning_starts, uniform, action)
 
-    def gradient_step(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        key, sample_key, next_key, actor_key = jax.random.split(state.key, 4)
+    def gradient_step(state: SACState, hp: HParams, key) -> tuple[SACState, Metrics]:
+        sample_key, next_key, actor_key = jax.random.split(key, 3)
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         params = state.params
         alpha = jnp.exp(params.log_alpha) if config.autotune else hp.initial_alpha
@@ -500,7 +456,6 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             actor_opt_state=actor_opt_state,
             critic_opt_state=critic_opt_state,
             alpha_opt_state=alpha_opt_state,
-            key=key,
         )
         return state, {
             "loss": loss,
@@ -511,38 +466,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             "entropy": entropy,
         }
 
-    def train(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        state, metrics = jax.lax.scan(
-            lambda s, _: gradient_step(s, hp), state, None, config.gradient_steps
-        )
-        return state, {**jax.tree.map(jnp.mean, metrics), "learned": jnp.bool_(True)}
-
-    def skip(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        nan = jnp.float32(jnp.nan)
-        names = ("loss", "q_mean", "actor_loss", "alpha_loss", "alpha", "entropy")
-        return state, {**{name: nan for name in names}, "learned": jnp.bool_(False)}
-
-    def phase(state: SACState, hp: HParams) -> tuple[SACState, tuple[dict, Metrics]]:
-        state, info = jax.lax.scan(
-            lambda s, _: env_step(s, hp), state, None, env_steps_per_phase
-        )  # info leaves: (env_steps_per_phase, N)
-        learn = (state.timesteps >= config.learning_starts) & buffer.can_sample(
-            state.buffer, config.batch_size
-        )
-        state, metrics = jax.lax.cond(learn, train, skip, state, hp)
-        return state, (info, metrics)
-
-    def update(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        state, (info, metrics) = jax.lax.scan(
-            lambda s, _: phase(s, hp), state, None, phases_per_update
-        )
-        info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
-        learned = metrics.pop("learned")  # (phases,)
-        return state, {
-            **episode_metrics(info),
-            **masked_means(metrics, learned),
-            "gradient_steps": learned.sum() * config.gradient_steps,
-        }
+    update = make_update(config, env, buffer, spec, OffPolicyAgent(explore, gradient_step))
 
     def export(state: SACState) -> dict:
         return {"actor": state.params.actor, "critic": state.params.critic}
