@@ -296,39 +296,6 @@ def require_box_observations(config, spec: envs.EnvSpec) -> None:
     )
 
 
-def require_replay_schedule(config) -> None:
-    """The size and schedule checks shared by the replay-based algorithms (DQN, DDPG).
-
-    Expects num_envs, buffer_size, batch_size, gradient_steps, learning_starts, train_frequency,
-    steps_per_update and total_timesteps on the config.
-    """
-    for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps"):
-        require(config, name, getattr(config, name) >= 1, "must be >= 1")
-    total, buffer_size = config.total_timesteps, config.buffer_size
-    require(
-        config, "learning_starts", 0 <= config.learning_starts < total,
-        f"must be in [0, total_timesteps={total}) or no gradient step is taken",
-    )  # fmt: skip
-    require(
-        config, "batch_size", config.batch_size <= buffer_size,
-        f"must be <= buffer_size={buffer_size} (a batch is sampled from the buffer)",
-    )  # fmt: skip
-    require(
-        config, "num_envs", config.num_envs <= buffer_size,
-        f"must be <= buffer_size={buffer_size} (each env step adds num_envs transitions)",
-    )  # fmt: skip
-    for name, divisor in (
-        ("train_frequency", "num_envs"),
-        ("steps_per_update", "train_frequency"),
-        ("total_timesteps", "steps_per_update"),
-    ):
-        value, by = getattr(config, name), getattr(config, divisor)
-        require(
-            config, name, value >= 1 and value % by == 0,
-            f"must be a positive multiple of {divisor}={by}",
-        )  # fmt: skip
-
-
 def require_torso(config, spec: envs.EnvSpec) -> None:
     """The network body must suit the observations: a CNN needs stacked frames (C, H, W), an MLP
     needs vectors. `torso="auto"` always does."""

@@ -6,18 +6,20 @@
     python -m purejaxrl.ddpg --env-id MountainCarContinuous-v0 --noise ou --total-timesteps 200000
 
 The actor and the critic work in normalised actions a in [-1, 1]^d; the env receives
-low + (a + 1) (high - low) / 2. One update (one row of metrics) is `steps_per_update` env steps,
-made of training phases: each phase steps every env `train_frequency / num_envs` times (uniformly
-random actions until `learning_starts`, then mu(s) plus exploration noise), adds the transitions
-to the replay buffer, and takes `gradient_steps` gradient steps once learning has started.
+low + (a + 1) (high - low) / 2. The loop is `offpolicy.py`'s: one update (one row of metrics) is
+`steps_per_update` env steps, made of training phases; each phase steps every env
+`train_frequency / num_envs` times (uniformly random actions until `learning_starts`, then mu(s)
+plus exploration noise), adds the transitions to the replay buffer, and takes `gradient_steps`
+gradient steps once more than `learning_starts` env steps were taken.
 
 Reading map, top to bottom:
   DDPGConfig      static fields (TD3 switches, schedule) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
   Networks, DDPGState   actor and critic(s) parameters; the learner state of one run
   to_env_action, smoothed_target_action, ou_step   action scaling and the two kinds of noise
   critic_loss, actor_loss   the TD regression and the deterministic policy gradient
-  make_learner    env_step (explore, buffer write) -> gradient_step (critic, then the actor and
-                  the soft target update every actor_delay steps) -> phase -> update
+  make_learner    DDPG's part of the off-policy loop (`offpolicy.make_update`): explore, and a
+                  gradient_step (critic, then the actor and the soft target update every
+                  actor_delay steps)
   make_train      the whole run as one pure function of (key, hp)
 The networks are in `networks.py`, the replay buffer in `replay.py`.
 """
@@ -35,23 +37,13 @@ from flax import struct
 
 import envs
 from purejaxrl.config import (
-    BaseConfig,
     HParams,
     require,
     require_box_observations,
     require_finite_in,
-    require_replay_schedule,
     traced,
 )
-from purejaxrl.learner import (
-    Learner,
-    Metrics,
-    episode_info,
-    episode_metrics,
-    learner_inputs,
-    masked_means,
-    scan_updates,
-)
+from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
     Critic,
@@ -59,16 +51,25 @@ from purejaxrl.networks import (
     soft_update,
     to_env_action,
 )
+from purejaxrl.offpolicy import (
+    OffPolicyAgent,
+    OffPolicyConfig,
+    example_transition,
+    make_update,
+    require_bounded_box_actions,
+    uniform_actions,
+)
 from purejaxrl.replay import BufferState, ReplayBuffer, Transition
 
 
 @dataclass(frozen=True)
-class DDPGConfig(BaseConfig):
+class DDPGConfig(OffPolicyConfig):
     """Deep Deterministic Policy Gradient (Lillicrap et al. 2016), with TD3 (Fujimoto et al. 2018).
 
     The defaults are sized for a CPU: 64x64 networks and one gradient step per 4 env steps reach
     about -157 on Pendulum-v1 in 5e4 steps, 8 seeds in about 20 s on 2 cores. The papers' setting
     (400x300 or 256x256, --train-frequency 1) learns in fewer env steps at many times the compute.
+    The replay schedule fields (num_envs ... steps_per_update) are documented on `OffPolicyConfig`.
     """
 
     env_id: str = "Pendulum-v1"
@@ -76,17 +77,11 @@ class DDPGConfig(BaseConfig):
     total_timesteps: int = 50_000
     """Environment steps per run (summed over parallel envs)."""
     num_envs: int = 1
-    """Parallel environments per run."""
     buffer_size: int = 100_000
-    """Replay capacity in transitions; the oldest are overwritten."""
     batch_size: int = 256
-    """Transitions per gradient step, sampled uniformly from the buffer."""
     learning_starts: int = 5_000
-    """Env steps of uniformly random actions before gradient steps begin."""
     train_frequency: int = 4
-    """Env steps (all envs together) between training phases; a multiple of num_envs."""
-    gradient_steps: int = 1
-    """Gradient steps per training phase."""
+    steps_per_update: int = 1_000
     noise: Literal["gaussian", "ou"] = "gaussian"
     """Exploration noise added to mu(s): independent Gaussian, or Ornstein-Uhlenbeck (temporally
     correlated, as in the DDPG paper), reset at each episode's start."""
@@ -100,8 +95,6 @@ class DDPGConfig(BaseConfig):
     """Turn on all three TD3 options."""
     policy_delay: int = 2
     """Critic updates per actor update when the actor is delayed."""
-    steps_per_update: int = 1_000
-    """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the actor and of each critic."""
     activation: ActivationName = "relu"
@@ -126,10 +119,6 @@ class DDPGConfig(BaseConfig):
     """Ornstein-Uhlenbeck mean reversion per step, in (0, 1]."""
 
     @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.steps_per_update
-
-    @property
     def uses_twin_critics(self) -> bool:
         return self.twin_critics or self.td3
 
@@ -143,7 +132,6 @@ class DDPGConfig(BaseConfig):
 
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
         spec = super().validate(spec)
-        require_replay_schedule(self)
         require(self, "policy_delay", self.policy_delay >= 1, "must be >= 1")
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         space = spec.action_space
@@ -154,13 +142,9 @@ class DDPGConfig(BaseConfig):
             f"DDPG needs a continuous (Box) action space, this env's is {type(space).__name__} "
             "(use dqn or ppo for discrete actions)",
         )
-        bounded = jnp.all(jnp.isfinite(jnp.asarray(space.low))) and jnp.all(
-            jnp.isfinite(jnp.asarray(space.high))
+        require_bounded_box_actions(
+            self, spec, "DDPG needs a one-dimensional action Box with finite bounds"
         )
-        require(
-            self, "env_id", len(space.shape) == 1 and bool(bounded),
-            "DDPG needs a one-dimensional action Box with finite bounds",
-        )  # fmt: skip
         require_box_observations(self, spec)
         require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
@@ -243,8 +227,6 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
     actor, critic = make_networks(config, action_dim)
     num_critics = 2 if config.uses_twin_critics else 1
     buffer = ReplayBuffer(config.buffer_size)
-    env_steps_per_phase = config.train_frequency // config.num_envs
-    phases_per_update = config.steps_per_update // config.train_frequency
     critic_values = jax.vmap(critic.apply, in_axes=(0, None, None))  # (C, B)
 
     def optimizers(hp: HParams):
@@ -260,20 +242,12 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
             jax.vmap(critic.init, in_axes=(0, None, None))(critic_keys, obs, action),
         )
         actor_tx, critic_tx = optimizers(hp)
-        example = Transition(
-            obs=obs[0],
-            action=action[0],
-            reward=jnp.zeros(()),
-            next_obs=obs[0],
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-        )
         return DDPGState(
             params=params,
             target_params=params,
             actor_opt_state=actor_tx.init(params.actor),
             critic_opt_state=critic_tx.init(params.critic),
-            buffer=buffer.init(example),
+            buffer=buffer.init(example_transition(obs, action[0])),
             env_state=env_state,
             obs=obs,
             noise=jnp.zeros((config.num_envs, action_dim)),
@@ -282,8 +256,9 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
             key=key,
         )
 
-    def explore(state: DDPGState, hp: HParams, key) -> tuple[jax.Array, jax.Array]:
-        """(normalised actions (N, d), new OU state): random before learning_starts, else noisy mu."""
+    def explore(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, jax.Array]:
+        """Normalised actions (N, d): uniformly random until learning_starts env steps were
+        taken, then mu(s) plus exploration noise (whose OU state the returned state keeps)."""
         random_key, noise_key = jax.random.split(key)
         mu = actor.apply(state.params.actor, state.obs)
         if config.noise == "ou":
@@ -291,32 +266,16 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
         else:
             noise = hp.exploration_noise * jax.random.normal(noise_key, mu.shape)
         policy = jnp.clip(mu + noise, -1.0, 1.0)
-        uniform = jax.random.uniform(random_key, mu.shape, minval=-1.0, maxval=1.0)
+        uniform = uniform_actions(random_key, spec, config.num_envs)
         warming_up = state.timesteps < config.learning_starts
-        return jnp.where(warming_up, uniform, policy), noise
+        return state.replace(noise=noise), jnp.where(warming_up, uniform, policy)
 
-    def env_step(state: DDPGState, hp: HParams) -> tuple[DDPGState, dict]:
-        key, act_key, env_key = jax.random.split(state.key, 3)
-        action, noise = explore(state, hp, act_key)
-        obs, env_state, reward, terminated, truncated, info = env.step(
-            env_key, state.env_state, to_env_action(action, space).reshape((-1, *space.shape))
-        )
-        done = jnp.logical_or(terminated, truncated)
-        transition = Transition(
-            state.obs, action, reward, info["final_observation"], terminated, truncated
-        )
-        state = state.replace(
-            buffer=buffer.add(state.buffer, transition),
-            env_state=env_state,
-            obs=obs,
-            noise=jnp.where(done[:, None], 0.0, noise),  # a new episode starts a new OU path
-            timesteps=state.timesteps + config.num_envs,
-            key=key,
-        )
-        return state, episode_info(info)
+    def new_noise_path(state: DDPGState, done: jax.Array) -> DDPGState:
+        """A new episode starts a new OU path."""
+        return state.replace(noise=jnp.where(done[:, None], 0.0, state.noise))
 
-    def gradient_step(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
-        key, sample_key, smooth_key = jax.random.split(state.key, 3)
+    def gradient_step(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, Metrics]:
+        sample_key, smooth_key = jax.random.split(key)
         actor_tx, critic_tx = optimizers(hp)
         batch = buffer.sample(state.buffer, sample_key, config.batch_size)
         next_action = actor.apply(state.target_params.actor, batch.next_obs)
@@ -360,46 +319,17 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
             actor_opt_state=actor_opt_state,
             critic_opt_state=critic_opt_state,
             critic_updates=critic_updates,
-            key=key,
         )
         return state, {**metrics, "actor_loss": actor_loss_value}
 
-    def train(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
-        state, metrics = jax.lax.scan(
-            lambda s, _: gradient_step(s, hp), state, None, config.gradient_steps
-        )
-        # nanmean for the actor loss only: a delayed actor skips some gradient steps (NaN there);
-        # a NaN critic loss must show.
-        means = {k: jnp.nanmean(v) if k == "actor_loss" else v.mean() for k, v in metrics.items()}
-        return state, {**means, "learned": jnp.bool_(True)}
-
-    def skip(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
-        nan = jnp.float32(jnp.nan)
-        return state, {"loss": nan, "q_mean": nan, "actor_loss": nan, "learned": jnp.bool_(False)}
-
-    def phase(state: DDPGState, hp: HParams) -> tuple[DDPGState, tuple[dict, Metrics]]:
-        state, info = jax.lax.scan(
-            lambda s, _: env_step(s, hp), state, None, env_steps_per_phase
-        )  # info leaves: (env_steps_per_phase, N)
-        learn = (state.timesteps >= config.learning_starts) & buffer.can_sample(
-            state.buffer, config.batch_size
-        )
-        state, metrics = jax.lax.cond(learn, train, skip, state, hp)
-        return state, (info, metrics)
-
-    def update(state: DDPGState, hp: HParams) -> tuple[DDPGState, Metrics]:
-        state, (info, metrics) = jax.lax.scan(
-            lambda s, _: phase(s, hp), state, None, phases_per_update
-        )
-        info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
-        learned = metrics.pop("learned")  # (phases,)
-        actor_losses = metrics.pop("actor_loss")  # NaN in phases without an actor update
-        return state, {
-            **episode_metrics(info),
-            **masked_means(metrics, learned),
-            "actor_loss": jnp.nanmean(actor_losses),
-            "gradient_steps": learned.sum() * config.gradient_steps,
-        }
+    agent = OffPolicyAgent(
+        act=explore,
+        gradient_step=gradient_step,
+        after_env_step=new_noise_path,
+        # a delayed actor skips some gradient steps (NaN there); a NaN critic loss must show
+        sparse_metrics=("actor_loss",),
+    )
+    update = make_update(config, env, buffer, spec, agent)
 
     def export(state: DDPGState) -> dict:
         return {"actor": state.params.actor, "critic": state.params.critic}

@@ -1,8 +1,11 @@
-"""The two action distributions the policy-gradient algorithms need, as pytrees.
+"""The action distributions of the policy-gradient algorithms and of SAC, as pytrees.
 
 `Categorical` for discrete action spaces and `DiagGaussian` for continuous ones share one small
 interface: `sample(key)`, `log_prob(a)`, `entropy()`, `mode()` and `kl(other)` = KL(self || other).
 Batch shapes broadcast; the event axis of `DiagGaussian` is the last one.
+
+`SquashedGaussian` is SAC's bounded policy, tanh of a `DiagGaussian`; its log-probability is
+taken at the pre-squash sample, where it is exact and stable (`sample_and_log_prob`).
 """
 
 from __future__ import annotations
@@ -63,3 +66,32 @@ class DiagGaussian:
         mean_term = ((self.mean - other.mean) * jnp.exp(-other.log_std)) ** 2
         per_dim = 0.5 * (var_ratio + mean_term - 1.0) - (self.log_std - other.log_std)
         return jnp.sum(jnp.broadcast_to(per_dim, self.mean.shape), axis=-1)
+
+
+@struct.dataclass
+class SquashedGaussian:
+    """a = tanh(u), u ~ N(mean, exp(log_std)^2) per dimension: a policy over (-1, 1)^d
+    (Haarnoja et al. 2018, appendix C)."""
+
+    mean: jax.Array  # (..., action_dim) of the pre-squash Gaussian
+    log_std: jax.Array  # (..., action_dim)
+
+    def sample_and_log_prob(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(a (..., d) in (-1, 1), log pi(a) (...,)): a reparameterised sample
+        a = tanh(mean + exp(log_std) eps), eps ~ N(0, 1), and its log-probability."""
+        u = DiagGaussian(self.mean, self.log_std).sample(key)
+        return jnp.tanh(u), self.log_prob_presquash(u)
+
+    def log_prob_presquash(self, u: jax.Array) -> jax.Array:
+        """log pi(a) of a = tanh(u), as a function of the pre-squash u (..., d); returns (...,).
+
+        The change of variables gives log pi(a) = log N(u) - sum_i log(1 - tanh(u_i)^2), with
+        log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) computed stably for large |u|.
+        """
+        gaussian = DiagGaussian(self.mean, self.log_std).log_prob(u)
+        log_det = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+        return gaussian - jnp.sum(log_det, axis=-1)
+
+    def mode(self) -> jax.Array:
+        """tanh(mean): the squashed mean (the greedy action SAC evaluates with)."""
+        return jnp.tanh(self.mean)

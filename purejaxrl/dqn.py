@@ -8,11 +8,11 @@
 Defaults are PureJaxRL's dqn.py CartPole settings, so the two can be compared run for run. On an
 Atari id they are the 2015 paper's, scaled to a 1e7-step budget (`DQNConfig.suite_defaults`).
 
-One update (one row of metrics) is `steps_per_update` env steps. It is made of training phases:
-each phase steps every env `train_frequency / num_envs` times, adding every transition to the
-buffer, then takes `gradient_steps` gradient steps on sampled minibatches (once `learning_starts`
-env steps have been taken), and refreshes the target network whenever the step count crosses a
-multiple of `target_update_interval`.
+The loop is `offpolicy.py`'s: one update (one row of metrics) is `steps_per_update` env steps,
+made of training phases; each phase steps every env `train_frequency / num_envs` times, adding
+every transition to the buffer, then takes `gradient_steps` gradient steps on sampled minibatches
+once more than `learning_starts` env steps were taken, and DQN then refreshes its target network
+whenever the step count crossed a multiple of `target_update_interval`.
 
 Reading map, top to bottom:
   DQNConfig       static fields and traced ones (`hp.lr`, `hp.gamma`, `hp.tau`, ...)
@@ -20,8 +20,8 @@ Reading map, top to bottom:
   make_buffer     `replay.ReplayBuffer`, or for Atari `replay.FrameReplayBuffer` (frames kept once)
   dqn_target, double_dqn_target, dqn_loss   the regression targets and the loss
   make_network    the Q-network (`networks.QNetwork`: MLP, one-hot tabular input, or Atari CNN)
-  make_learner    env_step (epsilon-greedy action, buffer write) -> phase (env steps, then
-                  gradient steps on samples of `replay.ReplayBuffer`, target refresh) -> update
+  make_learner    DQN's part of the off-policy loop (`offpolicy.make_update`): epsilon-greedy
+                  actions, a gradient step on a sampled batch, the target refresh after a phase
   make_train      the whole run as one pure function of (key, hp)
 """
 
@@ -37,26 +37,11 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    BaseConfig,
-    HParams,
-    require,
-    require_finite_in,
-    require_replay_schedule,
-    require_torso,
-    traced,
-)
+from purejaxrl.config import HParams, require, require_finite_in, require_torso, traced
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
-from purejaxrl.learner import (
-    Learner,
-    Metrics,
-    episode_info,
-    episode_metrics,
-    learner_inputs,
-    masked_means,
-    scan_updates,
-)
+from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, QNetwork, TorsoName, resolve_torso, soft_update
+from purejaxrl.offpolicy import OffPolicyAgent, OffPolicyConfig, example_transition, make_update
 from purejaxrl.replay import (
     BufferState,
     FrameBufferState,
@@ -67,26 +52,22 @@ from purejaxrl.replay import (
 
 
 @dataclass(frozen=True)
-class DQNConfig(BaseConfig):
-    """Deep Q-Network (Mnih et al. 2015), optionally Double DQN (van Hasselt et al. 2016)."""
+class DQNConfig(OffPolicyConfig):
+    """Deep Q-Network (Mnih et al. 2015), optionally Double DQN (van Hasselt et al. 2016).
+
+    The replay schedule fields (num_envs ... steps_per_update) are documented on `OffPolicyConfig`.
+    """
 
     env_id: str = "CartPole-v1"
     """Environment id (a gymnax id with a discrete action space)."""
     total_timesteps: int = 500_000
     """Environment steps per run (summed over parallel envs)."""
     num_envs: int = 10
-    """Parallel environments per run."""
     buffer_size: int = 10_000
-    """Replay capacity in transitions; the oldest are overwritten."""
     batch_size: int = 128
-    """Transitions per gradient step, sampled uniformly from the buffer."""
     learning_starts: int = 10_000
-    """Env steps taken (epsilon-greedy, mostly random) before gradient steps begin (PureJaxRL's rule:
-    a training phase learns once more than learning_starts steps were taken)."""
     train_frequency: int = 10
-    """Env steps (all envs together) between training phases; a multiple of num_envs."""
-    gradient_steps: int = 1
-    """Gradient steps per training phase."""
+    steps_per_update: int = 5_000
     target_update_interval: int = 500
     """Env steps between target-network updates (theta' <- tau theta + (1 - tau) theta'); a
     multiple of train_frequency."""
@@ -96,8 +77,6 @@ class DQNConfig(BaseConfig):
     """Regression loss on the TD error: squared (PureJaxRL) or Huber with delta 1 (the 2015 paper)."""
     anneal_lr: bool = False
     """Decay the learning rate linearly to 0 over the run's gradient steps."""
-    steps_per_update: int = 5_000
-    """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
     hidden_sizes: tuple[int, ...] = (120, 84)
     """Hidden layer widths of the Q-network."""
     activation: ActivationName = "relu"
@@ -144,13 +123,8 @@ class DQNConfig(BaseConfig):
     }
     supports_image_observations: ClassVar[bool] = True
 
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.steps_per_update
-
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
         spec = super().validate(spec)
-        require_replay_schedule(self)
         require(
             self, "target_update_interval",
             self.target_update_interval >= 1
@@ -264,8 +238,6 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
     env = envs.make_batched(spec, config.num_envs)
     network = make_network(config, spec)
     buffer = make_buffer(config, spec)
-    env_steps_per_phase = config.train_frequency // config.num_envs
-    phases_per_update = config.steps_per_update // config.train_frequency
     act = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))
     learning_phases = (config.total_timesteps - config.learning_starts) // config.train_frequency
     total_gradient_steps = max(1, learning_phases * config.gradient_steps)
@@ -281,71 +253,34 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
-        example = Transition(
-            obs=obs[0],
-            action=jnp.zeros((), jnp.int32),
-            reward=jnp.zeros(()),
-            next_obs=obs[0],
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-        )
+        example = example_transition(obs, jnp.zeros((), jnp.int32))
         opt_state = optimizer(hp).init(params)
         return DQNState(
             params, params, opt_state, buffer.init(example), env_state, obs, jnp.int32(0), key
         )
 
-    def env_step(state: DQNState, hp: HParams) -> tuple[DQNState, dict]:
-        key, act_key, env_key = jax.random.split(state.key, 3)
-        epsilon = linear_epsilon(
+    def epsilon(state: DQNState, hp: HParams) -> jax.Array:
+        return linear_epsilon(
             hp.epsilon_start, hp.epsilon_end, hp.epsilon_anneal_steps, state.timesteps
         )
+
+    def epsilon_greedy_actions(state: DQNState, hp: HParams, key) -> tuple[DQNState, jax.Array]:
         q = network.apply(state.params, state.obs)  # (N, A)
-        action = act(jax.random.split(act_key, config.num_envs), q, epsilon)
-        obs, env_state, reward, terminated, truncated, info = env.step(
-            env_key, state.env_state, action
-        )
-        transition = Transition(
-            state.obs, action, reward, info["final_observation"], terminated, truncated
-        )
-        state = state.replace(
-            buffer=buffer.add(state.buffer, transition, info.get("valid")),
-            env_state=env_state,
-            obs=obs,
-            timesteps=state.timesteps + config.num_envs,
-            key=key,
-        )
-        return state, episode_info(info)
+        return state, act(jax.random.split(key, config.num_envs), q, epsilon(state, hp))
 
-    def train(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
-        tx = optimizer(hp)
-        grad_fn = jax.grad(dqn_loss, argnums=1, has_aux=True)
-
-        def gradient_step(carry, key):
-            params, opt_state = carry
-            batch = buffer.sample(state.buffer, key, config.batch_size)
-            grads, metrics = grad_fn(network, params, state.target_params, batch, hp, config)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), metrics
-
-        key, *step_keys = jax.random.split(state.key, config.gradient_steps + 1)
-        (params, opt_state), metrics = jax.lax.scan(
-            gradient_step, (state.params, state.opt_state), jnp.stack(step_keys)
+    def gradient_step(state: DQNState, hp: HParams, key) -> tuple[DQNState, Metrics]:
+        batch = buffer.sample(state.buffer, key, config.batch_size)
+        grads, metrics = jax.grad(dqn_loss, argnums=1, has_aux=True)(
+            network, state.params, state.target_params, batch, hp, config
         )
-        state = state.replace(params=params, opt_state=opt_state, key=key)
-        return state, {**jax.tree.map(jnp.mean, metrics), "learned": jnp.bool_(True)}
+        updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)
+        return state.replace(
+            params=optax.apply_updates(state.params, updates), opt_state=opt_state
+        ), metrics
 
-    def skip(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
-        nan = jnp.float32(jnp.nan)
-        return state, {"loss": nan, "q_mean": nan, "learned": jnp.bool_(False)}
-
-    def phase(state: DQNState, hp: HParams) -> tuple[DQNState, tuple[dict, Metrics]]:
-        state, info = jax.lax.scan(
-            lambda s, _: env_step(s, hp), state, None, env_steps_per_phase
-        )  # info leaves: (env_steps_per_phase, N)
-        learn = (state.timesteps > config.learning_starts) & buffer.can_sample(
-            state.buffer, config.batch_size
-        )
-        state, metrics = jax.lax.cond(learn, train, skip, state, hp)
+    def refresh_target(state: DQNState, hp: HParams) -> DQNState:
+        """Moves the target towards the online network when the phase crossed a multiple of
+        target_update_interval env steps."""
         interval = config.target_update_interval
         crossed = (
             state.timesteps // interval > (state.timesteps - config.train_frequency) // interval
@@ -354,23 +289,15 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
         target = jax.tree.map(
             lambda new, old: jnp.where(crossed, new, old), target, state.target_params
         )
-        return state.replace(target_params=target), (info, metrics)
+        return state.replace(target_params=target)
 
-    def update(state: DQNState, hp: HParams) -> tuple[DQNState, Metrics]:
-        state, (info, metrics) = jax.lax.scan(
-            lambda s, _: phase(s, hp), state, None, phases_per_update
-        )
-        info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
-        epsilon = linear_epsilon(
-            hp.epsilon_start, hp.epsilon_end, hp.epsilon_anneal_steps, state.timesteps
-        )
-        learned = metrics.pop("learned")  # (phases,) whether each phase took gradient steps
-        return state, {
-            **episode_metrics(info),
-            **masked_means(metrics, learned),
-            "gradient_steps": learned.sum() * config.gradient_steps,
-            "epsilon": epsilon,
-        }
+    agent = OffPolicyAgent(
+        act=epsilon_greedy_actions,
+        gradient_step=gradient_step,
+        after_phase=refresh_target,
+        update_metrics=lambda state, hp: {"epsilon": epsilon(state, hp)},
+    )
+    update = make_update(config, env, buffer, spec, agent)
 
     def export(state: DQNState) -> dict:
         return {"params": state.params}

@@ -1,5 +1,5 @@
 """Networks shared by the algorithms: MLP and Atari CNN torsos, the actor-critic of the policy-gradient
-methods, and the value networks of DQN and DDPG."""
+methods, the value networks of DQN, DDPG and SAC, and the actors of DDPG and SAC."""
 
 from __future__ import annotations
 
@@ -299,6 +299,45 @@ class Critic(nn.Module):
         for size in self.hidden_sizes:
             x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
         return nn.Dense(1)(x)[..., 0]
+
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+"""Bounds of `SquashedGaussianActor`'s log standard deviation (as CleanRL and SB3)."""
+
+
+class SquashedGaussianActor(nn.Module):
+    """Mean and log standard deviation of a Gaussian over pre-squash actions u, shape
+    (*obs.shape[:-1], action_dim) each; the action is tanh(u) (`distributions.SquashedGaussian`,
+    Haarnoja et al. 2018).
+
+    The log standard deviation depends on the state and is squashed into [LOG_STD_MIN, LOG_STD_MAX].
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = obs
+        for size in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
+        mean = nn.Dense(self.action_dim)(x)
+        log_std = jnp.tanh(nn.Dense(self.action_dim)(x))
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1.0)
+        return mean, log_std
+
+
+class CategoricalActor(nn.Module):
+    """Logits of a categorical policy over `num_actions`, shape (*obs.shape[:-1], num_actions)."""
+
+    num_actions: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        return nn.Dense(self.num_actions)(MLP(self.hidden_sizes, self.activation)(obs))
 
 
 def to_env_action(action: jax.Array, space) -> jax.Array:

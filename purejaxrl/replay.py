@@ -1,4 +1,4 @@
-"""A uniform experience-replay buffer in pure jnp (Lin 1992; Mnih et al. 2015), shared by DQN and DDPG.
+"""A uniform experience-replay buffer in pure jnp (Lin 1992; Mnih et al. 2015), shared by DQN, DDPG and SAC.
 
 The buffer is a pytree of fixed-size arrays living inside the jitted training loop: no host round
 trip, and a sweep over seeds simply vmaps it. It is circular: once `capacity` transitions have been

@@ -12,30 +12,33 @@ from the smaller of their slowly updated targets, and tune alpha so that the pol
 tracks a target (`--no-autotune` keeps alpha fixed).
 
 The actor and the critics work in normalised actions a in [-1, 1]^d; the env receives
-low + (a + 1) (high - low) / 2. One update (one row of metrics) is `steps_per_update` env steps,
-made of training phases as in DDPG: each phase steps every env `train_frequency / num_envs` times
-(uniformly random actions until `learning_starts`, then actions sampled from the policy), adds the
-transitions to the replay buffer, and takes `gradient_steps` gradient steps once learning started.
+low + (a + 1) (high - low) / 2. The loop is `offpolicy.py`'s, as DDPG's: one update (one row of
+metrics) is `steps_per_update` env steps, made of training phases; each phase steps every env
+`train_frequency / num_envs` times (uniformly random actions until `learning_starts`, then actions
+sampled from the policy), adds the transitions to the replay buffer, and takes `gradient_steps`
+gradient steps once more than `learning_starts` env steps were taken.
 
 Reading map, top to bottom:
   SACConfig       static fields (schedule, sizes) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
-  SquashedGaussianActor, CategoricalActor, squashed_gaussian_*   the two policies
   soft_q_target, discrete_soft_q_target   the regression targets of the critics
   critic_loss, actor_loss, temperature_loss   the three objectives, both forms in each
   SACState        the learner state of one run
-  make_learner    env_step (explore, buffer write) -> gradient_step (critics, actor, alpha, soft
-                  target update) -> phase -> update
+  PolicyTerms, SACForm, continuous_form, discrete_form   what differs between the two forms
+                  (the policy and the critics' target), chosen once by `make_form`
+  make_learner    SAC's part of the off-policy loop (`offpolicy.make_update`): explore, and a
+                  gradient_step (critics, actor, alpha, soft target update)
   make_train      the whole run as one pure function of (key, hp)
-The critics are `networks.Critic` (continuous) and `networks.QNetwork` (discrete), the replay
-buffer is `replay.py`'s, the action scaling `networks.to_env_action`.
+The networks are `networks.py`'s (`SquashedGaussianActor` and `Critic` for continuous actions,
+`CategoricalActor` and `QNetwork` for discrete ones), the squashed Gaussian `distributions.py`'s,
+the replay buffer `replay.py`'s.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -45,63 +48,46 @@ from flax import struct
 
 import envs
 from purejaxrl.config import (
-    BaseConfig,
     HParams,
     require,
     require_box_observations,
     require_finite_in,
-    require_replay_schedule,
     traced,
 )
-from purejaxrl.distributions import DiagGaussian
-from purejaxrl.learner import (
-    Learner,
-    Metrics,
-    episode_info,
-    episode_metrics,
-    learner_inputs,
-    masked_means,
-    scan_updates,
-)
+from purejaxrl.distributions import SquashedGaussian
+from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
-    ACTIVATIONS,
-    MLP,
     ActivationName,
+    CategoricalActor,
     Critic,
     QNetwork,
+    SquashedGaussianActor,
     soft_update,
-    to_env_action,
 )
-from purejaxrl.replay import BufferState, ReplayBuffer, Transition
-
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
-"""Bounds of the Gaussian's log standard deviation before squashing (as CleanRL and SB3)."""
+from purejaxrl.offpolicy import (
+    OffPolicyAgent,
+    OffPolicyConfig,
+    env_actions,
+    example_transition,
+    make_update,
+    require_bounded_box_actions,
+    uniform_actions,
+)
+from purejaxrl.replay import BufferState, ReplayBuffer
 
 DISCRETE_TARGET_ENTROPY_RATIO = 0.7
-"""Default entropy target of the discrete form, as a fraction of the uniform policy's log|A|.
-
-Christodoulou (2019) proposes 0.98 log|A|. With two actions (CartPole) that is 0.679 of at most
-0.693 nats: only policies within about 58:42 of uniform meet it, so the temperature must keep the
-policy almost uniform. Worse, once alpha dominates the reward the soft Q-values scale with alpha,
-and so do the critics' errors between actions; the logits Q / alpha then stop changing with alpha,
-the entropy settles just under the target, and log alpha keeps climbing (measured here: alpha
-about 5e5 after 4e4 env steps and still rising, return that of random play).
-0.7 log|A| (0.485 nats for two actions: one action at about 81% on average) leaves the policy
-room to be decisive where it matters. It is the ratio that rejax's tuned CartPole-v1 SAC config
-(`target_entropy_ratio: 0.7`) and pomdp-baselines' discrete-SAC CartPole and LunarLander checks
-(`--target_entropy 0.7`) use; the author of the paper's reference code suggested lowering the
-0.98 for two actions (p-christ/Deep-Reinforcement-Learning-Algorithms-with-PyTorch issue 54, where
-0.7-0.8 was reported to work on CartPole). CleanRL's Atari SAC uses 0.89.
-"""
+"""Default entropy target of the discrete form, as a fraction of the uniform policy's log|A|
+(see `SACConfig.target_entropy_scale`)."""
 
 
 @dataclass(frozen=True)
-class SACConfig(BaseConfig):
+class SACConfig(OffPolicyConfig):
     """Soft Actor-Critic (Haarnoja et al. 2018b), discrete form after Christodoulou (2019).
 
     The defaults reach -132 [-151, -114] on Pendulum-v1 in 2e4 env steps over 8 seeds (the SB3 zoo
     budget), with 64x64 networks sized for a CPU and one gradient step per 2 env steps (the papers
     take one per env step with 256x256 networks: --train-frequency 1 --hidden-sizes 256 256).
+    The replay schedule fields (num_envs ... steps_per_update) are documented on `OffPolicyConfig`.
     """
 
     env_id: str = "Pendulum-v1"
@@ -110,19 +96,11 @@ class SACConfig(BaseConfig):
     total_timesteps: int = 20_000
     """Environment steps per run (summed over parallel envs)."""
     num_envs: int = 1
-    """Parallel environments per run."""
     buffer_size: int = 100_000
-    """Replay capacity in transitions; the oldest are overwritten."""
     batch_size: int = 256
-    """Transitions per gradient step, sampled uniformly from the buffer."""
     learning_starts: int = 1_000
-    """Env steps of uniformly random actions before gradient steps begin."""
     train_frequency: int = 2
-    """Env steps (all envs together) between training phases; a multiple of num_envs."""
-    gradient_steps: int = 1
-    """Gradient steps per training phase."""
     steps_per_update: int = 1_000
-    """Env steps between two rows of metrics (and progress reports); a multiple of train_frequency."""
     autotune: bool = True
     """Learn the temperature alpha so that the policy's entropy tracks the target; else keep
     alpha = initial_alpha."""
@@ -144,28 +122,20 @@ class SACConfig(BaseConfig):
     """Entropy temperature at the start (and throughout with --no-autotune), > 0."""
     target_entropy_scale: float = traced(1.0)
     """Scale of the entropy target: -scale * action_dim for continuous actions (Haarnoja et al.
-    2018b: scale 1); scale * 0.7 * log(num_actions) for discrete ones (see
-    `DISCRETE_TARGET_ENTROPY_RATIO`; Christodoulou 2019's 0.98 log|A| is scale 1.4, which keeps a
-    two-action policy almost uniform and makes alpha run away on CartPole)."""
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.steps_per_update
+    2018b: scale 1); scale * 0.7 * log(num_actions) for discrete ones. Christodoulou 2019's
+    0.98 log|A| (scale 1.4) keeps a two-action policy almost uniform, and alpha grew without bound
+    on CartPole when measured here; 0.7 is the ratio rejax and pomdp-baselines use there."""
 
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
         spec = super().validate(spec)
-        require_replay_schedule(self)
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         require_box_observations(self, spec)
         if not spec.discrete_actions:
-            space = spec.action_space
-            bounded = jnp.all(jnp.isfinite(jnp.asarray(space.low))) and jnp.all(
-                jnp.isfinite(jnp.asarray(space.high))
-            )
-            require(
-                self, "env_id", len(space.shape) == 1 and bool(bounded),
+            require_bounded_box_actions(
+                self,
+                spec,
                 "SAC needs a one-dimensional action Box with finite bounds (or discrete actions)",
-            )  # fmt: skip
+            )
         require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
         require_finite_in(self, "alpha_lr", 0.0, math.inf, open_low=True)
@@ -177,62 +147,6 @@ class SACConfig(BaseConfig):
 
 
 Config = SACConfig
-
-
-class SquashedGaussianActor(nn.Module):
-    """Mean and log standard deviation of a Gaussian over pre-squash actions u, shape
-    (*obs.shape[:-1], action_dim) each; the action is tanh(u) (Haarnoja et al. 2018b).
-
-    The log standard deviation depends on the state and is squashed into [LOG_STD_MIN, LOG_STD_MAX].
-    """
-
-    action_dim: int
-    hidden_sizes: Sequence[int] = (256, 256)
-    activation: str = "relu"
-
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = obs
-        for size in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
-        mean = nn.Dense(self.action_dim)(x)
-        log_std = jnp.tanh(nn.Dense(self.action_dim)(x))
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1.0)
-        return mean, log_std
-
-
-class CategoricalActor(nn.Module):
-    """Logits of a categorical policy over `num_actions`, shape (*obs.shape[:-1], num_actions)."""
-
-    num_actions: int
-    hidden_sizes: Sequence[int] = (256, 256)
-    activation: str = "relu"
-
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
-        return nn.Dense(self.num_actions)(MLP(self.hidden_sizes, self.activation)(obs))
-
-
-def squashed_gaussian_log_prob(u, mean, log_std) -> jax.Array:
-    """log pi(a|s) of a = tanh(u), u ~ N(mean, exp(log_std)^2), as a function of u.
-
-    The change of variables gives log pi(a|s) = log N(u) - sum_i log(1 - tanh(u_i)^2)
-    (Haarnoja et al. 2018b, appendix C), with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u))
-    computed stably for large |u|.
-
-    Args:
-        u, mean, log_std: (..., d). Returns: (...,).
-    """
-    gaussian = DiagGaussian(mean, log_std).log_prob(u)
-    log_det = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
-    return gaussian - jnp.sum(log_det, axis=-1)
-
-
-def squashed_gaussian_sample(key, mean, log_std) -> tuple[jax.Array, jax.Array]:
-    """(a, log pi(a|s)): a reparameterised sample a = tanh(mean + exp(log_std) eps), eps ~ N(0, 1),
-    and its log-probability (`squashed_gaussian_log_prob`). a has shape (..., d) in (-1, 1)."""
-    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    return jnp.tanh(u), squashed_gaussian_log_prob(u, mean, log_std)
 
 
 def soft_q_target(r_t, terminated_t, gamma, q_next_min, log_pi_next, alpha) -> jax.Array:
@@ -332,33 +246,120 @@ def make_networks(config: SACConfig, spec: envs.EnvSpec) -> tuple[nn.Module, nn.
     return actor, Critic(config.hidden_sizes, config.activation)
 
 
-def target_entropy(config: SACConfig, spec: envs.EnvSpec, hp: HParams) -> jax.Array:
-    """The entropy alpha is tuned towards (see `SACConfig.target_entropy_scale`)."""
-    if spec.discrete_actions:
-        return hp.target_entropy_scale * DISCRETE_TARGET_ENTROPY_RATIO * jnp.log(spec.num_actions)
-    return -hp.target_entropy_scale * math.prod(spec.action_space.shape)
+class PolicyTerms(NamedTuple):
+    """The policy at a batch of B states and the critics' (smaller) value of its actions: of one
+    sampled action (continuous form), or of every action, weighted by `probs` (discrete form)."""
+
+    action: jax.Array  # (B, d) or (B,) a sample of the policy
+    log_pi: jax.Array  # (B,) log pi of the sample, or (B, A) of every action
+    q_min: jax.Array  # (B,) min_i Q_i(s, a) of the sample, or (B, A) of every action
+    probs: jax.Array | None  # None, or (B, A) pi(.|s): expectations over actions are exact sums
+
+    def entropy(self) -> jax.Array:
+        """(B,) the policy's entropy: exact, or the one-sample estimate -log pi(a|s)."""
+        return -(self.log_pi if self.probs is None else jnp.sum(self.probs * self.log_pi, -1))
+
+
+class SACForm(NamedTuple):
+    """What differs between the continuous and the discrete form, chosen once (`make_form`)."""
+
+    actor: nn.Module
+    critic: nn.Module
+    policy: Callable[..., PolicyTerms]
+    """(actor_params, critic_params (2, ...), obs (B, ...), key) -> `PolicyTerms`."""
+    soft_target: Callable[..., jax.Array]
+    """(r (B,), terminated (B,), gamma, `PolicyTerms` at s' with the target critics, alpha) -> y (B,)."""
+    stored_q: Callable[..., jax.Array]
+    """(critic_params, obs (B, ...), action (B, ...)) -> (2, B) each critic's Q(s, a) of stored actions."""
+    init_critics: Callable[..., Any]
+    """(keys (2,), obs (N, ...)) -> the twin critics' parameters, leaves (2, ...)."""
+    action_example: jax.Array  # one stored action, for the buffer's layout
+    target_entropy: Callable[[HParams], jax.Array]
+    """hp -> the entropy alpha is tuned towards (`SACConfig.target_entropy_scale`)."""
+    mode: Callable[..., jax.Array]
+    """(actor_params, obs) -> the most probable action, as stored (for evaluation)."""
+
+
+def continuous_form(config: SACConfig, spec: envs.EnvSpec) -> SACForm:
+    """The squashed Gaussian policy and Q(s, a) on sampled actions (Haarnoja et al. 2018b)."""
+    actor, critic = make_networks(config, spec)
+    action_dim = math.prod(spec.action_space.shape)
+    critic_values = jax.vmap(critic.apply, in_axes=(0, None, None))  # (2, B)
+
+    def policy(actor_params, critic_params, obs, key) -> PolicyTerms:
+        action, log_pi = SquashedGaussian(*actor.apply(actor_params, obs)).sample_and_log_prob(key)
+        return PolicyTerms(action, log_pi, critic_values(critic_params, obs, action).min(0), None)
+
+    def soft_target(r, terminated, gamma, next_terms: PolicyTerms, alpha) -> jax.Array:
+        return soft_q_target(r, terminated, gamma, next_terms.q_min, next_terms.log_pi, alpha)
+
+    def init_critics(keys, obs):
+        dummy = jnp.zeros((obs.shape[0], action_dim))
+        return jax.vmap(critic.init, in_axes=(0, None, None))(keys, obs, dummy)
+
+    def mode(actor_params, obs):
+        return SquashedGaussian(*actor.apply(actor_params, obs)).mode()
+
+    return SACForm(
+        actor=actor,
+        critic=critic,
+        policy=policy,
+        soft_target=soft_target,
+        stored_q=critic_values,
+        init_critics=init_critics,
+        action_example=jnp.zeros((action_dim,)),
+        target_entropy=lambda hp: -hp.target_entropy_scale * action_dim,
+        mode=mode,
+    )
+
+
+def discrete_form(config: SACConfig, spec: envs.EnvSpec) -> SACForm:
+    """The categorical policy and Q(s, .) over every action (Christodoulou 2019)."""
+    actor, critic = make_networks(config, spec)
+    critic_values = jax.vmap(critic.apply, in_axes=(0, None))  # (2, B, A)
+
+    def policy(actor_params, critic_params, obs, key) -> PolicyTerms:
+        logits = actor.apply(actor_params, obs)
+        log_probs = jax.nn.log_softmax(logits)
+        q_min = critic_values(critic_params, obs).min(0)
+        return PolicyTerms(
+            jax.random.categorical(key, logits), log_probs, q_min, jnp.exp(log_probs)
+        )
+
+    def soft_target(r, terminated, gamma, next_terms: PolicyTerms, alpha) -> jax.Array:
+        return discrete_soft_q_target(
+            r, terminated, gamma, next_terms.q_min, next_terms.probs, alpha
+        )
+
+    def stored_q(critic_params, obs, action):  # Q(s, .) -> Q(s, a) of the stored action
+        q = critic_values(critic_params, obs)
+        return jnp.take_along_axis(q, action[None, :, None].astype(jnp.int32), -1)[..., 0]
+
+    ratio = DISCRETE_TARGET_ENTROPY_RATIO
+    return SACForm(
+        actor=actor,
+        critic=critic,
+        policy=policy,
+        soft_target=soft_target,
+        stored_q=stored_q,
+        init_critics=jax.vmap(critic.init, in_axes=(0, None)),
+        action_example=jnp.zeros((), jnp.int32),
+        target_entropy=lambda hp: hp.target_entropy_scale * ratio * jnp.log(spec.num_actions),
+        mode=lambda actor_params, obs: jnp.argmax(actor.apply(actor_params, obs), axis=-1),
+    )
+
+
+def make_form(config: SACConfig, spec: envs.EnvSpec) -> SACForm:
+    """The form that follows the env's action space."""
+    return (discrete_form if spec.discrete_actions else continuous_form)(config, spec)
 
 
 def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds SAC's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     config, spec = learner_inputs(config, spec)
     env = envs.make_batched(spec, config.num_envs)
-    discrete = spec.discrete_actions
-    actor, critic = make_networks(config, spec)
-    space = spec.action_space
-    action_shape = () if discrete else (math.prod(space.shape),)
+    form = make_form(config, spec)
     buffer = ReplayBuffer(config.buffer_size)
-    env_steps_per_phase = config.train_frequency // config.num_envs
-    phases_per_update = config.steps_per_update // config.train_frequency
-    # (C, B) for sampled actions, (C, B, A) over all actions in the discrete form
-    critic_values = jax.vmap(critic.apply, in_axes=(0, None) if discrete else (0, None, None))
-
-    def q_values(critic_params, obs, action=None):
-        return (
-            critic_values(critic_params, obs)
-            if discrete
-            else critic_values(critic_params, obs, action)
-        )
 
     def optimizers(hp: HParams):
         return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr), optax.adam(hp.alpha_lr)
@@ -366,76 +367,33 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
     def init(key: jax.Array, hp: HParams) -> SACState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
-        critic_keys = jax.random.split(critic_key, 2)
-        if discrete:
-            critic_params = jax.vmap(critic.init, in_axes=(0, None))(critic_keys, obs)
-            action = jnp.zeros((), jnp.int32)
-        else:
-            dummy = jnp.zeros((config.num_envs, *action_shape))
-            critic_params = jax.vmap(critic.init, in_axes=(0, None, None))(critic_keys, obs, dummy)
-            action = jnp.zeros(action_shape)
-        params = Networks(actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha))
+        critic_params = form.init_critics(jax.random.split(critic_key, 2), obs)
+        params = Networks(form.actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha))
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
-        example = Transition(
-            obs=obs[0],
-            action=action,
-            reward=jnp.zeros(()),
-            next_obs=obs[0],
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-        )
         return SACState(
             params=params,
             target_critic=critic_params,
             actor_opt_state=actor_tx.init(params.actor),
             critic_opt_state=critic_tx.init(params.critic),
             alpha_opt_state=alpha_tx.init(params.log_alpha),
-            buffer=buffer.init(example),
+            buffer=buffer.init(example_transition(obs, form.action_example)),
             env_state=env_state,
             obs=obs,
             timesteps=jnp.int32(0),
             key=key,
         )
 
-    def policy(actor_params, obs, key):
-        """(action, log pi of it, probs or None): a sample of the current policy for each obs."""
-        if discrete:
-            logits = actor.apply(actor_params, obs)
-            log_probs = jax.nn.log_softmax(logits)
-            action = jax.random.categorical(key, logits)
-            return action, jnp.take_along_axis(log_probs, action[..., None], -1)[..., 0], log_probs
-        mean, log_std = actor.apply(actor_params, obs)
-        action, log_pi = squashed_gaussian_sample(key, mean, log_std)
-        return action, log_pi, None
+    def explore(state: SACState, hp: HParams, key) -> tuple[SACState, jax.Array]:
+        """Actions (N, ...): uniformly random until learning_starts env steps were taken, then
+        sampled from the policy."""
+        random_key, policy_key = jax.random.split(key)
+        params = state.params
+        action = form.policy(params.actor, params.critic, state.obs, policy_key).action
+        uniform = uniform_actions(random_key, spec, config.num_envs)
+        return state, jnp.where(state.timesteps < config.learning_starts, uniform, action)
 
-    def env_step(state: SACState, hp: HParams) -> tuple[SACState, dict]:
-        key, random_key, policy_key, env_key = jax.random.split(state.key, 4)
-        action, _, _ = policy(state.params.actor, state.obs, policy_key)
-        if discrete:
-            uniform = jax.random.randint(random_key, action.shape, 0, spec.num_actions)
-        else:
-            uniform = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
-        action = jnp.where(state.timesteps < config.learning_starts, uniform, action)
-        env_action = (
-            action if discrete else to_env_action(action, space).reshape((-1, *space.shape))
-        )
-        obs, env_state, reward, terminated, truncated, info = env.step(
-            env_key, state.env_state, env_action
-        )
-        transition = Transition(
-            state.obs, action, reward, info["final_observation"], terminated, truncated
-        )
-        state = state.replace(
-            buffer=buffer.add(state.buffer, transition, info.get("valid")),
-            env_state=env_state,
-            obs=obs,
-            timesteps=state.timesteps + config.num_envs,
-            key=key,
-        )
-        return state, episode_info(info)
-
-    def gradient_step(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        key, sample_key, next_key, actor_key = jax.random.split(state.key, 4)
+    def gradient_step(state: SACState, hp: HParams, key) -> tuple[SACState, Metrics]:
+        sample_key, next_key, actor_key = jax.random.split(key, 3)
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         params = state.params
         alpha = jnp.exp(params.log_alpha) if config.autotune else hp.initial_alpha
@@ -443,22 +401,11 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
         terminated = batch.terminated.astype(jnp.float32)
 
         # critics: regress on the soft target of the current policy and the target critics
-        next_action, next_log_pi, next_log_probs = policy(params.actor, batch.next_obs, next_key)
-        if discrete:
-            q_next = q_values(state.target_critic, batch.next_obs).min(0)  # (B, A)
-            target = discrete_soft_q_target(
-                batch.reward, terminated, hp.gamma, q_next, jnp.exp(next_log_probs), alpha
-            )
-        else:
-            q_next = q_values(state.target_critic, batch.next_obs, next_action).min(0)
-            target = soft_q_target(batch.reward, terminated, hp.gamma, q_next, next_log_pi, alpha)
+        next_terms = form.policy(params.actor, state.target_critic, batch.next_obs, next_key)
+        target = form.soft_target(batch.reward, terminated, hp.gamma, next_terms, alpha)
 
         def critic_objective(critic_params):
-            q = q_values(critic_params, batch.obs, batch.action)
-            if discrete:  # Q(s, .) -> Q(s, a) of the stored action
-                q = jnp.take_along_axis(q, batch.action[None, :, None].astype(jnp.int32), -1)[
-                    ..., 0
-                ]
+            q = form.stored_q(critic_params, batch.obs, batch.action)  # (2, B)
             return critic_loss(q, target), q[0].mean()
 
         (loss, q_mean), grads = jax.value_and_grad(critic_objective, has_aux=True)(params.critic)
@@ -467,39 +414,30 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
 
         # actor: against the updated critics, alpha held fixed
         def actor_objective(actor_params):
-            if discrete:
-                log_probs = jax.nn.log_softmax(actor.apply(actor_params, batch.obs))
-                q_min = q_values(critic_params, batch.obs).min(0)
-                probs = jnp.exp(log_probs)
-                return actor_loss(log_probs, q_min, alpha, probs), (log_probs, probs)
-            action, log_pi, _ = policy(actor_params, batch.obs, actor_key)
-            q_min = q_values(critic_params, batch.obs, action).min(0)
-            return actor_loss(log_pi, q_min, alpha), (log_pi, None)
+            terms = form.policy(actor_params, critic_params, batch.obs, actor_key)
+            return actor_loss(terms.log_pi, terms.q_min, alpha, terms.probs), terms
 
-        (actor_value, (log_pi, probs)), grads = jax.value_and_grad(actor_objective, has_aux=True)(
+        (actor_value, terms), grads = jax.value_and_grad(actor_objective, has_aux=True)(
             params.actor
         )
         updates, actor_opt_state = actor_tx.update(grads, state.actor_opt_state)
         actor_params = optax.apply_updates(params.actor, updates)
 
         # temperature: towards the target entropy, with the log-probabilities the actor just used
-        entropy_target = target_entropy(config, spec, hp)
         alpha_value, grad = jax.value_and_grad(temperature_loss)(
-            params.log_alpha, log_pi, entropy_target, probs
+            params.log_alpha, terms.log_pi, form.target_entropy(hp), terms.probs
         )
         log_alpha, alpha_opt_state = params.log_alpha, state.alpha_opt_state
         if config.autotune:
             update, alpha_opt_state = alpha_tx.update(grad, state.alpha_opt_state)
             log_alpha = optax.apply_updates(params.log_alpha, update)
 
-        entropy = -(jnp.sum(probs * log_pi, -1) if discrete else log_pi).mean()
         state = state.replace(
             params=Networks(actor_params, critic_params, log_alpha),
             target_critic=soft_update(state.target_critic, critic_params, hp.tau),
             actor_opt_state=actor_opt_state,
             critic_opt_state=critic_opt_state,
             alpha_opt_state=alpha_opt_state,
-            key=key,
         )
         return state, {
             "loss": loss,
@@ -507,41 +445,10 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             "actor_loss": actor_value,
             "alpha_loss": alpha_value,
             "alpha": alpha,
-            "entropy": entropy,
+            "entropy": terms.entropy().mean(),
         }
 
-    def train(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        state, metrics = jax.lax.scan(
-            lambda s, _: gradient_step(s, hp), state, None, config.gradient_steps
-        )
-        return state, {**jax.tree.map(jnp.mean, metrics), "learned": jnp.bool_(True)}
-
-    def skip(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        nan = jnp.float32(jnp.nan)
-        names = ("loss", "q_mean", "actor_loss", "alpha_loss", "alpha", "entropy")
-        return state, {**{name: nan for name in names}, "learned": jnp.bool_(False)}
-
-    def phase(state: SACState, hp: HParams) -> tuple[SACState, tuple[dict, Metrics]]:
-        state, info = jax.lax.scan(
-            lambda s, _: env_step(s, hp), state, None, env_steps_per_phase
-        )  # info leaves: (env_steps_per_phase, N)
-        learn = (state.timesteps >= config.learning_starts) & buffer.can_sample(
-            state.buffer, config.batch_size
-        )
-        state, metrics = jax.lax.cond(learn, train, skip, state, hp)
-        return state, (info, metrics)
-
-    def update(state: SACState, hp: HParams) -> tuple[SACState, Metrics]:
-        state, (info, metrics) = jax.lax.scan(
-            lambda s, _: phase(s, hp), state, None, phases_per_update
-        )
-        info = jax.tree.map(lambda x: x.reshape((-1, *x.shape[2:])), info)  # (T, N)
-        learned = metrics.pop("learned")  # (phases,)
-        return state, {
-            **episode_metrics(info),
-            **masked_means(metrics, learned),
-            "gradient_steps": learned.sum() * config.gradient_steps,
-        }
+    update = make_update(config, env, buffer, spec, OffPolicyAgent(explore, gradient_step))
 
     def export(state: SACState) -> dict:
         return {"actor": state.params.actor, "critic": state.params.critic}
@@ -558,14 +465,10 @@ def make_policy(config: SACConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the policy's mode, no sampling (tanh of the Gaussian's
     mean in the env's units; the most probable discrete action)."""
     spec = config.env_spec() if spec is None else spec
-    actor, _ = make_networks(config, spec)
+    form = make_form(config, spec)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
-        if spec.discrete_actions:
-            return jnp.argmax(actor.apply(exported["actor"], obs), axis=-1)
-        mean, _ = actor.apply(exported["actor"], obs)
-        space = spec.action_space
-        return to_env_action(jnp.tanh(mean), space).reshape((-1, *space.shape))
+        return env_actions(form.mode(exported["actor"], obs), spec)
 
     return act
 

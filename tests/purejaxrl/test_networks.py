@@ -1,4 +1,5 @@
-"""Networks and distributions: orthogonal init without LAPACK, log-probs, entropies and KLs."""
+"""Networks and distributions: orthogonal init without LAPACK, log-probs, entropies and KLs, the
+squashed Gaussian of SAC."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from purejaxrl.distributions import Categorical, DiagGaussian
+from purejaxrl.distributions import Categorical, DiagGaussian, SquashedGaussian
 from purejaxrl.networks import (
     ActorCritic,
     AtariCNN,
@@ -57,6 +58,83 @@ def test_diag_gaussian_matches_scipy():
     # KL(N(m, s^2) || N(0, 1)) = log(1/s) + (s^2 + m^2) / 2 - 1/2, summed over dimensions
     by_hand = sum(np.log(1 / s) + (s**2 + m**2) / 2 - 0.5 for m, s in [(0.5, 2.0), (-1.0, 0.5)])
     np.testing.assert_allclose(dist.kl(other), by_hand, rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_squashed_log_probability_is_the_numeric_change_of_variables(jit):
+    """log pi(a) = log N(u) - log |d tanh(u)/du| with the derivative taken by finite differences,
+    and the squashed density integrates to 1 over (-1, 1)."""
+
+    def log_prob(u, mean, log_std):
+        return SquashedGaussian(mean, log_std).log_prob_presquash(u)
+
+    log_prob = jax.jit(log_prob) if jit else log_prob
+    mean, log_std = jnp.array([0.3]), jnp.array([-0.2])
+    u = np.linspace(-4.0, 4.0, 81)
+    h = 1e-4
+    dtanh = (np.tanh(u + h) - np.tanh(u - h)) / (2 * h)
+    std = np.exp(-0.2)
+    log_normal = -0.5 * ((u - 0.3) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+    expected = log_normal - np.log(dtanh)
+    got = np.asarray(log_prob(jnp.asarray(u)[:, None], mean, log_std))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    a = np.linspace(-1 + 1e-6, 1 - 1e-6, 400_001)  # density of a, integrated by the trapezoid rule
+    density = np.exp(
+        np.asarray(log_prob(jnp.arctanh(jnp.asarray(a, jnp.float32))[:, None], mean, log_std))
+    )
+    assert np.trapezoid(density, a) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_squashed_samples_stay_in_bounds_and_their_log_probabilities_sum_over_dimensions():
+    mean = jnp.array([[0.0, 3.0], [-2.0, 0.5]])
+    log_std = jnp.array([[0.0, -1.0], [1.0, -3.0]])
+    action, log_pi = SquashedGaussian(mean, log_std).sample_and_log_prob(jax.random.key(0))
+    assert action.shape == (2, 2) and log_pi.shape == (2,)
+    assert np.all(np.abs(np.asarray(action)) < 1.0)
+    u = jnp.arctanh(action)  # recovers the pre-squash sample (exact enough away from +-1)
+    per_dim = [
+        SquashedGaussian(mean[:, i : i + 1], log_std[:, i : i + 1]).log_prob_presquash(
+            u[:, i : i + 1]
+        )
+        for i in range(2)
+    ]
+    np.testing.assert_allclose(log_pi, per_dim[0] + per_dim[1], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_squashed_gaussian_log_probabilities_by_hand(jit):
+    """log pi(tanh(u)) = log N(u; mean, std) - sum_i log(1 - tanh(u_i)^2), with
+    log N(0; 0, 1) = -log(2 pi) / 2 = -0.9189385 and log(1 - tanh(1)^2) = -0.8675617."""
+
+    def log_prob(u, mean, log_std):
+        return SquashedGaussian(mean, log_std).log_prob_presquash(u)
+
+    log_prob = jax.jit(log_prob) if jit else log_prob
+    zero, one = jnp.zeros(1), jnp.ones(1)
+    assert float(log_prob(zero, zero, zero)) == pytest.approx(-0.9189385, abs=1e-6)
+    # u = 1: -1/2 - 0.9189385 + 0.8675617
+    assert float(log_prob(one, zero, zero)) == pytest.approx(-0.5513768, abs=1e-6)
+    # u = 20: log(1 - tanh^2) = log 4 - 40 + O(e^-40), finite although tanh(20) rounds to 1
+    got = float(log_prob(20 * one, zero, zero))
+    assert got == pytest.approx(-200 - 0.9189385 - (1.3862944 - 40), rel=1e-6)
+    # two dimensions sum: (0, 1) and std (1, 2) at u = (1, 1): the second is
+    # -log 2 - 0.9189385 + 0.8675617 = -0.7445240
+    mean, log_std = jnp.array([0.0, 1.0]), jnp.log(jnp.array([1.0, 2.0]))
+    assert float(log_prob(jnp.ones(2), mean, log_std)) == pytest.approx(
+        -0.5513768 - 0.7445240, abs=1e-5
+    )
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_squashed_gaussian_sample_is_tanh_of_the_gaussian_sample_and_its_mode_tanh_of_the_mean(jit):
+    dist = SquashedGaussian(jnp.array([0.5, -3.0]), jnp.log(jnp.array([0.1, 2.0])))
+    sample = jax.jit(type(dist).sample_and_log_prob) if jit else type(dist).sample_and_log_prob
+    key = jax.random.key(3)
+    action, log_pi = sample(dist, key)
+    u = DiagGaussian(dist.mean, dist.log_std).sample(key)
+    np.testing.assert_allclose(action, np.tanh(np.asarray(u)), rtol=1e-6)
+    np.testing.assert_allclose(log_pi, dist.log_prob_presquash(u), rtol=1e-6)
+    np.testing.assert_allclose(dist.mode(), [np.tanh(0.5), np.tanh(-3.0)], rtol=1e-6)
 
 
 @pytest.mark.parametrize(
