@@ -280,7 +280,7 @@ class Sweep:
     sharding: Any
     """Of the run axis over the devices; None on one device."""
     keys: Any
-    """(padded runs,) raw PRNG key data, one per run."""
+    """(padded runs, ...) raw PRNG key data, one key per run."""
     hparams: Any
     """(padded runs,) every run's traced hyperparameters."""
     over_runs: Callable
@@ -356,7 +356,9 @@ class RunContext:
     live: Any = None
     """The `purejaxrl.live.LiveLog`, or None."""
     stop: StopRequests | None = None
+    """The signal handlers while `train_chunks` runs."""
     status: str = "running"
+    """At the end: complete, interrupted, or all runs diverged."""
 
 
 @dataclass
