@@ -10,7 +10,9 @@
     tensorboard/      live metrics, written at every chunk (`purejaxrl.live`)
 
 metrics.npz, summary.json and curve.png are rewritten at every checkpoint, so a folder whose
-summary says "running" is a run that is still going or was killed; `--resume` continues it.
+summary says "running" is a run that is still going or was killed; `--resume` continues it. The
+runner (`purejaxrl.runner`) hands this module what a run has done so far; `run_summary` turns it
+into summary.json's content and `write_results` writes the three files.
 
 Each file is written to a temporary name in the same folder and renamed into place, so a reader
 never sees half a file and a failed run keeps what it had already written.
@@ -23,10 +25,14 @@ import datetime as dt
 import io
 import json
 import os
+import platform
 import tempfile
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from purejaxrl.config import ConfigError
@@ -157,6 +163,117 @@ def summarize(
             }
         )
     return rows
+
+
+@dataclass
+class Timings:
+    """Seconds a run spent, as summary.json reports them."""
+
+    compile: float = 0.0
+    """Compiling the init and chunk programs."""
+    run: float = 0.0
+    """Initialising and training, the processes' check-in and metric gather included."""
+    checkpoint: float = 0.0
+    """Saving checkpoints (not in `run`)."""
+    sync: float = 0.0
+    """The processes' check-in and metric gather (part of `run`)."""
+
+
+def environment_record() -> dict:
+    """Versions and device, for summary.json."""
+    packages = ("jax", "jaxlib", "flax", "optax", "chex", "gymnax", "numpy", "purejaxrl")
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    devices = jax.devices()
+    return {
+        "versions": {"python": platform.python_version(), **versions},
+        "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform})",
+        "host": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+
+
+def run_summary(
+    algo: str,
+    env_id: str,
+    status: str,
+    metrics: dict[str, np.ndarray],
+    labels: list[str],
+    diverged_at: np.ndarray,
+    *,
+    first_update: int,
+    num_updates: int,
+    steps_per_update: int,
+    chunk_updates: int,
+    notes: list[str],
+    times: Timings,
+) -> dict:
+    """What summary.json holds: status, results per grid point, diverged runs, times, versions.
+
+    Args:
+        status: running, complete, interrupted, or all runs diverged.
+        metrics: every update done so far, shape (grid, seed, update), diverged runs masked
+            from their divergence on (`purejaxrl.runner.mask_diverged`).
+        diverged_at: (grid, seed) the update at which each run diverged, -1 if it did not.
+        first_update: the update this process started from (0, or a resumed checkpoint's);
+            steps per second count the updates done since.
+        times: seconds spent so far in this process.
+    """
+    num_grid, num_seeds = diverged_at.shape
+    num_runs = num_grid * num_seeds
+    done = next(iter(metrics.values())).shape[-1]
+    return {
+        "algo": algo,
+        "env_id": env_id,
+        "status": status,
+        "updates_done": done,
+        "num_updates": num_updates,
+        "num_seeds": num_seeds,
+        "grid_points": num_grid,
+        "env_steps_per_run": int(done * steps_per_update),
+        "final_return_definition": (
+            f"mean return of the episodes that ended in the last {FINAL_FRACTION:.0%} "
+            "of updates, per seed; diverged runs are excluded"
+        ),
+        "results": summarize(metrics, labels, diverged_at >= 0),
+        "diverged": [
+            {"grid_point": labels[g], "seed": int(s), "update": int(diverged_at[g, s])}
+            for g, s in np.argwhere(diverged_at >= 0)
+        ],
+        "notes": notes,
+        "compile_time_s": times.compile,
+        "run_time_s": times.run,
+        "checkpoint_time_s": times.checkpoint,
+        "sync_time_s": times.sync,
+        "steps_per_second": (done - first_update) * steps_per_update * num_runs / times.run,
+        "chunk_updates": chunk_updates,
+        **environment_record(),
+    }
+
+
+def write_results(
+    run_dir: Path,
+    metrics: dict[str, np.ndarray],
+    diverged_at: np.ndarray,
+    env_steps: np.ndarray,
+    summary: dict,
+    labels: list[str],
+    title: str,
+) -> None:
+    """Writes metrics.npz (with `diverged_at`), summary.json and curve.png of a run so far.
+
+    Args:
+        metrics: shape (grid, seed, update), as in `run_summary`.
+        diverged_at: (grid, seed), -1 for a run that did not diverge.
+        env_steps: (update,) env steps per run at the end of each update.
+        labels: the grid points' labels, for the curves' legend.
+    """
+    save_metrics(run_dir, {**metrics, "diverged_at": diverged_at}, env_steps)
+    atomic_write_json(run_dir / "summary.json", summary)
+    plot_curves(run_dir / "curve.png", env_steps, metrics["episode_return"], labels, title)
 
 
 def forward_fill(x: np.ndarray) -> np.ndarray:

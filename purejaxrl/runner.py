@@ -1,19 +1,34 @@
 """The shared runner: config in, a run folder out, for any algorithm, in chunks that survive.
 
-`run(config, make_learner, algo)` computes the env's `EnvSpec` once, validates every grid point
-against it, turns on the persistent compilation cache, and compiles one program that advances
-every (grid point, seed) pair by a chunk of updates, sharded over the visible devices
-(`purejaxrl.devices`). The host calls it until the runs are done; between chunks it
+`run(config, make_learner, algo)` goes through four phases:
 
-- reports progress (`purejaxrl.progress`; no callback inside the program, so it stays cacheable),
-- marks the runs whose loss became non-finite: left out of the results, the others go on,
-- writes live metrics (`purejaxrl.live`: TensorBoard, optionally Weights & Biases),
-- saves full-state checkpoints every `checkpoint_every` updates (`purejaxrl.checkpoints`),
-- honours SIGINT/SIGTERM: stop after this chunk with a checkpoint and every output.
+1. `set_up` -> `Sweep`: computes the env's `EnvSpec` once, validates every grid point against
+   it, turns on the persistent compilation cache, makes the run folder (or finds it, resuming),
+   builds the learner and places every (grid point, seed) run's key and hyperparameters on the
+   visible devices (`purejaxrl.devices`).
+2. `start` -> `RunContext`: compiles two programs, one that initialises every run and one that
+   advances every run by a chunk of updates; initialises the runs (or restores them from the
+   last checkpoint); opens the progress display and the live log.
+3. `train_chunks`: calls the chunk program until the runs are done; after each chunk the host
+   calls the named steps of `CHUNK_STEPS` in order, each on the `RunContext` and the chunk's
+   `ChunkRecord`:
+   - `sync_processes`: checks in with the other processes (`purejaxrl.distributed`), passing
+     on a stop request, and gathers the chunk's metrics,
+   - `mark_divergence`: marks the runs whose loss became non-finite: left out of the results,
+     the others go on,
+   - `report_progress` (`purejaxrl.progress`; no callback inside the program, so it stays
+     cacheable),
+   - `write_live_metrics` (`purejaxrl.live`: TensorBoard, optionally Weights & Biases),
+   - `decide_stop`: after SIGINT/SIGTERM (`StopRequests`) or when every run has diverged, the
+     run stops after this chunk with a checkpoint and every output,
+   - `save_checkpoint`: full-state checkpoints every `checkpoint_every` updates, at the end and
+     when stopping (`purejaxrl.checkpoints`), with the outputs so far.
+4. `finish` -> `RunResult`: the final outputs and every run's exported policy.
 
 `run(..., resume=run_dir)` continues a run from its last checkpoint; on the same devices the
-result equals an uninterrupted run's bit for bit. The outputs are described in
-`purejaxrl.outputs`; the command line (`purejaxrl.cli`) is a thin layer on top.
+result equals an uninterrupted run's bit for bit. The outputs, summary.json's content included,
+are assembled and written by `purejaxrl.outputs`; the command line (`purejaxrl.cli`) is a thin
+layer on top.
 """
 
 from __future__ import annotations
@@ -22,13 +37,11 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +58,8 @@ from purejaxrl.progress import Progress
 
 MakeLearner = Callable[..., Learner]
 """An algorithm's `make_learner(config, spec)`."""
+
+environment_record = outputs.environment_record  # its home is outputs.py; benchmarks call it here
 
 
 @dataclass
@@ -164,23 +179,6 @@ def single_run(fn: Callable) -> Callable:
     return call
 
 
-def environment_record() -> dict:
-    """Versions and device, for summary.json."""
-    packages = ("jax", "jaxlib", "flax", "optax", "chex", "gymnax", "numpy", "purejaxrl")
-    versions = {}
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    devices = jax.devices()
-    return {
-        "versions": {"python": platform.python_version(), **versions},
-        "device": f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform})",
-        "host": f"{platform.machine()}, {os.cpu_count()} cores",
-    }
-
-
 class StopRequests:
     """SIGINT and SIGTERM during training: the first asks the runner to stop after the current
     chunk, with a checkpoint and every output; a second exits at once (code 130), leaving the last
@@ -264,6 +262,441 @@ def mask_diverged(
     }
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep set up (phase 1): validated, its run folder chosen, its learner built, every run's
+    key and hyperparameters placed on the devices. The later phases read it, never change it."""
+
+    config: Any
+    algo: str
+    grid: Grid
+    spec: envs.EnvSpec
+    learner: Learner
+    run_dir: Path | None
+    """The run folder; None when nothing is written."""
+    first_update: int
+    """Updates done before this process started: 0, or the resumed checkpoint's."""
+    chunk_updates: int
+    sharding: Any
+    """Of the run axis over the devices; None on one device."""
+    keys: Any
+    """(padded runs, ...) raw PRNG key data, one key per run."""
+    hparams: Any
+    """(padded runs,) every run's traced hyperparameters."""
+    over_runs: Callable
+    """`jax.vmap`, or `single_run` for a sweep of one run."""
+    primary: bool
+    """This process writes the outputs (process 0)."""
+    process_timeout: float
+
+    @property
+    def num_seeds(self) -> int:
+        return self.config.num_seeds
+
+    @property
+    def num_grid(self) -> int:
+        return len(self.grid)
+
+    @property
+    def num_runs(self) -> int:
+        """Runs without padding: run r is grid point r // num_seeds, seed r % num_seeds."""
+        return self.num_seeds * self.num_grid
+
+    @property
+    def num_updates(self) -> int:
+        return self.learner.num_updates
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.learner.steps_per_update
+
+    @property
+    def device_count(self) -> int:
+        return len(self.sharding.device_set) if self.sharding is not None else 1
+
+    @property
+    def labels(self) -> list[str]:
+        return self.grid.labels()
+
+    @property
+    def description(self) -> str:
+        return f"{self.algo} {self.config.env_id}"
+
+    @property
+    def about(self) -> dict:
+        """What every checkpoint records of the run, checked when it is restored."""
+        return {"algo": self.algo, "env_id": self.config.env_id, "num_runs": self.num_runs}
+
+    def to_grid(self, metrics: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Metrics (update, R) -> (grid, seed, update)."""
+        return {k: v.T.reshape(self.num_grid, self.num_seeds, -1) for k, v in metrics.items()}
+
+
+@dataclass
+class RunContext:
+    """The run as the chunk loop advances it (phases 2-4): each chunk step reads and updates it."""
+
+    sweep: Sweep
+    chunk: Callable | None
+    """The compiled chunk program, `(state, hparams, start) -> (state, metrics)`."""
+    state: Any
+    """Every run's learner state, padding runs included, placed like `sweep.hparams`."""
+    history: list[dict[str, np.ndarray]]
+    """Metrics (updates, R) of each chunk so far, the resumed checkpoint's first."""
+    diverged_at: np.ndarray
+    """(R,) the update at which each run's loss became non-finite, -1 if it did not."""
+    notes: list[str]
+    """What a resumed run cannot promise, for summary.json."""
+    times: outputs.Timings
+    done: int
+    """Updates done."""
+    last_save: int
+    """Updates done at the last checkpoint."""
+    progress: Progress | None = None
+    live: Any = None
+    """The `purejaxrl.live.LiveLog`, or None."""
+    stop: StopRequests | None = None
+    """The signal handlers while `train_chunks` runs."""
+    status: str = "running"
+    """At the end: complete, interrupted, or all runs diverged."""
+
+
+@dataclass
+class ChunkRecord:
+    """One chunk as the chunk steps pass it on: each step fills in what the later ones read."""
+
+    first: int
+    """Index of its first update."""
+    count: int
+    """Updates it did (in the last chunk, those past the end are skipped)."""
+    started: float
+    """`time.perf_counter()` when it was dispatched."""
+    metrics: Any
+    """This process's device arrays; after `sync_processes`, (count, R) host arrays."""
+    stop_asked: bool = False
+    """A signal reached this or another process."""
+    newly_diverged: np.ndarray | None = None
+    """(R,) the runs whose loss first became non-finite in this chunk."""
+    shown: dict[str, np.ndarray] | None = None
+    """Its metrics with the diverged runs masked (`mask_diverged`)."""
+    stopping: bool = False
+    """The run stops after this chunk: a stop was asked or every run diverged."""
+
+
+def set_up(
+    config,
+    make_learner: MakeLearner,
+    algo: str,
+    grid_values: Mapping[str, Sequence[float]] | None,
+    *,
+    write: bool,
+    resume: str | Path | None,
+    process_timeout: float,
+) -> Sweep:
+    """Phase 1: validates the sweep, turns on the compilation cache, makes (or finds, resuming)
+    the run folder, builds the learner, places every run's inputs on the devices and writes
+    config.json in a new run folder. Arguments and errors as `run`'s."""
+    grid, spec = validate(config, grid_values)
+    primary = distributed.is_primary()
+    num_runs = config.num_seeds * len(grid)
+    configure_jax(config)
+    warn_if_cpu_not_split(num_runs if spec.vmappable else 1)
+    run_dir, first_update = _run_folder(config, algo, write, resume, primary)
+    # a host-stepped env (Atari) is one pool for all runs, stepped from one device
+    padded, sharding = run_sharding(num_runs, config.devices if spec.vmappable else 1)
+    # every grid point shares the static fields; traced values reach the learner as hparams
+    learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
+    keys, hparams = _run_inputs(config, grid, padded, sharding)
+    # on Atari, the vmap reaches envpool through the batching rule of `envs.atari.AtariEnv`
+    over_runs = jax.vmap if num_runs > 1 else single_run
+    sweep = Sweep(
+        config, algo, grid, spec, learner, run_dir, first_update,
+        chunk_size(config, learner.num_updates), sharding, keys, hparams, over_runs, primary,
+        process_timeout,
+    )  # fmt: skip
+    if run_dir is not None and resume is None and primary:
+        record = outputs.config_record(algo, config, grid, config.num_seeds)
+        record["started_on_devices"] = sweep.device_count
+        outputs.atomic_write_json(run_dir / "config.json", record)
+    return sweep
+
+
+def _run_folder(config, algo: str, write: bool, resume, primary: bool) -> tuple[Path | None, int]:
+    """(run folder, updates done): the resumed folder and its last checkpoint's step; a new
+    folder, made by process 0 and its name shared with the others; or None when not writing."""
+    if resume is not None:
+        run_dir = Path(resume)
+        step = checkpoints.latest_step(run_dir)
+        if step is None:
+            raise checkpoints.CheckpointError(f"{run_dir}: no complete checkpoint to resume from")
+        return run_dir, step
+    if not write:
+        return None, 0
+    made = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if primary else None
+    return Path(distributed.share_text(str(made) if made else None)), 0
+
+
+def _run_inputs(config, grid: Grid, padded: int, sharding) -> tuple[Any, Any]:
+    """(keys as raw key data, hparams) of every run, padded to `padded` runs with copies of run 0
+    and placed on the devices; run r is grid point r // num_seeds, seed r % num_seeds."""
+    num_seeds, num_grid = config.num_seeds, len(grid)
+    num_runs = num_seeds * num_grid
+    seed_keys = jax.random.split(jax.random.key(config.seed), num_seeds)
+    keys = jnp.tile(seed_keys, num_grid)
+    hparams = jax.tree.map(lambda x: jnp.repeat(x, num_seeds), grid.hparams())
+    pad = lambda tree: jax.tree.map(
+        lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]), tree
+    )
+    if padded > num_runs:
+        keys, hparams = pad((keys, hparams))
+    keys = jax.random.key_data(keys)  # raw data: global arrays are built from host values
+    if sharding is not None:
+        keys, hparams = jax.tree.map(
+            lambda x: jax.make_array_from_callback(x.shape, sharding, lambda i: np.asarray(x)[i]),
+            (keys, hparams),
+        )
+    return keys, hparams
+
+
+def start(sweep: Sweep) -> RunContext:
+    """Phase 2: compiles the init and chunk programs, initialises every run (or restores it from
+    the last checkpoint), and opens the progress display and the live log."""
+    times = outputs.Timings()
+    progress = _open_progress(sweep)
+    state, times.compile, times.run = _initialise(sweep)
+    ctx = RunContext(
+        sweep, None, state, [], np.full(sweep.num_runs, -1), [], times,
+        done=sweep.first_update, last_save=sweep.first_update, progress=progress,
+    )  # fmt: skip
+    if sweep.first_update:
+        _resume(ctx)
+    tick = time.perf_counter()
+    chunk = build_chunk(sweep.learner, sweep.chunk_updates, sweep.over_runs, sweep.sharding)
+    chunk = jax.jit(chunk, donate_argnums=0).lower(ctx.state, sweep.hparams, np.int32(0))
+    ctx.chunk = chunk.compile(compiler_options())
+    times.compile += time.perf_counter() - tick
+    if progress is not None:
+        progress.message(f"{sweep.description}: compiled in {times.compile:.1f} s")
+        progress.start()
+    ctx.live = _open_live(sweep)
+    return ctx
+
+
+def _open_progress(sweep: Sweep) -> Progress | None:
+    """Process 0's progress display (when `config.progress`), saying that compilation starts."""
+    if not (sweep.config.progress and sweep.primary):
+        return None
+    steps_per_update = sweep.steps_per_update * sweep.num_runs  # over all runs
+    progress = Progress(
+        sweep.num_updates * steps_per_update, sweep.description,
+        done_steps=sweep.first_update * steps_per_update,
+    )  # fmt: skip
+    progress.message(
+        f"{sweep.description}: compiling {sweep.num_runs} run(s), "
+        f"chunks of {sweep.chunk_updates} update(s)..."
+    )
+    return progress
+
+
+def _initialise(sweep: Sweep) -> tuple[Any, float, float]:
+    """(every run's initial state, seconds compiling, seconds initialising): `learner.init`."""
+    tick = time.perf_counter()
+    init = jax.jit(lambda k, h: sweep.over_runs(sweep.learner.init)(jax.random.wrap_key_data(k), h))
+    init = init.lower(sweep.keys, sweep.hparams).compile(compiler_options())
+    compile_time = time.perf_counter() - tick
+    tick = time.perf_counter()
+    state = init(sweep.keys, sweep.hparams)
+    if sweep.sharding is not None:
+        state = jax.device_put(state, sweep.sharding)
+    jax.block_until_ready(state)
+    return state, compile_time, time.perf_counter() - tick
+
+
+def _resume(ctx: RunContext) -> None:
+    """Replaces the fresh state by the last checkpoint's, takes its metrics and divergences, and
+    notes (printed, and kept for summary.json) what the resumed run cannot promise."""
+    sweep = ctx.sweep
+    metric_dtypes = jax.eval_shape(
+        lambda s, h: sweep.over_runs(sweep.learner.update)(s, h)[1], ctx.state, sweep.hparams
+    )
+    ctx.state, metrics, ctx.diverged_at, ctx.notes = _restore(
+        sweep.run_dir, ctx.state, metric_dtypes, sweep.spec, sweep.about, sweep.first_update
+    )
+    ctx.history.append(metrics)
+    started_on = _started_on(sweep.run_dir)
+    if sweep.device_count != started_on:
+        ctx.notes.append(
+            f"resumed on {sweep.device_count} device(s), started on {started_on}: "
+            "results are not promised to be bitwise equal to an uninterrupted run"
+        )
+    for note in ctx.notes:
+        distributed.say(f"{sweep.description}: {note}")
+
+
+def _open_live(sweep: Sweep):
+    """Process 0's `purejaxrl.live.LiveLog` of a written run with TensorBoard or W&B on, else None."""
+    config = sweep.config
+    if sweep.run_dir is None or not sweep.primary:
+        return None
+    if not (config.tensorboard or config.wandb_project):
+        return None
+    # the killed process may have logged updates past the checkpoint: hide them
+    first = sweep.first_update
+    purge = (first + 1) * sweep.steps_per_update if first else None
+    return open_live_log(config, sweep.run_dir, sweep.labels, purge)
+
+
+def compute_chunk(ctx: RunContext) -> ChunkRecord:
+    """Advances every run by one chunk from update `ctx.done` and waits for it."""
+    sweep = ctx.sweep
+    tick = time.perf_counter()
+    ctx.state, metrics = ctx.chunk(ctx.state, sweep.hparams, np.int32(ctx.done))
+    wait_for((ctx.state, metrics))
+    count = min(sweep.chunk_updates, sweep.num_updates - ctx.done)
+    return ChunkRecord(ctx.done, count, tick, metrics)
+
+
+def sync_processes(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Checks in with the other processes, passing on a stop request, and gathers the chunk's
+    metrics of every run onto the host (`purejaxrl.distributed`; one process: a copy)."""
+    sweep = ctx.sweep
+    synced = time.perf_counter()
+    chunk.stop_asked = distributed.check_in(
+        f"chunk-{chunk.first}", sweep.process_timeout, ctx.stop.signal_name is not None
+    )
+    with distributed.collective(f"the gather of chunk {chunk.first}", sweep.process_timeout):
+        metrics = distributed.gather(chunk.metrics)
+    chunk.metrics = {k: v[: chunk.count, : sweep.num_runs] for k, v in metrics.items()}
+    ctx.times.sync += time.perf_counter() - synced
+    ctx.times.run += time.perf_counter() - chunk.started
+
+
+def mark_divergence(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Records the chunk, marks the runs whose loss became non-finite in it, and masks their
+    metrics from there: they are left out of the results, the others go on."""
+    ctx.history.append(chunk.metrics)
+    found = first_divergence(chunk.metrics, chunk.first)
+    chunk.newly_diverged = (ctx.diverged_at < 0) & (found >= 0)
+    ctx.diverged_at = np.where(chunk.newly_diverged, found, ctx.diverged_at)
+    ctx.done += chunk.count
+    chunk.shown = mask_diverged(chunk.metrics, ctx.diverged_at, chunk.first)
+
+
+def report_progress(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Advances the progress display and names the runs that diverged in the chunk."""
+    sweep, progress = ctx.sweep, ctx.progress
+    if progress is None:
+        return
+    progress.advance(ctx.done * sweep.steps_per_update * sweep.num_runs, chunk_return(chunk.shown))
+    for r in np.flatnonzero(chunk.newly_diverged):
+        progress.message(
+            f"{sweep.description}: seed {r % sweep.num_seeds} "
+            f"({sweep.labels[r // sweep.num_seeds] or 'the only grid point'}) diverged at "
+            f"update {ctx.diverged_at[r]}; it is left out of the results"
+        )
+
+
+def write_live_metrics(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Logs the chunk's metrics to TensorBoard / Weights & Biases (`purejaxrl.live`)."""
+    if ctx.live is None:
+        return
+    steps = np.arange(chunk.first + 1, ctx.done + 1) * ctx.sweep.steps_per_update
+    ctx.live.write(steps, ctx.sweep.to_grid(chunk.shown))
+
+
+def decide_stop(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Stop after this chunk when a process got SIGINT/SIGTERM or every run has diverged."""
+    chunk.stopping = chunk.stop_asked or bool((ctx.diverged_at >= 0).all())
+
+
+def save_checkpoint(ctx: RunContext, chunk: ChunkRecord) -> None:
+    """Saves a full-state checkpoint (`purejaxrl.checkpoints`) when `checkpoint_every` updates
+    have passed since the last, at the end, and when stopping; before the end, also rewrites
+    the outputs so far."""
+    sweep, config = ctx.sweep, ctx.sweep.config
+    due = config.checkpoint_every and ctx.done - ctx.last_save >= config.checkpoint_every
+    if sweep.run_dir is None or not (due or chunk.stopping or ctx.done == sweep.num_updates):
+        return
+    tick = time.perf_counter()
+    with distributed.collective(f"checkpoint {ctx.done}", sweep.process_timeout):
+        snapshot = checkpoints.Snapshot(ctx.state, _all_metrics(ctx), ctx.diverged_at, ctx.done)
+        checkpoints.save(
+            sweep.run_dir, snapshot, config.keep_checkpoints, sweep.about, sweep.process_timeout
+        )
+    ctx.times.checkpoint += time.perf_counter() - tick
+    ctx.last_save = ctx.done
+    if ctx.done < sweep.num_updates:
+        write_outputs(ctx, "interrupted" if chunk.stopping else "running")
+
+
+CHUNK_STEPS: tuple[Callable[[RunContext, ChunkRecord], None], ...] = (
+    sync_processes,
+    mark_divergence,
+    report_progress,
+    write_live_metrics,
+    decide_stop,
+    save_checkpoint,
+)
+"""What the host does after every chunk, in this order."""
+
+
+def train_chunks(ctx: RunContext) -> None:
+    """Phase 3: advances the runs chunk by chunk, calling `CHUNK_STEPS` after each, until they
+    are done (status complete), a stop was asked (interrupted) or every run diverged; honours
+    SIGINT/SIGTERM meanwhile (`StopRequests`)."""
+    try:
+        with StopRequests() as ctx.stop:
+            while ctx.done < ctx.sweep.num_updates:
+                chunk = compute_chunk(ctx)
+                for step in CHUNK_STEPS:
+                    step(ctx, chunk)
+                if chunk.stopping:
+                    ctx.status = "interrupted" if chunk.stop_asked else "all runs diverged"
+                    break
+            else:
+                ctx.status = "complete"
+    finally:
+        if ctx.progress is not None:
+            ctx.progress.close()
+        if ctx.live is not None:
+            ctx.live.close()
+
+
+def _all_metrics(ctx: RunContext) -> dict[str, np.ndarray]:
+    """Every update's metrics so far, (updates done, R)."""
+    return {k: np.concatenate([h[k] for h in ctx.history]) for k in ctx.history[0]}
+
+
+def write_outputs(ctx: RunContext, status: str) -> RunResult:
+    """The run so far as a `RunResult` (without the exported policies); process 0 of a written
+    run also writes metrics.npz, summary.json and curve.png (`purejaxrl.outputs`)."""
+    sweep = ctx.sweep
+    steps = np.arange(1, ctx.done + 1) * sweep.steps_per_update
+    diverged = ctx.diverged_at.reshape(sweep.num_grid, sweep.num_seeds)
+    shown = sweep.to_grid(mask_diverged(_all_metrics(ctx), ctx.diverged_at))
+    summary = outputs.run_summary(
+        sweep.algo, sweep.config.env_id, status, shown, sweep.labels, diverged,
+        first_update=sweep.first_update, num_updates=sweep.num_updates,
+        steps_per_update=sweep.steps_per_update, chunk_updates=sweep.chunk_updates,
+        notes=ctx.notes, times=ctx.times,
+    )  # fmt: skip
+    if sweep.run_dir is not None and sweep.primary:
+        title = f"{sweep.algo} on {sweep.config.env_id} ({sweep.num_seeds} seeds)"
+        outputs.write_results(sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title)
+    return RunResult(sweep.config, sweep.grid, shown, steps, None, summary, sweep.run_dir)
+
+
+def finish(ctx: RunContext) -> RunResult:
+    """Phase 4: the final outputs, and every run's exported policy (`learner.export`)."""
+    sweep = ctx.sweep
+    result = write_outputs(ctx, ctx.status)
+    exported = distributed.gather(jax.jit(sweep.over_runs(sweep.learner.export))(ctx.state))
+    result.exported = jax.tree.map(lambda x: x[: sweep.num_runs], exported)
+    if ctx.status == "interrupted":
+        result.summary["stopped_by"] = ctx.stop.signal_name or "another process's signal"
+    return result
+
+
 def run(
     config,
     make_learner: MakeLearner,
@@ -276,9 +709,11 @@ def run(
 ) -> RunResult:
     """Trains `config.num_seeds` seeds at every grid point, in chunks of one compiled program.
 
-    Between chunks the host reports progress, marks runs whose loss became non-finite (they are
-    excluded from the results; the others go on), writes live metrics and full-state checkpoints
-    (`purejaxrl.checkpoints`), and honours SIGINT/SIGTERM (`StopRequests`).
+    The phases: `set_up` (validate, run folder, learner, inputs on the devices), `start`
+    (compile, initialise or restore), `train_chunks` (after each chunk, `CHUNK_STEPS`: sync the
+    processes, mark runs whose loss became non-finite (excluded from the results; the others go
+    on), report progress, write live metrics, honour SIGINT/SIGTERM, save full-state checkpoints)
+    and `finish` (the final outputs and exported policies).
 
     Args:
         config: an algorithm config (a `BaseConfig` subclass).
@@ -296,226 +731,13 @@ def run(
         ConfigError: a bad config value, before anything is compiled or written.
         CheckpointError: `resume` has no usable checkpoint for this config.
     """
-    grid, spec = validate(config, grid_values)
-    primary = distributed.is_primary()
-    num_seeds, num_grid = config.num_seeds, len(grid)
-    num_runs = num_seeds * num_grid
-    configure_jax(config)
-    warn_if_cpu_not_split(num_runs if spec.vmappable else 1)
-    if resume is not None:
-        run_dir = Path(resume)
-        start_step = checkpoints.latest_step(run_dir)
-        if start_step is None:
-            raise checkpoints.CheckpointError(f"{run_dir}: no complete checkpoint to resume from")
-    else:
-        start_step = 0
-        run_dir = None
-        if write:  # process 0 creates it, the others learn its name
-            made = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if primary else None
-            run_dir = Path(distributed.share_text(str(made) if made else None))
-    # a host-stepped env (Atari) is one pool for all runs, stepped from one device
-    padded, sharding = run_sharding(num_runs, config.devices if spec.vmappable else 1)
-    # every grid point shares the static fields; traced values reach the learner as hparams
-    learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
-    num_updates, steps_per_update = learner.num_updates, learner.steps_per_update
-    chunk_updates = chunk_size(config, num_updates)
-
-    seed_keys = jax.random.split(jax.random.key(config.seed), num_seeds)
-    keys = jnp.tile(seed_keys, num_grid)  # run r: grid point r // num_seeds, seed r % num_seeds
-    hparams = jax.tree.map(lambda x: jnp.repeat(x, num_seeds), grid.hparams())
-    pad = lambda tree: jax.tree.map(
-        lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - num_runs, axis=0)]), tree
-    )
-    if padded > num_runs:
-        keys, hparams = pad((keys, hparams))
-    keys = jax.random.key_data(keys)  # raw data: global arrays are built from host values
-    if sharding is not None:
-        keys, hparams = jax.tree.map(
-            lambda x: jax.make_array_from_callback(x.shape, sharding, lambda i: np.asarray(x)[i]),
-            (keys, hparams),
-        )
-    device_count = len(sharding.device_set) if sharding is not None else 1
-    if run_dir is not None and resume is None and primary:
-        record = outputs.config_record(algo, config, grid, num_seeds)
-        record["started_on_devices"] = device_count
-        outputs.atomic_write_json(run_dir / "config.json", record)
-
-    # on Atari, the vmap reaches envpool through the batching rule of `envs.atari.AtariEnv`
-    over_runs = jax.vmap if num_runs > 1 else single_run
-    about = {"algo": algo, "env_id": config.env_id, "num_runs": num_runs}
-    description = f"{algo} {config.env_id}"
-    progress = None
-    if config.progress and primary:
-        progress = Progress(
-            num_updates * steps_per_update * num_runs, description,
-            done_steps=start_step * steps_per_update * num_runs,
-        )  # fmt: skip
-        progress.message(
-            f"{description}: compiling {num_runs} run(s), chunks of {chunk_updates} update(s)..."
-        )
-    start = time.perf_counter()
-    init = jax.jit(lambda k, h: over_runs(learner.init)(jax.random.wrap_key_data(k), h))
-    init = init.lower(keys, hparams).compile(compiler_options())
-    compile_time = time.perf_counter() - start
-    run_start = time.perf_counter()
-    state = init(keys, hparams)
-    if sharding is not None:
-        state = jax.device_put(state, sharding)
-    jax.block_until_ready(state)
-    init_time = time.perf_counter() - run_start
-
-    metrics_so_far: dict[str, np.ndarray] | None = None
-    diverged_at = np.full(num_runs, -1)
-    notes: list[str] = []
-    if start_step:
-        metric_dtypes = jax.eval_shape(
-            lambda s, h: over_runs(learner.update)(s, h)[1], state, hparams
-        )
-        state, metrics_so_far, diverged_at, notes = _restore(
-            run_dir, state, metric_dtypes, spec, about, start_step
-        )
-        started_on = _started_on(run_dir)
-        if device_count != started_on:
-            notes.append(
-                f"resumed on {device_count} device(s), started on {started_on}: "
-                "results are not promised to be bitwise equal to an uninterrupted run"
-            )
-        for note in notes:
-            distributed.say(f"{description}: {note}")
-
-    start = time.perf_counter()
-    chunk = jax.jit(build_chunk(learner, chunk_updates, over_runs, sharding), donate_argnums=0)
-    chunk = chunk.lower(state, hparams, np.int32(0)).compile(compiler_options())
-    compile_time += time.perf_counter() - start
-    if progress is not None:
-        progress.message(f"{description}: compiled in {compile_time:.1f} s")
-        progress.start()
-
-    labels = grid.labels()
-    live = None
-    if run_dir is not None and primary and (config.tensorboard or config.wandb_project):
-        # the killed process may have logged updates past the checkpoint: hide them
-        purge = (start_step + 1) * steps_per_update if start_step else None
-        live = open_live_log(config, run_dir, labels, purge)
-    history: list[dict[str, np.ndarray]] = [] if metrics_so_far is None else [metrics_so_far]
-    done = start_step
-    last_save = start_step
-    run_time = init_time
-    checkpoint_time = sync_time = 0.0
-    status = "running"
-
-    def to_grid(metrics):  # (update, R) -> (G, S, update)
-        return {k: v.T.reshape(num_grid, num_seeds, -1) for k, v in metrics.items()}
-
-    def snapshot_outputs(status: str) -> RunResult:
-        metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
-        steps = np.arange(1, done + 1) * steps_per_update
-        diverged = diverged_at.reshape(num_grid, num_seeds)
-        shown = to_grid(mask_diverged(metrics, diverged_at))
-        summary = {
-            "algo": algo,
-            "env_id": config.env_id,
-            "status": status,
-            "updates_done": done,
-            "num_updates": num_updates,
-            "num_seeds": num_seeds,
-            "grid_points": num_grid,
-            "env_steps_per_run": int(done * steps_per_update),
-            "final_return_definition": (
-                f"mean return of the episodes that ended in the last {outputs.FINAL_FRACTION:.0%} "
-                "of updates, per seed; diverged runs are excluded"
-            ),
-            "results": outputs.summarize(shown, labels, diverged >= 0),
-            "diverged": [
-                {"grid_point": labels[g], "seed": int(s), "update": int(diverged[g, s])}
-                for g, s in np.argwhere(diverged >= 0)
-            ],
-            "notes": notes,
-            "compile_time_s": compile_time,
-            "run_time_s": run_time,
-            "checkpoint_time_s": checkpoint_time,
-            "sync_time_s": sync_time,  # in run_time_s: the processes' check-in and metric gather
-            "steps_per_second": (done - start_step) * steps_per_update * num_runs / run_time,
-            "chunk_updates": chunk_updates,
-            **environment_record(),
-        }
-        result = RunResult(config, grid, shown, steps, None, summary, run_dir)
-        if run_dir is not None and primary:
-            shown_npz = {**shown, "diverged_at": diverged}
-            outputs.save_metrics(run_dir, shown_npz, steps)
-            outputs.atomic_write_json(run_dir / "summary.json", summary)
-            outputs.plot_curves(
-                run_dir / "curve.png", steps, shown["episode_return"], labels,
-                f"{algo} on {config.env_id} ({num_seeds} seeds)",
-            )  # fmt: skip
-        return result
-
-    def save_checkpoint(state):
-        metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
-        snapshot = checkpoints.Snapshot(state, metrics, diverged_at, done)
-        checkpoints.save(run_dir, snapshot, config.keep_checkpoints, about, process_timeout)
-
-    try:
-        with StopRequests() as stop:
-            while done < num_updates:
-                tick = time.perf_counter()
-                state, metrics = chunk(state, hparams, np.int32(done))
-                wait_for((state, metrics))
-                count = min(chunk_updates, num_updates - done)
-                synced = time.perf_counter()
-                asked = distributed.check_in(
-                    f"chunk-{done}", process_timeout, stop.signal_name is not None
-                )
-                with distributed.collective(f"the gather of chunk {done}", process_timeout):
-                    metrics = distributed.gather(metrics)
-                metrics = {k: v[:count, :num_runs] for k, v in metrics.items()}
-                sync_time += time.perf_counter() - synced
-                run_time += time.perf_counter() - tick
-                history.append(metrics)
-                found = first_divergence(metrics, done)
-                newly = (diverged_at < 0) & (found >= 0)
-                diverged_at = np.where(newly, found, diverged_at)
-                done += count
-                shown = mask_diverged(metrics, diverged_at, done - count)
-                if progress is not None:
-                    progress.advance(done * steps_per_update * num_runs, chunk_return(shown))
-                    for r in np.flatnonzero(newly):
-                        progress.message(
-                            f"{description}: seed {r % num_seeds} "
-                            f"({labels[r // num_seeds] or 'the only grid point'}) diverged at "
-                            f"update {diverged_at[r]}; it is left out of the results"
-                        )
-                if live is not None:
-                    steps = np.arange(done - count + 1, done + 1) * steps_per_update
-                    live.write(steps, to_grid(shown))
-                all_diverged = bool((diverged_at >= 0).all())
-                stopping = asked or all_diverged
-                due = config.checkpoint_every and done - last_save >= config.checkpoint_every
-                if run_dir is not None and (due or stopping or done == num_updates):
-                    tick = time.perf_counter()
-                    with distributed.collective(f"checkpoint {done}", process_timeout):
-                        save_checkpoint(state)
-                    checkpoint_time += time.perf_counter() - tick
-                    last_save = done
-                    if done < num_updates:
-                        snapshot_outputs("interrupted" if stopping else "running")
-                if stopping:
-                    status = "interrupted" if asked else "all runs diverged"
-                    break
-            else:
-                status = "complete"
-    finally:
-        if progress is not None:
-            progress.close()
-        if live is not None:
-            live.close()
-
-    result = snapshot_outputs(status)
-    exported = distributed.gather(jax.jit(over_runs(learner.export))(state))
-    result.exported = jax.tree.map(lambda x: x[:num_runs], exported)
-    if status == "interrupted":
-        result.summary["stopped_by"] = stop.signal_name or "another process's signal"
-    return result
+    sweep = set_up(
+        config, make_learner, algo, grid_values,
+        write=write, resume=resume, process_timeout=process_timeout,
+    )  # fmt: skip
+    ctx = start(sweep)
+    train_chunks(ctx)
+    return finish(ctx)
 
 
 def chunk_return(metrics: Mapping[str, np.ndarray]) -> float:

@@ -82,6 +82,40 @@ def test_summary_never_scores_a_diverged_run():
     assert row["final_return_mean"] is None and row["diverged_seeds"] == 3
 
 
+SUMMARY_KEYS = [
+    "algo", "env_id", "status", "updates_done", "num_updates", "num_seeds", "grid_points",
+    "env_steps_per_run", "final_return_definition", "results", "diverged", "notes",
+    "compile_time_s", "run_time_s", "checkpoint_time_s", "sync_time_s", "steps_per_second",
+    "chunk_updates", "versions", "device", "host",
+]  # fmt: skip
+
+
+def test_summary_json_keeps_its_keys_and_names_the_diverged_runs(tmp_path):
+    returns = np.full((2, 3, 20), 50.0)
+    metrics = {"episode_return": returns, "episodes": np.ones((2, 3, 20), int)}
+    diverged_at = np.array([[-1, -1, -1], [-1, 7, -1]])
+    times = outputs.Timings(compile=2.0, run=4.0, checkpoint=0.5, sync=0.25)
+    summary = outputs.run_summary(
+        "ppo", "CartPole-v1", "complete", metrics, ["lr=0.1", "lr=1"], diverged_at,
+        first_update=10, num_updates=20, steps_per_update=8, chunk_updates=5, notes=[],
+        times=times,
+    )  # fmt: skip
+    assert list(summary) == SUMMARY_KEYS  # old run folders are read by these names
+    assert summary["updates_done"] == 20 and summary["env_steps_per_run"] == 160
+    assert summary["grid_points"] == 2 and summary["num_seeds"] == 3
+    assert summary["diverged"] == [{"grid_point": "lr=1", "seed": 1, "update": 7}]
+    assert summary["steps_per_second"] == (20 - 10) * 8 * 6 / 4.0
+    assert summary["run_time_s"] == 4.0 and summary["sync_time_s"] == 0.25
+    steps = np.arange(1, 21) * 8
+    outputs.write_results(tmp_path, metrics, diverged_at, steps, summary, ["a", "b"], "t")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "curve.png", "metrics.npz", "summary.json",
+    ]  # fmt: skip
+    saved = np.load(tmp_path / "metrics.npz")
+    np.testing.assert_array_equal(saved["diverged_at"], diverged_at)
+    np.testing.assert_array_equal(saved["env_steps"], steps)
+
+
 def test_grid_is_the_cartesian_product_and_rejects_static_fields():
     grid = Grid.from_values(PPOConfig(), {"lr": [1e-3, 2e-3], "gamma": [0.9, 0.99, 0.999]})
     assert len(grid) == 6 and grid.hparams().lr.shape == (6,)
