@@ -23,11 +23,11 @@ train: $(STAMP)
 
 ## The whole suite, slow learning tests and notebooks included (CPU only).
 test: $(STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --durations=15
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --durations=25
 
-## Everything but the tests marked slow.
+## Unit and contract tests: no learning, process or notebook tests (markers in pyproject.toml).
 test-fast: $(STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 -m "not slow"
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 -m "not learning and not process and not notebook" --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

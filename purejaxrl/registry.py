@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 Family = Literal["on-policy", "off-policy", "tabular"]
@@ -42,6 +42,9 @@ class Algorithm:
     """Which loop it runs (the process tests run once per family)."""
     summary: str
     """One line for `python -m purejaxrl --help`."""
+    tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """Config fields for a run of a few updates and seconds on its default env: what the contract
+    tests (tests/purejaxrl/test_contract.py) train every algorithm with."""
     config: str = "Config"
     learner: str = "make_learner"
     train: str = "make_train"
@@ -81,24 +84,47 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     row.name: row
     for row in (
-        Algorithm("ppo", "purejaxrl.ppo", "on-policy", "PPO, clipped or adaptive-KL, with GAE"),
-        Algorithm("a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)"),
-        Algorithm("reinforce", "purejaxrl.reinforce", "on-policy", "REINFORCE, with baselines"),
-        Algorithm("pqn", "purejaxrl.pqn", "on-policy", "PQN: parallel Q-learning, Q(lambda)"),
-        Algorithm("dqn", "purejaxrl.dqn", "off-policy", "DQN and Double DQN with replay"),
-        Algorithm("ddpg", "purejaxrl.ddpg", "off-policy", "DDPG, and TD3 by its options"),
         Algorithm(
-            "sac", "purejaxrl.sac", "off-policy", "soft actor-critic, continuous or discrete"
+            "ppo", "purejaxrl.ppo", "on-policy", "PPO, clipped or adaptive-KL, with GAE",
+            tiny={"total_timesteps": 4 * 128 * 4},
         ),
         Algorithm(
-            "q_learning",
-            "purejaxrl.q_learning",
-            "tabular",
-            "tabular Q-learning and SARSA",
+            "a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)",
+            tiny={"total_timesteps": 8 * 5 * 20},
+        ),
+        Algorithm(
+            "reinforce", "purejaxrl.reinforce", "on-policy", "REINFORCE, with baselines",
+            tiny={"total_timesteps": 8 * 1000 * 3, "baseline": "mean"},
+        ),
+        Algorithm(
+            "pqn", "purejaxrl.pqn", "on-policy", "PQN: parallel Q-learning, Q(lambda)",
+            tiny={"total_timesteps": 4 * 16 * 4, "num_envs": 4, "num_steps": 16,
+                  "num_minibatches": 2, "hidden_sizes": (32, 32)},
+        ),
+        Algorithm(
+            "dqn", "purejaxrl.dqn", "off-policy", "DQN and Double DQN with replay",
+            tiny={"total_timesteps": 2000, "num_envs": 4, "buffer_size": 500, "batch_size": 32,
+                  "learning_starts": 400, "train_frequency": 8, "target_update_interval": 96,
+                  "steps_per_update": 400, "epsilon_anneal_steps": 1000},
+        ),
+        Algorithm(
+            "ddpg", "purejaxrl.ddpg", "off-policy", "DDPG, and TD3 by its options",
+            tiny={"total_timesteps": 600, "steps_per_update": 200, "learning_starts": 200,
+                  "batch_size": 32, "buffer_size": 600, "hidden_sizes": (16, 16)},
+        ),
+        Algorithm(
+            "sac", "purejaxrl.sac", "off-policy", "soft actor-critic, continuous or discrete",
+            tiny={"total_timesteps": 600, "steps_per_update": 200, "learning_starts": 200,
+                  "batch_size": 32, "buffer_size": 600, "train_frequency": 4,
+                  "hidden_sizes": (16, 16)},
+        ),
+        Algorithm(
+            "q_learning", "purejaxrl.q_learning", "tabular", "tabular Q-learning and SARSA",
+            tiny={"env_id": "Gridworld-Lizard-v0", "total_timesteps": 4000},
             report="value_iteration_report",
-        ),  # fmt: skip
+        ),
     )
-}
+}  # fmt: skip
 """Every algorithm, by command-line name. Adding one: its module plus one row here."""
 
 

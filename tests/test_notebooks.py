@@ -47,6 +47,7 @@ def _check_ran_and_drew(nb, name: str, when: str) -> None:
     assert images, f"{name} ({when}) drew no plot"
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # Stored with the outputs of a run at the notebook's own budget, so that a reader sees the

@@ -284,6 +284,7 @@ def test_good_option_values_of_every_kind_are_accepted():
     assert spec.episode_limit == 10
 
 
+@pytest.mark.process
 @needs_envpool
 def test_cli_refuses_a_bad_option_with_one_line_and_exit_2(tmp_path):
     proc = subprocess.run(

@@ -1,7 +1,8 @@
 """Checks shared by the algorithm tests.
 
-Probe checks for the actor-critic algorithms (PPO, A2C, REINFORCE), and the seed check every
-algorithm gets (`seeds_vmap`).
+Probe checks for the actor-critic algorithms (PPO, A2C, REINFORCE). What every algorithm
+promises (seeds, grid, chunks, resume, bad input) is checked once for every registry row in
+test_contract.py.
 
 The `actor_critic_probes` fixture trains an algorithm module on a probe environment (see
 envs/probes.py) and checks the values and policies every correct actor-critic must learn there.
@@ -13,7 +14,6 @@ from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 import envs
@@ -75,32 +75,3 @@ def actor_critic_probes():
         discrete_policies=check_discrete_policies,
         continuous_policies=check_continuous_policies,
     )
-
-
-def check_seeds_vmap(train, hp, every_leaf_differs: bool = True):
-    """Trains 3 seeds vmapped and seed 1 alone; seed 1 must match, and seeds must differ.
-
-    Args:
-        train: `train(key, hparams) -> TrainOutput`. every_leaf_differs: require every parameter
-            leaf to differ between seeds 0 and 1 (False: only the parameters as a whole, for
-            networks with leaves that never train, e.g. an unused value head's zero biases).
-
-    Returns:
-        the vmapped `TrainOutput`, leading axis 3.
-    """
-    keys = jax.random.split(jax.random.key(0), 3)
-    batched = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, hp)
-    alone = jax.jit(train)(keys[1], hp)
-    batched_leaves = [np.asarray(x) for x in jax.tree.leaves(batched.state.params)]
-    for b, a in zip(batched_leaves, jax.tree.leaves(alone.state.params), strict=True):
-        np.testing.assert_allclose(b[1], a, rtol=1e-4, atol=1e-6)
-        if every_leaf_differs:
-            assert not np.allclose(b[0], b[1])
-    flat = [np.concatenate([np.ravel(leaf[i]) for leaf in batched_leaves]) for i in (0, 1)]
-    assert not np.allclose(flat[0], flat[1])
-    return batched
-
-
-@pytest.fixture
-def seeds_vmap():
-    return check_seeds_vmap

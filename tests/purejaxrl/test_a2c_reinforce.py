@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from purejaxrl import a2c, reinforce, runner
-from purejaxrl.config import ConfigError, hparams
+from purejaxrl.config import ConfigError
 
 REINFORCE_PROBES = dict(
     num_envs=4, total_timesteps=4 * 200 * 150, lr=1e-2, gamma=0.9, anneal_lr=False,
@@ -45,19 +45,6 @@ def test_a2c_policy_probes(actor_critic_probes, advantage, shared):
     actor_critic_probes.continuous_policies(a2c, settings)
 
 
-@pytest.mark.parametrize(
-    "module,config",
-    [
-        (reinforce, reinforce.ReinforceConfig(total_timesteps=8 * 1000 * 3, baseline="mean")),
-        (a2c, a2c.A2CConfig(total_timesteps=8 * 5 * 20)),
-    ],
-    ids=["reinforce", "a2c"],
-)
-def test_seeds_differ_and_a_vmapped_seed_equals_the_seed_alone(seeds_vmap, module, config):
-    # every_leaf_differs=False: the mean baseline leaves the value head's zero biases untrained.
-    seeds_vmap(module.make_train(config), hparams(config), every_leaf_differs=False)
-
-
 def test_reinforce_uses_the_episodes_that_start_in_the_window_each_to_its_end():
     config = reinforce.ReinforceConfig(total_timesteps=8 * 1000 * 2, num_seeds=2)
     result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
@@ -91,14 +78,14 @@ def test_bad_input_is_refused_with_the_value_and_what_is_allowed(module, overrid
     assert message in str(error.value)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_reinforce_with_a_learned_baseline_on_cartpole_at_1m_steps_over_8_seeds():
     config = reinforce.ReinforceConfig(num_seeds=8, progress=False, compilation_cache="")
     result = runner.run(config, reinforce.make_learner, "reinforce", write=False)
     assert result.summary["results"][0]["final_return_mean"] >= 450, result.summary["results"]
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_a2c_on_cartpole_at_500k_steps_over_8_seeds():
     config = a2c.A2CConfig(num_seeds=8, progress=False, compilation_cache="")
     result = runner.run(config, a2c.make_learner, "a2c", write=False)

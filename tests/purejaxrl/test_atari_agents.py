@@ -144,7 +144,7 @@ def test_two_seeds_by_two_learning_rates_train_in_one_program_on_one_pool(
             assert not np.allclose(last_layer[a], last_layer[b]), (a, b)
 
 
-@pytest.mark.parametrize("num_seeds", [1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("num_seeds", [1, 2])
 def test_an_atari_run_resumes_with_everything_but_the_games_restored(
     num_seeds, tmp_path, monkeypatch
 ):

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 TINY = [
     "--total-timesteps",
     "2048",

@@ -27,7 +27,7 @@ _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
 assert_same_outputs, the_run_dir = _helpers.assert_same_outputs, _helpers.the_run_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.process
 
 TINY = {
     "ppo": [

@@ -10,7 +10,6 @@ import pytest
 import envs
 from purejaxrl import runner
 from purejaxrl.config import ConfigError, hparams
-from purejaxrl.devices import compiler_options
 from purejaxrl.dqn import (
     DQNConfig,
     double_dqn_target,
@@ -120,30 +119,12 @@ def leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-def test_seeds_give_different_parameters_and_a_vmapped_seed_equals_the_seed_alone(seeds_vmap):
-    batched = seeds_vmap(make_train(TINY), hparams(TINY))
-    loss = batched.metrics["loss"]
-    assert loss.shape == (3, TINY.num_updates)
-    assert np.isnan(loss[:, 0]).all() and np.isfinite(loss[:, 1:]).all()  # learning starts at 400
-    np.testing.assert_array_equal(batched.metrics["gradient_steps"][0], [0, 50, 50, 50, 50])
-
-
-def test_a_grid_point_equals_the_same_hyperparameters_run_alone_and_a_run_can_be_evaluated(
-    tmp_path,
-):
-    from purejaxrl.evaluate import evaluate
-
-    config = dataclasses.replace(TINY, num_seeds=2, runs_dir=str(tmp_path))
-    result = runner.run(config, make_learner, "dqn", {"tau": [0.5, 1.0]})
-    alone_config = dataclasses.replace(TINY, tau=1.0)
-    seed_keys = jax.random.split(jax.random.key(config.seed), 2)
-    train = jax.jit(make_train(alone_config), compiler_options=compiler_options())
-    alone = train(seed_keys[1], hparams(alone_config))
-    run_index = 1 * 2 + 1  # grid point 1, seed 1
-    for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
-        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
-    evaluation = evaluate(result.run_dir, episodes=2)
-    assert evaluation["returns"].shape == (2, 2, 2) and (evaluation["returns"] >= 8).all()
+def test_the_loss_is_reported_once_gradient_steps_start_after_learning_starts():
+    out = jax.jit(make_train(TINY))(jax.random.key(0), hparams(TINY))
+    loss = out.metrics["loss"]
+    assert loss.shape == (TINY.num_updates,)
+    assert np.isnan(loss[0]) and np.isfinite(loss[1:]).all()  # learning starts at 400
+    np.testing.assert_array_equal(out.metrics["gradient_steps"], [0, 50, 50, 50, 50])
 
 
 @pytest.mark.parametrize(
@@ -167,14 +148,12 @@ def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, mess
     assert message in str(error.value)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_dqn_solves_cartpole_at_500k_steps_over_8_seeds():
-    """Double DQN with the learning rate annealed, otherwise PureJaxRL's settings. At exactly
-    PureJaxRL's settings this machine's CPU gives 462 (two of 8 seeds collapse late), another
-    gave 484: XLA's CPU code differs between processors, and plain DQN sits at the threshold."""
-    config = DQNConfig(
-        num_seeds=8, double=True, anneal_lr=True, progress=False, compilation_cache=""
-    )
+    """At its defaults (PureJaxRL's settings). XLA's CPU code differs between processors, so the
+    last bits do too, and DQN's late collapses make the mean sensitive to them: this machine
+    gives 483.5 at seed 0 (the one tested) and 499.0 at seed 1."""
+    config = DQNConfig(num_seeds=8, progress=False, compilation_cache="")
     result = runner.run(config, make_learner, "dqn", write=False)
     final = result.summary["results"][0]["final_return_mean"]
     assert final >= 475, result.summary["results"]

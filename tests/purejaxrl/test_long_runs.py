@@ -2,7 +2,8 @@
 SIGTERM stop after a chunk with a checkpoint and every output; a second SIGINT exits at once;
 diverged runs are marked and never scored; evaluate checks the folder before loading.
 
-Every run here is a real `python -m purejaxrl.<algo>` process on 2 CPU devices; every wait is
+Every run here is a real `python -m purejaxrl.<algo>` process on one CPU device (two xdist
+workers already share the two cores; one test resumes on two devices on purpose); every wait is
 bounded.
 """
 
@@ -20,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ENV = {"PUREJAXRL_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu"}
+pytestmark = pytest.mark.process  # every test here starts real processes
+
+ENV = {"PUREJAXRL_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"}
 COMMON = ["--compilation-cache", "", "--chunk-updates", "1", "--checkpoint-every", "1"]
 
 # Small runs of many updates (one chunk each), so that a kill lands mid-run.
@@ -128,7 +131,6 @@ def uninterrupted(tmp_path_factory):
     return get
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("algo", list(RUNS))
 def test_a_killed_run_resumes_to_the_uninterrupted_result_bit_for_bit(
     algo, tmp_path, uninterrupted
@@ -147,7 +149,6 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result_bit_for_bit(
     assert_same_outputs(uninterrupted(algo), run_dir)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_the_first_signal_stops_after_a_chunk_with_every_output_and_resume_finishes(
     sig, tmp_path, uninterrupted
@@ -172,7 +173,6 @@ def test_the_first_signal_stops_after_a_chunk_with_every_output_and_resume_finis
     assert_same_outputs(uninterrupted("ppo"), run_dir)
 
 
-@pytest.mark.slow
 def test_a_second_sigint_exits_at_once_and_keeps_the_last_checkpoint(tmp_path):
     # chunks of 40 updates, each many seconds: the second SIGINT must not wait for one to end
     args = ["--total-timesteps", "400000", "--num-steps", "32", "--num-envs", "4"]
@@ -196,7 +196,6 @@ def test_a_second_sigint_exits_at_once_and_keeps_the_last_checkpoint(tmp_path):
     assert len(final_state(run_dir)) > 0  # the last checkpoint still loads
 
 
-@pytest.mark.slow
 def test_diverged_runs_are_marked_left_out_and_the_cli_exits_2(tmp_path):
     args = ["--env-id", "Pendulum-v1", "--lr", "3e-4", "1e6", "--num-seeds", "2"]
     rc, out, err = run_cli(
@@ -233,7 +232,6 @@ def evaluate(run_dir, cwd):
     return proc.returncode, proc.stderr
 
 
-@pytest.mark.slow
 def test_evaluate_checks_the_folder_first(tmp_path, uninterrupted):
     source = uninterrupted("ppo")
 
@@ -273,13 +271,12 @@ def test_evaluate_checks_the_folder_first(tmp_path, uninterrupted):
         assert expected in lines[-1] and "Traceback" not in err, f"{case}: {err}"
 
 
-@pytest.mark.slow
 def test_resuming_on_another_device_count_works_and_says_so(tmp_path, uninterrupted):
     run_dir = tmp_path / "run"
     shutil.copytree(uninterrupted("q_learning"), run_dir)
     shutil.rmtree(run_dir / "checkpoints" / "40")  # back to the checkpoint before the last
     rc, out, err = run_cli(
-        "q_learning", "--resume", str(run_dir), cwd=tmp_path, env={"PUREJAXRL_CPU_DEVICES": "1"}
+        "q_learning", "--resume", str(run_dir), cwd=tmp_path, env={"PUREJAXRL_CPU_DEVICES": "2"}
     )
     assert rc == 0, err
     assert "not promised to be bitwise equal" in err

@@ -12,7 +12,6 @@ import pytest
 import envs
 from purejaxrl import runner
 from purejaxrl.config import ConfigError, hparams
-from purejaxrl.devices import compiler_options
 from purejaxrl.pqn import (
     Batch,
     PQNConfig,
@@ -222,32 +221,6 @@ def leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-def test_seeds_give_different_parameters_and_a_vmapped_seed_equals_the_seed_alone(seeds_vmap):
-    batched = seeds_vmap(make_train(TINY), hparams(TINY))
-    loss = batched.metrics["loss"]
-    assert loss.shape == (3, TINY.num_updates) and np.isfinite(loss).all()
-
-
-def test_a_grid_point_equals_the_same_hyperparameters_run_alone_and_a_run_can_be_evaluated(
-    tmp_path,
-):
-    from purejaxrl.evaluate import evaluate
-
-    config = dataclasses.replace(TINY, num_seeds=2, runs_dir=str(tmp_path))
-    result = runner.run(config, make_learner, "pqn", {"q_lambda": [0.0, 0.65]})
-    assert result.metrics["loss"].shape == (2, 2, TINY.num_updates)
-    alone_config = dataclasses.replace(TINY, q_lambda=0.65)
-    seed_keys = jax.random.split(jax.random.key(config.seed), 2)
-    train = jax.jit(make_train(alone_config), compiler_options=compiler_options())
-    alone = train(seed_keys[1], hparams(alone_config))
-    run_index = 1 * 2 + 1  # grid point 1, seed 1
-    for r, a in zip(leaves(result.exported["params"]), leaves(alone.state.params), strict=True):
-        np.testing.assert_allclose(r[run_index], a, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(result.metrics["loss"][1, 1], alone.metrics["loss"], rtol=1e-4)
-    evaluation = evaluate(result.run_dir, episodes=2)
-    assert evaluation["returns"].shape == (2, 2, 2) and (evaluation["returns"] >= 8).all()
-
-
 @pytest.mark.parametrize(
     "overrides,message",
     [
@@ -301,7 +274,7 @@ def test_a_few_updates_on_pong_run_in_one_jitted_call_and_change_every_layer():
     assert out.metrics["episode_return"].shape == (config.num_updates,)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_pqn_solves_cartpole_at_500k_steps_over_8_seeds():
     config = PQNConfig(num_seeds=8, progress=False, compilation_cache="")
     result = runner.run(config, make_learner, "pqn", write=False)

@@ -50,6 +50,7 @@ def run_package(*args):
     )  # fmt: skip
 
 
+@pytest.mark.process
 def test_the_package_command_lists_every_algorithm_and_refuses_an_unknown_one():
     listing = run_package("--help")
     assert listing.returncode == 0
@@ -63,6 +64,7 @@ def test_the_package_command_lists_every_algorithm_and_refuses_an_unknown_one():
     assert run_package().returncode == 2  # no command: the listing, and a usage error
 
 
+@pytest.mark.process
 def test_the_package_command_runs_an_algorithm_and_its_report(tmp_path):
     proc = run_package(
         "q_learning", "--env-id", "Gridworld-Lizard-v0", "--total-timesteps", "2000",

@@ -10,7 +10,6 @@ import pytest
 
 from purejaxrl import runner
 from purejaxrl.config import ConfigError, hparams
-from purejaxrl.devices import compiler_options
 from purejaxrl.sac import (
     SACConfig,
     actor_loss,
@@ -150,25 +149,11 @@ TINY = SACConfig(
 
 
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
-def test_seeds_differ_and_a_vmapped_seed_equals_the_seed_alone(seeds_vmap, env_id):
+def test_both_forms_have_twin_critics_and_gradient_steps_start_after_learning_starts(env_id):
     config = dataclasses.replace(TINY, env_id=env_id)
-    batched = seeds_vmap(make_train(config), hparams(config))
-    assert batched.state.params.critic["params"]["Dense_0"]["kernel"].shape[1] == 2  # twin
-    np.testing.assert_array_equal(batched.metrics["gradient_steps"][0], [0, 50, 50])
-
-
-def test_a_grid_point_equals_the_same_hyperparameters_run_alone():
-    config = dataclasses.replace(TINY, num_seeds=2)
-    result = runner.run(config, make_learner, "sac", {"tau": [0.005, 0.05]}, write=False)
-    alone_config = dataclasses.replace(TINY, tau=0.05)
-    seed_keys = jax.random.split(jax.random.key(config.seed), 2)
-    train = jax.jit(make_train(alone_config), compiler_options=compiler_options())
-    alone = train(seed_keys[1], hparams(alone_config))
-    run_index = 1 * 2 + 1  # grid point 1, seed 1
-    got = jax.tree.leaves(result.exported["actor"])
-    for r, a in zip(got, jax.tree.leaves(alone.state.params.actor), strict=True):
-        np.testing.assert_allclose(np.asarray(r)[run_index], a, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(result.metrics["loss"][1, 1], alone.metrics["loss"], rtol=1e-4)
+    out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
+    assert out.state.params.critic["params"]["Dense_0"]["kernel"].shape[1] == 2  # twin
+    np.testing.assert_array_equal(out.metrics["gradient_steps"], [0, 50, 50])
 
 
 @pytest.mark.parametrize(
@@ -190,7 +175,7 @@ def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, mess
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_pendulum_at_20k_steps_over_8_seeds():
     config = SACConfig(num_seeds=8, progress=False, compilation_cache="")
     result = runner.run(config, make_learner, "sac", write=False)
@@ -198,7 +183,7 @@ def test_pendulum_at_20k_steps_over_8_seeds():
     assert final >= -250, result.summary["results"]
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 def test_discrete_sac_learns_cartpole_at_the_default_entropy_target():
     """At the default discrete target (0.7 log 2 nats) the temperature stays below 1 and the
     return passes 150 within 1e4 env steps (measured beside the paper's target in one grid run:

@@ -85,7 +85,7 @@ def test_q_learning_finds_q_star_on_every_deterministic_map_for_95_of_100_seeds(
 SLIPPERY_BUDGETS = {"4x4": 500_000, "Corridor": 100_000, "Maze": 500_000, "Lizard": 500_000}
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 @pytest.mark.parametrize("name", list(SLIPPERY_BUDGETS))
 def test_q_learning_on_slippery_maps(name):
     """Uniform behaviour (Q-learning is off-policy) and step sizes alpha / n**0.8 per pair.
@@ -143,6 +143,7 @@ def test_bad_input(overrides, message):
     assert message in str(error.value)
 
 
+@pytest.mark.process
 def test_cli_writes_the_value_picture_and_rejects_bad_alpha(tmp_path):
     import subprocess
     import sys
