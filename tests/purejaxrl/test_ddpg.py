@@ -124,7 +124,7 @@ TINY = DDPGConfig(
 def test_td3_has_twin_critics_and_gradient_steps_start_after_learning_starts():
     config = dataclasses.replace(TINY, td3=True)
     out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
-    assert out.state.params.critic["params"]["Dense_0"]["kernel"].shape[1] == 2  # twin
+    assert out.state.params.critic["params"]["Dense_0"]["kernel"].shape[0] == 2  # twin
     # One gradient step per 4 env steps, from the first phase that ends past learning_starts = 200
     # steps (the second update's first phase: the first update is 200 steps).
     np.testing.assert_array_equal(out.metrics["gradient_steps"], [0, 50, 50])

@@ -5,7 +5,6 @@ refused by every process alike. Every wait is bounded."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,18 +13,10 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-# the run-folder helpers of the long-run tests (the tests folder is not a package)
-_spec = importlib.util.spec_from_file_location(
-    "long_run_helpers", Path(__file__).with_name("test_long_runs.py")
-)
-_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_helpers)
-assert_same_outputs, the_run_dir = _helpers.assert_same_outputs, _helpers.the_run_dir
+from support.run_folders import assert_same_outputs, the_run_dir
 
 pytestmark = pytest.mark.process
 

@@ -20,22 +20,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.run_folders import assert_same_outputs, final_state, the_run_dir
+
+from purejaxrl import registry
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
 ENV = {"PUREJAXRL_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"}
 COMMON = ["--compilation-cache", "", "--chunk-updates", "1", "--checkpoint-every", "1"]
 
-# Small runs of many updates (one chunk each), so that a kill lands mid-run.
+# Small runs of many updates (one chunk each), so that a kill lands mid-run: one algorithm per
+# loop family (the in-process stop-and-resume of every algorithm is in test_contract.py).
 RUNS = {
     "ppo": [
         "--total-timesteps", "6144", "--num-steps", "32", "--num-envs", "4",
         "--num-seeds", "2", "--lr", "1e-3", "3e-3",
-    ],
-    "dqn": [
-        "--total-timesteps", "6000", "--num-envs", "4", "--buffer-size", "500",
-        "--batch-size", "16", "--learning-starts", "200", "--train-frequency", "4",
-        "--target-update-interval", "40", "--steps-per-update", "200", "--num-seeds", "2",
     ],
     "ddpg": [
         "--total-timesteps", "3000", "--buffer-size", "1000", "--batch-size", "32",
@@ -45,6 +44,11 @@ RUNS = {
         "--total-timesteps", "20000", "--steps-per-update", "500", "--num-seeds", "3",
     ],
 }  # fmt: skip
+
+
+def test_the_killed_runs_cover_every_loop_family():
+    families = {registry.get(name).family for name in RUNS}
+    assert families == {row.family for row in registry.ALGORITHMS.values()}
 
 
 def start(algo: str, *args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
@@ -67,11 +71,6 @@ def run_cli(algo: str, *args: str, cwd: Path, env: dict | None = None, timeout: 
     return finish(start(algo, *args, cwd=cwd, env=env), timeout)
 
 
-def the_run_dir(cwd: Path) -> Path | None:
-    found = [p for p in (cwd / "runs").glob("*/*/*") if p.is_dir()]
-    return found[0] if found else None
-
-
 def wait_for_checkpoint(cwd: Path, step: int, proc: subprocess.Popen, timeout: float = 240):
     """The run folder once `checkpoints/<step>` (a complete orbax save) exists."""
     deadline = time.monotonic() + timeout
@@ -84,35 +83,6 @@ def wait_for_checkpoint(cwd: Path, step: int, proc: subprocess.Popen, timeout: f
         time.sleep(0.02)
     proc.kill()
     pytest.fail(f"no checkpoint {step} within {timeout} s")
-
-
-def final_state(run_dir: Path) -> dict:
-    """Every array of the newest checkpoint, by path."""
-    import jax
-    import orbax.checkpoint as ocp
-
-    step = max(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
-    path = (run_dir / "checkpoints" / str(step) / "arrays").absolute()
-    with ocp.StandardCheckpointer() as checkpointer:  # as host arrays, whoever saved them
-        target = jax.tree.map(
-            lambda m: np.zeros(m.shape, m.dtype),
-            checkpointer.metadata(path).item_metadata.tree,
-            is_leaf=lambda m: hasattr(m, "shape"),
-        )
-        tree = checkpointer.restore(path, target)
-    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat}
-
-
-def assert_same_outputs(a: Path, b: Path) -> None:
-    ma, mb = np.load(a / "metrics.npz"), np.load(b / "metrics.npz")
-    assert sorted(ma.files) == sorted(mb.files)
-    for name in ma.files:
-        np.testing.assert_array_equal(ma[name], mb[name], err_msg=name)
-    sa, sb = final_state(a), final_state(b)
-    assert sa.keys() == sb.keys()
-    for path in sa:
-        np.testing.assert_array_equal(sa[path], sb[path], err_msg=path)
 
 
 @pytest.fixture(scope="module")

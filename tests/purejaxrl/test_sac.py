@@ -152,7 +152,7 @@ TINY = SACConfig(
 def test_both_forms_have_twin_critics_and_gradient_steps_start_after_learning_starts(env_id):
     config = dataclasses.replace(TINY, env_id=env_id)
     out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
-    assert out.state.params.critic["params"]["Dense_0"]["kernel"].shape[1] == 2  # twin
+    assert out.state.params.critic["params"]["Dense_0"]["kernel"].shape[0] == 2  # twin
     np.testing.assert_array_equal(out.metrics["gradient_steps"], [0, 50, 50])
 
 

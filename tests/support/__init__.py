@@ -1,0 +1,1 @@
+"""Helpers shared by test files (importable: pyproject.toml puts tests/ on the path)."""

@@ -1,0 +1,42 @@
+"""Reading run folders back: the folder a CLI run made, its newest checkpoint's arrays, and a
+bitwise comparison of two runs' outputs (test_long_runs.py, test_distributed.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def the_run_dir(cwd: Path) -> Path | None:
+    found = [p for p in (cwd / "runs").glob("*/*/*") if p.is_dir()]
+    return found[0] if found else None
+
+
+def final_state(run_dir: Path) -> dict:
+    """Every array of the newest checkpoint, by path."""
+    import jax
+    import orbax.checkpoint as ocp
+
+    step = max(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    path = (run_dir / "checkpoints" / str(step) / "arrays").absolute()
+    with ocp.StandardCheckpointer() as checkpointer:  # as host arrays, whoever saved them
+        target = jax.tree.map(
+            lambda m: np.zeros(m.shape, m.dtype),
+            checkpointer.metadata(path).item_metadata.tree,
+            is_leaf=lambda m: hasattr(m, "shape"),
+        )
+        tree = checkpointer.restore(path, target)
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat}
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    ma, mb = np.load(a / "metrics.npz"), np.load(b / "metrics.npz")
+    assert sorted(ma.files) == sorted(mb.files)
+    for name in ma.files:
+        np.testing.assert_array_equal(ma[name], mb[name], err_msg=name)
+    sa, sb = final_state(a), final_state(b)
+    assert sa.keys() == sb.keys()
+    for path in sa:
+        np.testing.assert_array_equal(sa[path], sb[path], err_msg=path)
