@@ -33,6 +33,7 @@ import envs
 from purejaxrl.config import (
     BaseConfig,
     HParams,
+    StaticView,
     require,
     require_box_observations,
     require_divides,
@@ -126,7 +127,7 @@ class A2CState:
     key: jax.Array
 
 
-def actor_critic_loss(network, params, traj, advantage, target, hp: HParams, config: A2CConfig):
+def actor_critic_loss(network, params, traj, advantage, target, hp: HParams, config: StaticView):
     """-E[log pi(a|s) A] + vf_coef E[(V(s) - R)^2] - ent_coef E[H(pi(.|s))]   (Mnih et al. 2016,
     Algorithm S3), advantages and returns held fixed.
 

@@ -14,7 +14,7 @@ gradient steps once more than `learning_starts` env steps were taken.
 
 Reading map, top to bottom:
   DDPGConfig      static fields (TD3 switches, schedule) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
-  Networks, DDPGState   actor and critic(s) parameters; the learner state of one run
+  DDPGParams, DDPGState   actor and critic(s) parameters; the learner state of one run
   to_env_action, smoothed_target_action, ou_step   action scaling and the two kinds of noise
   critic_loss, actor_loss   the TD regression and the deterministic policy gradient
   make_learner    DDPG's part of the off-policy loop (`offpolicy.make_update`): explore, and a
@@ -161,15 +161,17 @@ Config = DDPGConfig
 
 
 @struct.dataclass
-class Networks:
+class DDPGParams:
+    """What DDPG / TD3 train: the actor and the critic(s)."""
+
     actor: Any
     critic: Any  # leaves with a leading (num_critics,) axis
 
 
 @struct.dataclass
 class DDPGState:
-    params: Networks
-    target_params: Networks
+    params: DDPGParams
+    target_params: DDPGParams
     actor_opt_state: Any
     critic_opt_state: Any
     buffer: BufferState  # transitions with normalised actions, leaves (buffer_size, ...)
@@ -237,7 +239,7 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
         obs, env_state = env.reset(env_key)
         action = jnp.zeros((config.num_envs, action_dim))
         critic_keys = jax.random.split(critic_key, num_critics)
-        params = Networks(
+        params = DDPGParams(
             actor.init(actor_key, obs),
             jax.vmap(critic.init, in_axes=(0, None, None))(critic_keys, obs, action),
         )

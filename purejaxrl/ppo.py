@@ -35,6 +35,7 @@ import envs
 from purejaxrl.config import (
     BaseConfig,
     HParams,
+    StaticView,
     require,
     require_box_observations,
     require_divides,
@@ -195,7 +196,7 @@ class PPOState:
 
 
 def ppo_loss(
-    network: ActorCritic, params, batch: Batch, hp: HParams, kl_beta, config: PPOConfig
+    network: ActorCritic, params, batch: Batch, hp: HParams, kl_beta, config: StaticView
 ) -> tuple[jax.Array, Metrics]:
     """The PPO objective on one minibatch, to minimise.
 

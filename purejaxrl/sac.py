@@ -21,7 +21,7 @@ gradient steps once more than `learning_starts` env steps were taken.
 Reading map, top to bottom:
   SACConfig       static fields (schedule, sizes) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
   soft_q_target, discrete_soft_q_target   the regression targets of the critics
-  critic_loss, actor_loss, temperature_loss   the three objectives, both forms in each
+  soft_q_loss, actor_loss, temperature_loss   the three objectives, both forms in each
   SACState        the learner state of one run
   PolicyTerms, SACForm, continuous_form, discrete_form   what differs between the two forms
                   (the policy and the critics' target), chosen once by `make_form`
@@ -173,7 +173,7 @@ def discrete_soft_q_target(r_t, terminated_t, gamma, q_next_min, probs_next, alp
     return r_t + gamma * (1.0 - terminated_t) * value
 
 
-def critic_loss(q: jax.Array, target: jax.Array) -> jax.Array:
+def soft_q_loss(q: jax.Array, target: jax.Array) -> jax.Array:
     """J_Q = 1/2 sum_i E[(Q_i(s, a) - y)^2] over the twin critics, y held fixed (Haarnoja et al.
     2018b, the soft Q-function objective; one term per critic as in their twin-Q algorithm).
 
@@ -213,7 +213,9 @@ def temperature_loss(log_alpha, log_pi, target_entropy, probs=None) -> jax.Array
 
 
 @struct.dataclass
-class Networks:
+class SACParams:
+    """What SAC trains: the actor, the twin critics and the temperature."""
+
     actor: Any
     critic: Any  # leaves with a leading (2,) axis: the twin critics
     log_alpha: jax.Array  # ()
@@ -221,7 +223,7 @@ class Networks:
 
 @struct.dataclass
 class SACState:
-    params: Networks
+    params: SACParams
     target_critic: Any  # the critics' slowly updated copy, leaves (2, ...)
     actor_opt_state: Any
     critic_opt_state: Any
@@ -368,7 +370,9 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
         critic_params = form.init_critics(jax.random.split(critic_key, 2), obs)
-        params = Networks(form.actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha))
+        params = SACParams(
+            form.actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha)
+        )
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         return SACState(
             params=params,
@@ -406,7 +410,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
 
         def critic_objective(critic_params):
             q = form.stored_q(critic_params, batch.obs, batch.action)  # (2, B)
-            return critic_loss(q, target), q[0].mean()
+            return soft_q_loss(q, target), q[0].mean()
 
         (loss, q_mean), grads = jax.value_and_grad(critic_objective, has_aux=True)(params.critic)
         updates, critic_opt_state = critic_tx.update(grads, state.critic_opt_state)
@@ -433,7 +437,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             log_alpha = optax.apply_updates(params.log_alpha, update)
 
         state = state.replace(
-            params=Networks(actor_params, critic_params, log_alpha),
+            params=SACParams(actor_params, critic_params, log_alpha),
             target_critic=soft_update(state.target_critic, critic_params, hp.tau),
             actor_opt_state=actor_opt_state,
             critic_opt_state=critic_opt_state,
