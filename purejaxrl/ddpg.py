@@ -36,13 +36,8 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    HParams,
-    require,
-    require_box_observations,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_finite_in
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -158,6 +153,8 @@ class DDPGConfig(OffPolicyConfig):
 
 
 Config = DDPGConfig
+DDPGHParams = hparams_type(DDPGConfig)
+"""`hp`: DDPGConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
@@ -231,10 +228,10 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
     buffer = ReplayBuffer(config.buffer_size)
     critic_values = jax.vmap(critic.apply, in_axes=(0, None, None))  # (C, B)
 
-    def optimizers(hp: HParams):
+    def optimizers(hp: DDPGHParams):
         return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr)
 
-    def init(key: jax.Array, hp: HParams) -> DDPGState:
+    def init(key: jax.Array, hp: DDPGHParams) -> DDPGState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
         action = jnp.zeros((config.num_envs, action_dim))
@@ -258,7 +255,7 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
             key=key,
         )
 
-    def explore(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, jax.Array]:
+    def explore(state: DDPGState, hp: DDPGHParams, key) -> tuple[DDPGState, jax.Array]:
         """Normalised actions (N, d): uniformly random until learning_starts env steps were
         taken, then mu(s) plus exploration noise (whose OU state the returned state keeps)."""
         random_key, noise_key = jax.random.split(key)
@@ -276,7 +273,7 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
         """A new episode starts a new OU path."""
         return state.replace(noise=jnp.where(done[:, None], 0.0, state.noise))
 
-    def gradient_step(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, Metrics]:
+    def gradient_step(state: DDPGState, hp: DDPGHParams, key) -> tuple[DDPGState, Metrics]:
         sample_key, smooth_key = jax.random.split(key)
         actor_tx, critic_tx = optimizers(hp)
         batch = buffer.sample(state.buffer, sample_key, config.batch_size)

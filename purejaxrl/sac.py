@@ -47,14 +47,9 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    HParams,
-    require,
-    require_box_observations,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.distributions import SquashedGaussian
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -147,6 +142,8 @@ class SACConfig(OffPolicyConfig):
 
 
 Config = SACConfig
+SACHParams = hparams_type(SACConfig)
+"""`hp`: SACConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 def soft_q_target(r_t, terminated_t, gamma, q_next_min, log_pi_next, alpha) -> jax.Array:
@@ -276,7 +273,7 @@ class SACForm(NamedTuple):
     init_critics: Callable[..., Any]
     """(keys (2,), obs (N, ...)) -> the twin critics' parameters, leaves (2, ...)."""
     action_example: jax.Array  # one stored action, for the buffer's layout
-    target_entropy: Callable[[HParams], jax.Array]
+    target_entropy: Callable[[SACHParams], jax.Array]
     """hp -> the entropy alpha is tuned towards (`SACConfig.target_entropy_scale`)."""
     mode: Callable[..., jax.Array]
     """(actor_params, obs) -> the most probable action, as stored (for evaluation)."""
@@ -363,10 +360,10 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
     form = make_form(config, spec)
     buffer = ReplayBuffer(config.buffer_size)
 
-    def optimizers(hp: HParams):
+    def optimizers(hp: SACHParams):
         return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr), optax.adam(hp.alpha_lr)
 
-    def init(key: jax.Array, hp: HParams) -> SACState:
+    def init(key: jax.Array, hp: SACHParams) -> SACState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
         critic_params = form.init_critics(jax.random.split(critic_key, 2), obs)
@@ -387,7 +384,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             key=key,
         )
 
-    def explore(state: SACState, hp: HParams, key) -> tuple[SACState, jax.Array]:
+    def explore(state: SACState, hp: SACHParams, key) -> tuple[SACState, jax.Array]:
         """Actions (N, ...): uniformly random until learning_starts env steps were taken, then
         sampled from the policy."""
         random_key, policy_key = jax.random.split(key)
@@ -396,7 +393,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
         uniform = uniform_actions(random_key, spec, config.num_envs)
         return state, jnp.where(state.timesteps < config.learning_starts, uniform, action)
 
-    def gradient_step(state: SACState, hp: HParams, key) -> tuple[SACState, Metrics]:
+    def gradient_step(state: SACState, hp: SACHParams, key) -> tuple[SACState, Metrics]:
         sample_key, next_key, actor_key = jax.random.split(key, 3)
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         params = state.params
