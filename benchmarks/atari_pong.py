@@ -22,7 +22,7 @@ import numpy as np
 
 import envs
 from purejaxrl import dqn, ppo
-from purejaxrl.config import hparams
+from purejaxrl.hparams import hparams
 
 ENV_ID = "Pong-v5"
 

@@ -15,7 +15,7 @@ import common
 import jax
 
 from purejaxrl import registry
-from purejaxrl.config import hparams
+from purejaxrl.hparams import hparams
 
 ATARI = [
     name for name, row in registry.ALGORITHMS.items() if row.config_cls.supports_image_observations

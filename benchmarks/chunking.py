@@ -33,7 +33,7 @@ import common
 import jax
 
 from purejaxrl import dqn, ppo, runner
-from purejaxrl.config import hparams
+from purejaxrl.hparams import hparams
 
 
 def whole_scan_time(module, config) -> float:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxrl import a2c, reinforce, runner
-from purejaxrl.config import hparams
+from purejaxrl.hparams import hparams
 from purejaxrl.outputs import plot_curves
 
 VARIANTS = {

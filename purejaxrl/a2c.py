@@ -30,15 +30,9 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    BaseConfig,
-    HParams,
-    require,
-    require_box_observations,
-    require_divides,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_divides, require_finite_in
+from purejaxrl.config import BaseConfig
+from purejaxrl.hparams import StaticView, hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
 from purejaxrl.returns import generalized_advantage_estimation
@@ -115,6 +109,8 @@ class A2CConfig(BaseConfig):
 
 
 Config = A2CConfig
+A2CHParams = hparams_type(A2CConfig)
+"""`hp`: A2CConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
@@ -126,7 +122,7 @@ class A2CState:
     key: jax.Array
 
 
-def actor_critic_loss(network, params, traj, advantage, target, hp: HParams, config: A2CConfig):
+def actor_critic_loss(network, params, traj, advantage, target, hp: A2CHParams, config: StaticView):
     """-E[log pi(a|s) A] + vf_coef E[(V(s) - R)^2] - ent_coef E[H(pi(.|s))]   (Mnih et al. 2016,
     Algorithm S3), advantages and returns held fixed.
 
@@ -154,20 +150,20 @@ def make_learner(config: A2CConfig, spec: envs.EnvSpec | None = None) -> Learner
     env = envs.make_batched(spec, config.num_envs)
     network = make_actor_critic(config, spec)
 
-    def optimizer(hp: HParams) -> optax.GradientTransformation:
+    def optimizer(hp: A2CHParams) -> optax.GradientTransformation:
         if config.optimizer == "rmsprop":
             step = optax.rmsprop(hp.lr, decay=0.99, eps=1e-5, eps_in_sqrt=False)
         else:
             step = optax.adam(hp.lr)
         return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
 
-    def init(key: jax.Array, hp: HParams) -> A2CState:
+    def init(key: jax.Array, hp: A2CHParams) -> A2CState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
         return A2CState(params, optimizer(hp).init(params), env_state, obs, key)
 
-    def update(state: A2CState, hp: HParams) -> tuple[A2CState, Metrics]:
+    def update(state: A2CState, hp: A2CHParams) -> tuple[A2CState, Metrics]:
         env_state, obs, key, traj = collect(
             env, network, state.params, state.env_state, state.obs, state.key, config.num_steps
         )  # fields (T, N, ...)

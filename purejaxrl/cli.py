@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from purejaxrl import distributed
-from purejaxrl.config import ConfigError, traced_fields
+from purejaxrl.checks import ConfigError
 from purejaxrl.devices import split_cpu
+from purejaxrl.hparams import traced_fields
 from purejaxrl.runner import RunResult, run
 
 HELP_FLAGS = ("-h", "--help")
@@ -136,7 +137,8 @@ def cli_class(config_cls: type, defaults=None) -> type:
     for f in dataclasses.fields(config_cls) + dataclasses.fields(CommandFlags):
         doc = docs.get(f.name, "")
         doc = doc or field_docs(CommandFlags).get(f.name, "")
-        for suite, values in config_cls.suite_defaults.items():
+        for suite in config_cls.suites():
+            values = config_cls.defaults_for_suite(suite)
             if f.name in values:
                 doc += f" On {suite} envs: {values[f.name]!r}."
         default = f.default if defaults is None else getattr(defaults, f.name, f.default)

@@ -14,7 +14,7 @@ gradient steps once more than `learning_starts` env steps were taken.
 
 Reading map, top to bottom:
   DDPGConfig      static fields (TD3 switches, schedule) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
-  Networks, DDPGState   actor and critic(s) parameters; the learner state of one run
+  DDPGParams, DDPGState   actor and critic(s) parameters; the learner state of one run
   to_env_action, smoothed_target_action, ou_step   action scaling and the two kinds of noise
   critic_loss, actor_loss   the TD regression and the deterministic policy gradient
   make_learner    DDPG's part of the off-policy loop (`offpolicy.make_update`): explore, and a
@@ -36,13 +36,8 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    HParams,
-    require,
-    require_box_observations,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_finite_in
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -158,18 +153,22 @@ class DDPGConfig(OffPolicyConfig):
 
 
 Config = DDPGConfig
+DDPGHParams = hparams_type(DDPGConfig)
+"""`hp`: DDPGConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
-class Networks:
+class DDPGParams:
+    """What DDPG / TD3 train: the actor and the critic(s)."""
+
     actor: Any
     critic: Any  # leaves with a leading (num_critics,) axis
 
 
 @struct.dataclass
 class DDPGState:
-    params: Networks
-    target_params: Networks
+    params: DDPGParams
+    target_params: DDPGParams
     actor_opt_state: Any
     critic_opt_state: Any
     buffer: BufferState  # transitions with normalised actions, leaves (buffer_size, ...)
@@ -229,15 +228,15 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
     buffer = ReplayBuffer(config.buffer_size)
     critic_values = jax.vmap(critic.apply, in_axes=(0, None, None))  # (C, B)
 
-    def optimizers(hp: HParams):
+    def optimizers(hp: DDPGHParams):
         return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr)
 
-    def init(key: jax.Array, hp: HParams) -> DDPGState:
+    def init(key: jax.Array, hp: DDPGHParams) -> DDPGState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
         action = jnp.zeros((config.num_envs, action_dim))
         critic_keys = jax.random.split(critic_key, num_critics)
-        params = Networks(
+        params = DDPGParams(
             actor.init(actor_key, obs),
             jax.vmap(critic.init, in_axes=(0, None, None))(critic_keys, obs, action),
         )
@@ -256,7 +255,7 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
             key=key,
         )
 
-    def explore(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, jax.Array]:
+    def explore(state: DDPGState, hp: DDPGHParams, key) -> tuple[DDPGState, jax.Array]:
         """Normalised actions (N, d): uniformly random until learning_starts env steps were
         taken, then mu(s) plus exploration noise (whose OU state the returned state keeps)."""
         random_key, noise_key = jax.random.split(key)
@@ -274,7 +273,7 @@ def make_learner(config: DDPGConfig, spec: envs.EnvSpec | None = None) -> Learne
         """A new episode starts a new OU path."""
         return state.replace(noise=jnp.where(done[:, None], 0.0, state.noise))
 
-    def gradient_step(state: DDPGState, hp: HParams, key) -> tuple[DDPGState, Metrics]:
+    def gradient_step(state: DDPGState, hp: DDPGHParams, key) -> tuple[DDPGState, Metrics]:
         sample_key, smooth_key = jax.random.split(key)
         actor_tx, critic_tx = optimizers(hp)
         batch = buffer.sample(state.buffer, sample_key, config.batch_size)

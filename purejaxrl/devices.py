@@ -23,7 +23,7 @@ import sys
 import jax
 import numpy as np
 
-from purejaxrl.config import ConfigError
+from purejaxrl.checks import ConfigError
 
 CPU_DEVICES_VARIABLE = "PUREJAXRL_CPU_DEVICES"
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from purejaxrl.config import ConfigError
+from purejaxrl.checks import ConfigError
 
 DEFAULT_TIMEOUT_S = 90
 AFTER_FAILURE_TIMEOUT_S = 10

@@ -37,8 +37,9 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import HParams, require, require_finite_in, require_torso, traced
+from purejaxrl.checks import require, require_finite_in, require_torso
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, QNetwork, TorsoName, resolve_torso, soft_update
 from purejaxrl.offpolicy import OffPolicyAgent, OffPolicyConfig, example_transition, make_update
@@ -116,10 +117,11 @@ class DQNConfig(OffPolicyConfig):
             "lr": 1e-4,
             "epsilon_end": 0.01,
             "epsilon_anneal_steps": 1_000_000.0,
-            # an update of 1e4 steps is ~85 s on a CPU; each checkpoint holds the 7.2 GB buffer
-            "chunk_updates": 1,
-            "checkpoint_every": 25,
         }
+    }
+    suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        # an update of 1e4 steps is ~85 s on a CPU; each checkpoint holds the 7.2 GB buffer
+        "atari": {"chunk_updates": 1, "checkpoint_every": 25},
     }
     supports_image_observations: ClassVar[bool] = True
 
@@ -151,6 +153,8 @@ class DQNConfig(OffPolicyConfig):
 
 
 Config = DQNConfig
+DQNHParams = hparams_type(DQNConfig)
+"""`hp`: DQNConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
@@ -190,7 +194,7 @@ def double_dqn_target(reward, terminated, gamma, q_next_target, q_next_online) -
     return reward + gamma * (1.0 - terminated) * chosen
 
 
-def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: HParams, config):
+def dqn_loss(network: QNetwork, params, target_params, batch: Transition, hp: DQNHParams, config):
     """Mean regression loss of Q(s, a) on the (Double) DQN target, held fixed (no gradient).
 
     Squared error, or the Huber loss with delta 1 that the 2015 paper obtains by clipping the
@@ -242,14 +246,14 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
     learning_phases = (config.total_timesteps - config.learning_starts) // config.train_frequency
     total_gradient_steps = max(1, learning_phases * config.gradient_steps)
 
-    def optimizer(hp: HParams) -> optax.GradientTransformation:
+    def optimizer(hp: DQNHParams) -> optax.GradientTransformation:
         if not config.anneal_lr:
             return optax.adam(hp.lr)
         return optax.adam(
             lambda count: hp.lr * jnp.maximum(0.0, 1.0 - count / total_gradient_steps)
         )
 
-    def init(key: jax.Array, hp: HParams) -> DQNState:
+    def init(key: jax.Array, hp: DQNHParams) -> DQNState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
@@ -259,16 +263,16 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
             params, params, opt_state, buffer.init(example), env_state, obs, jnp.int32(0), key
         )
 
-    def epsilon(state: DQNState, hp: HParams) -> jax.Array:
+    def epsilon(state: DQNState, hp: DQNHParams) -> jax.Array:
         return linear_epsilon(
             hp.epsilon_start, hp.epsilon_end, hp.epsilon_anneal_steps, state.timesteps
         )
 
-    def epsilon_greedy_actions(state: DQNState, hp: HParams, key) -> tuple[DQNState, jax.Array]:
+    def epsilon_greedy_actions(state: DQNState, hp: DQNHParams, key) -> tuple[DQNState, jax.Array]:
         q = network.apply(state.params, state.obs)  # (N, A)
         return state, act(jax.random.split(key, config.num_envs), q, epsilon(state, hp))
 
-    def gradient_step(state: DQNState, hp: HParams, key) -> tuple[DQNState, Metrics]:
+    def gradient_step(state: DQNState, hp: DQNHParams, key) -> tuple[DQNState, Metrics]:
         batch = buffer.sample(state.buffer, key, config.batch_size)
         grads, metrics = jax.grad(dqn_loss, argnums=1, has_aux=True)(
             network, state.params, state.target_params, batch, hp, config
@@ -278,7 +282,7 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
             params=optax.apply_updates(state.params, updates), opt_state=opt_state
         ), metrics
 
-    def refresh_target(state: DQNState, hp: HParams) -> DQNState:
+    def refresh_target(state: DQNState, hp: DQNHParams) -> DQNState:
         """Moves the target towards the online network when the phase crossed a multiple of
         target_update_interval env steps."""
         interval = config.target_update_interval

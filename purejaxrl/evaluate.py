@@ -20,7 +20,7 @@ import tyro
 import envs
 from purejaxrl import checkpoints, outputs, registry
 from purejaxrl.checkpoints import CheckpointError
-from purejaxrl.config import hparams
+from purejaxrl.hparams import hparams
 from purejaxrl.outputs import RunFolderError
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from purejaxrl.config import HParams, StaticView, static_view
+from purejaxrl.hparams import HParams, StaticView, static_view
 
 Metrics = dict[str, jax.Array]
 

@@ -28,7 +28,9 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from purejaxrl.config import BaseConfig, HParams, require
+from purejaxrl.checks import require
+from purejaxrl.config import BaseConfig
+from purejaxrl.hparams import HParams
 from purejaxrl.learner import Metrics, episode_info, episode_metrics, masked_means
 from purejaxrl.networks import to_env_action
 from purejaxrl.replay import Transition

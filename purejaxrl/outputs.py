@@ -35,7 +35,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from purejaxrl.config import ConfigError
+from purejaxrl.checks import ConfigError
 from purejaxrl.stats import bootstrap_ci, iqm, mean_and_band
 
 FINAL_FRACTION = 0.05

@@ -32,16 +32,15 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    BaseConfig,
-    HParams,
+from purejaxrl.checks import (
     require,
     require_box_observations,
     require_divides,
     require_finite_in,
     require_torso,
-    traced,
 )
+from purejaxrl.config import BaseConfig
+from purejaxrl.hparams import StaticView, hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -111,11 +110,12 @@ class PPOConfig(BaseConfig):
             "total_timesteps": 10_000_000,
             "num_envs": 8,
             "clip_eps": 0.1,
-            # an update is ~4 s on a CPU, ~0.2 s on a GPU: chunks of ~30 s / ~2 s
-            "chunk_updates": 8,
-            "checkpoint_every": 200,
         },
     }  # the rest of CleanRL's ppo_atari_envpool settings equal the defaults above
+    suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        # an update is ~4 s on a CPU, ~0.2 s on a GPU: chunks of ~30 s / ~2 s
+        "atari": {"chunk_updates": 8, "checkpoint_every": 200},
+    }
     supports_image_observations: ClassVar[bool] = True
 
     @property
@@ -169,6 +169,8 @@ class PPOConfig(BaseConfig):
 
 
 Config = PPOConfig
+PPOHParams = hparams_type(PPOConfig)
+"""`hp`: PPOConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 class Batch(NamedTuple):
@@ -195,7 +197,7 @@ class PPOState:
 
 
 def ppo_loss(
-    network: ActorCritic, params, batch: Batch, hp: HParams, kl_beta, config: PPOConfig
+    network: ActorCritic, params, batch: Batch, hp: PPOHParams, kl_beta, config: StaticView
 ) -> tuple[jax.Array, Metrics]:
     """The PPO objective on one minibatch, to minimise.
 
@@ -251,7 +253,7 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
     network = make_actor_critic(config, spec)
     steps_per_lr_step = config.update_epochs * config.num_minibatches
 
-    def optimizer(hp: HParams) -> optax.GradientTransformation:
+    def optimizer(hp: PPOHParams) -> optax.GradientTransformation:
         if config.anneal_lr:
             # PureJaxRL's schedule: constant within an update, linear to 0 over the updates.
             def lr(count):
@@ -260,13 +262,13 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
             lr = hp.lr
         return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr, eps=1e-5))
 
-    def init(key: jax.Array, hp: HParams) -> PPOState:
+    def init(key: jax.Array, hp: PPOHParams) -> PPOState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
         return PPOState(params, optimizer(hp).init(params), env_state, obs, hp.kl_beta, key)
 
-    def update(state: PPOState, hp: HParams) -> tuple[PPOState, Metrics]:
+    def update(state: PPOState, hp: PPOHParams) -> tuple[PPOState, Metrics]:
         env_state, obs, key, traj = collect(
             env, network, state.params, state.env_state, state.obs, state.key, config.num_steps
         )  # traj fields: (T, N, ...)

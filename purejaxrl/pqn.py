@@ -40,17 +40,16 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    BaseConfig,
-    HParams,
+from purejaxrl.checks import (
     require,
     require_box_observations,
     require_divides,
     require_finite_in,
     require_torso,
-    traced,
 )
+from purejaxrl.config import BaseConfig
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import (
     Learner,
     Metrics,
@@ -140,9 +139,10 @@ class PQNConfig(BaseConfig):
             "epsilon_end": 0.001,
             "epsilon_decay": 0.1,
             "reward_scale": 1.0,
-            "chunk_updates": 16,
-            "checkpoint_every": 400,
         }
+    }
+    suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "atari": {"chunk_updates": 16, "checkpoint_every": 400},
     }
     supports_image_observations: ClassVar[bool] = True
 
@@ -197,6 +197,8 @@ class PQNConfig(BaseConfig):
 
 
 Config = PQNConfig
+PQNHParams = hparams_type(PQNConfig)
+"""`hp`: PQNConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 class Batch(NamedTuple):
@@ -277,7 +279,7 @@ def make_learner(config: PQNConfig, spec: envs.EnvSpec | None = None) -> Learner
     steps_per_lr_step = config.num_epochs * config.num_minibatches
     run_steps = config.num_updates * config.batch_size
 
-    def optimizer(hp: HParams) -> optax.GradientTransformation:
+    def optimizer(hp: PQNHParams) -> optax.GradientTransformation:
         if config.anneal_lr:
             # constant within an update, linear to 0 over the updates (as ppo.py)
             def lr(count):
@@ -287,19 +289,19 @@ def make_learner(config: PQNConfig, spec: envs.EnvSpec | None = None) -> Learner
         step = optax.radam(lr) if config.optimizer == "radam" else optax.adam(lr)
         return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
 
-    def epsilon(hp: HParams, timesteps: jax.Array) -> jax.Array:
+    def epsilon(hp: PQNHParams, timesteps: jax.Array) -> jax.Array:
         return linear_epsilon(
             hp.epsilon_start, hp.epsilon_end, hp.epsilon_decay * run_steps, timesteps
         )
 
-    def init(key: jax.Array, hp: HParams) -> PQNState:
+    def init(key: jax.Array, hp: PQNHParams) -> PQNState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
         opt_state = optimizer(hp).init(params)
         return PQNState(params, opt_state, env_state, obs, jnp.int32(0), key)
 
-    def update(state: PQNState, hp: HParams) -> tuple[PQNState, Metrics]:
+    def update(state: PQNState, hp: PQNHParams) -> tuple[PQNState, Metrics]:
         eps = epsilon(hp, state.timesteps)
 
         def env_step(carry, _):

@@ -29,8 +29,10 @@ import numpy as np
 from flax import struct
 
 import envs
-from purejaxrl.config import BaseConfig, HParams, require, require_finite_in, traced
+from purejaxrl.checks import require, require_finite_in
+from purejaxrl.config import BaseConfig
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import (
     Learner,
     Metrics,
@@ -101,6 +103,8 @@ class QLearningConfig(BaseConfig):
 
 
 Config = QLearningConfig
+QLearningHParams = hparams_type(QLearningConfig)
+"""`hp`: QLearningConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
@@ -133,7 +137,7 @@ def td_update(q_tm1: jax.Array, target: jax.Array, alpha) -> jax.Array:
     return (1.0 - alpha) * q_tm1 + alpha * target
 
 
-def epsilon_schedule(config: QLearningConfig, hp: HParams, step: jax.Array) -> jax.Array:
+def epsilon_schedule(config: QLearningConfig, hp: QLearningHParams, step: jax.Array) -> jax.Array:
     """Epsilon at env step `step` (see `QLearningConfig.epsilon_decay`)."""
     horizon = hp.exploration_fraction * config.total_timesteps
     start, end = hp.epsilon_start, hp.epsilon_end
@@ -148,7 +152,7 @@ def make_learner(config: QLearningConfig, spec: envs.EnvSpec | None = None) -> L
     env = envs.make_batched(spec, 1)
     num_states, num_actions = spec.observation_space.n, spec.num_actions
 
-    def init(key: jax.Array, hp: HParams) -> QState:
+    def init(key: jax.Array, hp: QLearningHParams) -> QState:
         key, env_key, act_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         q = jnp.zeros((num_states, num_actions))
@@ -156,7 +160,7 @@ def make_learner(config: QLearningConfig, spec: envs.EnvSpec | None = None) -> L
         visits = jnp.zeros((num_states, num_actions), jnp.int32)
         return QState(q, visits, env_state, obs, action, jnp.int32(0), key)
 
-    def env_step(state: QState, hp: HParams):
+    def env_step(state: QState, hp: QLearningHParams):
         key, act_key, env_key, next_key, final_key = jax.random.split(state.key, 5)
         epsilon = epsilon_schedule(config, hp, state.step)
         s = state.obs[0]
@@ -180,7 +184,7 @@ def make_learner(config: QLearningConfig, spec: envs.EnvSpec | None = None) -> L
         new = QState(q, visits, env_state, obs, a_next, state.step + 1, key)
         return new, episode_info(info)
 
-    def update(state: QState, hp: HParams) -> tuple[QState, Metrics]:
+    def update(state: QState, hp: QLearningHParams) -> tuple[QState, Metrics]:
         state, info = jax.lax.scan(
             lambda s, _: env_step(s, hp), state, None, config.steps_per_update
         )

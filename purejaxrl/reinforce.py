@@ -40,14 +40,9 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    BaseConfig,
-    HParams,
-    require,
-    require_box_observations,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_finite_in
+from purejaxrl.config import BaseConfig
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
 from purejaxrl.returns import (
@@ -141,6 +136,8 @@ class ReinforceConfig(BaseConfig):
 
 
 Config = ReinforceConfig
+ReinforceHParams = hparams_type(ReinforceConfig)
+"""`hp`: ReinforceConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 @struct.dataclass
@@ -207,7 +204,7 @@ def make_gradient_estimator(
             metrics["value_loss"] = value_loss
         return total, {"loss": total, **metrics}
 
-    def estimate(params, baseline, key: jax.Array, hp: HParams):
+    def estimate(params, baseline, key: jax.Array, hp: ReinforceHParams):
         key, reset_key = jax.random.split(key)
         obs, env_state = env.reset(reset_key)  # every window starts at episode starts
         _, _, _, traj = collect(
@@ -241,19 +238,19 @@ def make_learner(config: ReinforceConfig, spec: envs.EnvSpec | None = None) -> L
     estimate = make_gradient_estimator(config, spec, env, network)
     num_updates = config.num_updates(spec)
 
-    def optimizer(hp: HParams) -> optax.GradientTransformation:
+    def optimizer(hp: ReinforceHParams) -> optax.GradientTransformation:
         lr = hp.lr
         if config.anneal_lr:
             lr = optax.linear_schedule(hp.lr, 0.0, num_updates)
         return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr))
 
-    def init(key: jax.Array, hp: HParams) -> ReinforceState:
+    def init(key: jax.Array, hp: ReinforceHParams) -> ReinforceState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, _ = env.reset(env_key)
         params = network.init(net_key, obs)
         return ReinforceState(params, optimizer(hp).init(params), jnp.float32(0.0), key)
 
-    def update(state: ReinforceState, hp: HParams) -> tuple[ReinforceState, Metrics]:
+    def update(state: ReinforceState, hp: ReinforceHParams) -> tuple[ReinforceState, Metrics]:
         key, window_key = jax.random.split(state.key)
         grads, metrics = estimate(state.params, state.baseline, window_key, hp)
         updates, opt_state = optimizer(hp).update(grads, state.opt_state, state.params)

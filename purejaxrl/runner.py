@@ -51,8 +51,10 @@ import numpy as np
 
 import envs
 from purejaxrl import checkpoints, distributed, outputs
-from purejaxrl.config import ConfigError, Grid, static_view
+from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options, run_sharding, warn_if_cpu_not_split
+from purejaxrl.grid import Grid
+from purejaxrl.hparams import static_view
 from purejaxrl.learner import Learner
 from purejaxrl.progress import Progress
 

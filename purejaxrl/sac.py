@@ -21,7 +21,7 @@ gradient steps once more than `learning_starts` env steps were taken.
 Reading map, top to bottom:
   SACConfig       static fields (schedule, sizes) and traced ones (`hp.actor_lr`, `hp.tau`, ...)
   soft_q_target, discrete_soft_q_target   the regression targets of the critics
-  critic_loss, actor_loss, temperature_loss   the three objectives, both forms in each
+  soft_q_loss, actor_loss, temperature_loss   the three objectives, both forms in each
   SACState        the learner state of one run
   PolicyTerms, SACForm, continuous_form, discrete_form   what differs between the two forms
                   (the policy and the critics' target), chosen once by `make_form`
@@ -47,14 +47,9 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.config import (
-    HParams,
-    require,
-    require_box_observations,
-    require_finite_in,
-    traced,
-)
+from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.distributions import SquashedGaussian
+from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -147,6 +142,8 @@ class SACConfig(OffPolicyConfig):
 
 
 Config = SACConfig
+SACHParams = hparams_type(SACConfig)
+"""`hp`: SACConfig's traced fields as float32 arrays (`hp.<field>`), scalars in one run."""
 
 
 def soft_q_target(r_t, terminated_t, gamma, q_next_min, log_pi_next, alpha) -> jax.Array:
@@ -173,7 +170,7 @@ def discrete_soft_q_target(r_t, terminated_t, gamma, q_next_min, probs_next, alp
     return r_t + gamma * (1.0 - terminated_t) * value
 
 
-def critic_loss(q: jax.Array, target: jax.Array) -> jax.Array:
+def soft_q_loss(q: jax.Array, target: jax.Array) -> jax.Array:
     """J_Q = 1/2 sum_i E[(Q_i(s, a) - y)^2] over the twin critics, y held fixed (Haarnoja et al.
     2018b, the soft Q-function objective; one term per critic as in their twin-Q algorithm).
 
@@ -213,7 +210,9 @@ def temperature_loss(log_alpha, log_pi, target_entropy, probs=None) -> jax.Array
 
 
 @struct.dataclass
-class Networks:
+class SACParams:
+    """What SAC trains: the actor, the twin critics and the temperature."""
+
     actor: Any
     critic: Any  # leaves with a leading (2,) axis: the twin critics
     log_alpha: jax.Array  # ()
@@ -221,7 +220,7 @@ class Networks:
 
 @struct.dataclass
 class SACState:
-    params: Networks
+    params: SACParams
     target_critic: Any  # the critics' slowly updated copy, leaves (2, ...)
     actor_opt_state: Any
     critic_opt_state: Any
@@ -274,7 +273,7 @@ class SACForm(NamedTuple):
     init_critics: Callable[..., Any]
     """(keys (2,), obs (N, ...)) -> the twin critics' parameters, leaves (2, ...)."""
     action_example: jax.Array  # one stored action, for the buffer's layout
-    target_entropy: Callable[[HParams], jax.Array]
+    target_entropy: Callable[[SACHParams], jax.Array]
     """hp -> the entropy alpha is tuned towards (`SACConfig.target_entropy_scale`)."""
     mode: Callable[..., jax.Array]
     """(actor_params, obs) -> the most probable action, as stored (for evaluation)."""
@@ -361,14 +360,16 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
     form = make_form(config, spec)
     buffer = ReplayBuffer(config.buffer_size)
 
-    def optimizers(hp: HParams):
+    def optimizers(hp: SACHParams):
         return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr), optax.adam(hp.alpha_lr)
 
-    def init(key: jax.Array, hp: HParams) -> SACState:
+    def init(key: jax.Array, hp: SACHParams) -> SACState:
         key, actor_key, critic_key, env_key = jax.random.split(key, 4)
         obs, env_state = env.reset(env_key)
         critic_params = form.init_critics(jax.random.split(critic_key, 2), obs)
-        params = Networks(form.actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha))
+        params = SACParams(
+            form.actor.init(actor_key, obs), critic_params, jnp.log(hp.initial_alpha)
+        )
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         return SACState(
             params=params,
@@ -383,7 +384,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             key=key,
         )
 
-    def explore(state: SACState, hp: HParams, key) -> tuple[SACState, jax.Array]:
+    def explore(state: SACState, hp: SACHParams, key) -> tuple[SACState, jax.Array]:
         """Actions (N, ...): uniformly random until learning_starts env steps were taken, then
         sampled from the policy."""
         random_key, policy_key = jax.random.split(key)
@@ -392,7 +393,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
         uniform = uniform_actions(random_key, spec, config.num_envs)
         return state, jnp.where(state.timesteps < config.learning_starts, uniform, action)
 
-    def gradient_step(state: SACState, hp: HParams, key) -> tuple[SACState, Metrics]:
+    def gradient_step(state: SACState, hp: SACHParams, key) -> tuple[SACState, Metrics]:
         sample_key, next_key, actor_key = jax.random.split(key, 3)
         actor_tx, critic_tx, alpha_tx = optimizers(hp)
         params = state.params
@@ -406,7 +407,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
 
         def critic_objective(critic_params):
             q = form.stored_q(critic_params, batch.obs, batch.action)  # (2, B)
-            return critic_loss(q, target), q[0].mean()
+            return soft_q_loss(q, target), q[0].mean()
 
         (loss, q_mean), grads = jax.value_and_grad(critic_objective, has_aux=True)(params.critic)
         updates, critic_opt_state = critic_tx.update(grads, state.critic_opt_state)
@@ -433,7 +434,7 @@ def make_learner(config: SACConfig, spec: envs.EnvSpec | None = None) -> Learner
             log_alpha = optax.apply_updates(params.log_alpha, update)
 
         state = state.replace(
-            params=Networks(actor_params, critic_params, log_alpha),
+            params=SACParams(actor_params, critic_params, log_alpha),
             target_critic=soft_update(state.target_critic, critic_params, hp.tau),
             actor_opt_state=actor_opt_state,
             critic_opt_state=critic_opt_state,

@@ -13,11 +13,11 @@ from purejaxrl.config import ConfigError, hparams
 from purejaxrl.sac import (
     SACConfig,
     actor_loss,
-    critic_loss,
     discrete_soft_q_target,
     make_learner,
     make_networks,
     make_train,
+    soft_q_loss,
     soft_q_target,
     temperature_loss,
 )
@@ -44,8 +44,8 @@ def test_soft_targets_by_hand():
 def test_losses_by_hand_and_what_they_differentiate():
     q = jnp.array([[1.0, 2.0], [3.0, 0.0]])  # (critic, batch)
     target = jnp.array([2.0, 2.0])
-    assert float(critic_loss(q, target)) == pytest.approx(0.5 * (0.5 + 2.5))
-    assert np.all(np.asarray(jax.grad(critic_loss, argnums=1)(q, target)) == 0)  # target fixed
+    assert float(soft_q_loss(q, target)) == pytest.approx(0.5 * (0.5 + 2.5))
+    assert np.all(np.asarray(jax.grad(soft_q_loss, argnums=1)(q, target)) == 0)  # target fixed
     log_pi, q_min = jnp.array([-1.0, 0.5]), jnp.array([2.0, 1.0])
     assert float(actor_loss(log_pi, q_min, 0.2)) == pytest.approx(((-0.2 - 2.0) + (0.1 - 1.0)) / 2)
     assert float(jax.grad(actor_loss, argnums=2)(log_pi, q_min, 0.2)) == 0.0  # alpha fixed
