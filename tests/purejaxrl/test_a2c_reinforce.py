@@ -18,26 +18,31 @@ A2C_PROBES = dict(
 )  # fmt: skip
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("suffix", ["", "Continuous"])
 def test_reinforce_value_baseline_on_the_value_probes(actor_critic_probes, suffix):
     actor_critic_probes.values(reinforce, REINFORCE_PROBES, suffix, gamma=0.9)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("baseline", ["none", "mean", "value"])
 def test_reinforce_policies_on_the_action_probes(actor_critic_probes, baseline):
     settings = {**REINFORCE_PROBES, "baseline": baseline}
     actor_critic_probes.discrete_policies(reinforce, settings, check_value=baseline == "value")
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_reinforce_continuous_policies(actor_critic_probes):
     actor_critic_probes.continuous_policies(reinforce, REINFORCE_PROBES)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("suffix", ["", "Continuous"])
 def test_a2c_value_probes(actor_critic_probes, suffix):
     actor_critic_probes.values(a2c, A2C_PROBES, suffix, gamma=0.9)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("advantage,shared", [("nstep", False), ("gae", True)])
 def test_a2c_policy_probes(actor_critic_probes, advantage, shared):
     settings = {**A2C_PROBES, "advantage": advantage, "shared_torso": shared}

@@ -11,10 +11,13 @@ import pytest
 from purejaxrl import cli, dqn, ppo, replay, runner
 from purejaxrl.config import ConfigError, hparams
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("envpool") is None,
-    reason="Atari needs the atari extra: pip install 'purejaxrl[atari]'",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("envpool") is None,
+        reason="Atari needs the atari extra: pip install 'purejaxrl[atari]'",
+    ),
+    pytest.mark.atari,
+]
 
 TINY_PPO = {"total_timesteps": 2 * 4 * 16, "num_envs": 4, "num_steps": 16, "num_minibatches": 2}
 TINY_DQN = {

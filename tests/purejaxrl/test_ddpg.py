@@ -92,6 +92,7 @@ def train_probe(env_id: str, **overrides):
     return q, mu
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("td3", [False, True])
 def test_critic_values_on_the_value_probes(td3):
     q, _ = train_probe("Probe-ConstantContinuous-v0", td3=td3)
@@ -104,6 +105,7 @@ def test_critic_values_on_the_value_probes(td3):
     assert q(1.0, 0.0) == pytest.approx(1.0, abs=0.1)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("td3", [False, True])
 def test_actor_and_critic_on_the_action_probes(td3):
     q, mu = train_probe("Probe-ActionRewardContinuous-v0", td3=td3)

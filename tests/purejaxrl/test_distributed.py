@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from support.run_folders import assert_same_outputs, the_run_dir
+from run_folders import assert_same_outputs, the_run_dir
 
 pytestmark = pytest.mark.process
 

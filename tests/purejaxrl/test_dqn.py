@@ -91,6 +91,7 @@ def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.nd
     return np.asarray(network.apply(out.state.params, jnp.array(observations)[:, None]))
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("double", [False, True])
 def test_value_probes(double):
     q = probe_q_values("Probe-Constant-v0", [0.0], double=double)
@@ -101,6 +102,7 @@ def test_value_probes(double):
     np.testing.assert_allclose(q, [[0.9, 0.9], [1.0, 1.0]], atol=0.05)  # gamma * 1, then 1
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_action_probes():
     q = probe_q_values("Probe-ActionReward-v0", [0.0])
     np.testing.assert_allclose(q, [[0.0, 1.0]], atol=0.05)

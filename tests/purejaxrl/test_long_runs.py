@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.run_folders import assert_same_outputs, final_state, the_run_dir
+from run_folders import assert_same_outputs, final_state, the_run_dir
 
 from purejaxrl import registry
 

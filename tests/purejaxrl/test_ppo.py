@@ -23,16 +23,19 @@ PROBE_CONFIG = dict(
 )
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("suffix", ["", "Continuous"])
 def test_value_probes(actor_critic_probes, suffix):
     actor_critic_probes.values(ppo, PROBE_CONFIG, suffix, gamma=0.9)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("loss", ["clip", "kl"])
 def test_discrete_policy_probes(actor_critic_probes, loss):
     actor_critic_probes.discrete_policies(ppo, {**PROBE_CONFIG, "loss": loss})
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_continuous_policy_probes(actor_critic_probes):
     actor_critic_probes.continuous_policies(ppo, PROBE_CONFIG)
 

@@ -165,6 +165,7 @@ def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.nd
     return np.asarray(network.apply(out.state.params, jnp.array(observations)[:, None]))
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_value_probes():
     q = probe_q_values("Probe-Constant-v0", [0.0])
     np.testing.assert_allclose(q, 1.0, atol=0.05)
@@ -172,12 +173,14 @@ def test_value_probes():
     np.testing.assert_allclose(q, [[1.0, 1.0], [-1.0, -1.0]], atol=0.05)
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("q_lambda", [0.0, 0.95])
 def test_two_step_probe_learns_the_discounted_value(q_lambda):
     q = probe_q_values("Probe-TwoStep-v0", [0.0, 1.0], q_lambda=q_lambda)
     np.testing.assert_allclose(q, [[0.9, 0.9], [1.0, 1.0]], atol=0.05)  # gamma * 1, then 1
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_action_probes():
     q = probe_q_values("Probe-ActionReward-v0", [0.0])
     np.testing.assert_allclose(q, [[0.0, 1.0]], atol=0.05)
@@ -252,6 +255,7 @@ def changed_leaves(before, after) -> int:
     return sum(not np.allclose(a, b) for a, b in pairs)
 
 
+@pytest.mark.atari
 @pytest.mark.skipif(
     importlib.util.find_spec("envpool") is None,
     reason="Atari needs the atari extra: pip install 'purejaxrl[atari]'",

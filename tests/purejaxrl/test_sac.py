@@ -94,6 +94,7 @@ def train_probe(env_id: str, **overrides):
     return q, policy
 
 
+@pytest.mark.learning  # trains on a probe env
 @pytest.mark.parametrize("suffix", ["", "Continuous"])
 def test_value_probes(suffix):
     """Q of the action the policy takes (actions are equivalent here; with a near-deterministic
@@ -109,6 +110,7 @@ def test_value_probes(suffix):
             assert q(obs, action) == pytest.approx(value, abs=0.1), (env_id, obs)
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_policy_probes_discrete():
     q, policy = train_probe("Probe-ActionReward-v0")
     assert policy(0.0)[1] > 0.9
@@ -117,6 +119,7 @@ def test_policy_probes_discrete():
     assert policy(1.0)[1] > 0.9 and policy(-1.0)[0] > 0.9
 
 
+@pytest.mark.learning  # trains on a probe env
 def test_policy_probes_continuous():
     q, policy = train_probe("Probe-ActionRewardContinuous-v0")
     assert policy(0.0) == pytest.approx(0.5, abs=0.1)

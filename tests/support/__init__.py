@@ -1,1 +1,0 @@
-"""Helpers shared by test files (importable: pyproject.toml puts tests/ on the path)."""
