@@ -27,9 +27,11 @@ mean baseline never trains the value head's zero biases)."""
 
 
 def tiny(name: str, **overrides):
-    """The row's tiny config, no progress display and no checkpoint until the end."""
+    """The row's tiny config: no progress display, no checkpoint until the end, and the test
+    session's compilation cache (tests/conftest.py) rather than the user's."""
     row = registry.get(name)
-    return row.config_cls(**{**row.tiny, "progress": False, "checkpoint_every": 0, **overrides})
+    quiet = {"progress": False, "checkpoint_every": 0, "compilation_cache": ""}
+    return row.config_cls(**{**row.tiny, **quiet, **overrides})
 
 
 def leaves(tree) -> list[np.ndarray]:
