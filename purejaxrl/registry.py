@@ -45,6 +45,10 @@ class Algorithm:
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Config fields for a run of a few updates and seconds on its default env: what the contract
     tests (tests/purejaxrl/test_contract.py) train every algorithm with."""
+    probe: Mapping[str, Any] | None = None
+    """Config fields under which it learns the one-step probe envs (envs/probes.py; a few
+    seconds), shared by the contract's probe test and the algorithm's own probe tests; None for
+    rows that cannot run them (tabular observations)."""
     config: str = "Config"
     learner: str = "make_learner"
     train: str = "make_train"
@@ -87,36 +91,61 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "ppo", "purejaxrl.ppo", "on-policy", "PPO, clipped or adaptive-KL, with GAE",
             tiny={"total_timesteps": 4 * 128 * 4},
+            probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 150,
+                   "update_epochs": 4, "num_minibatches": 2, "lr": 3e-3, "gamma": 0.9,
+                   "ent_coef": 0.0, "anneal_lr": False, "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)",
             tiny={"total_timesteps": 8 * 5 * 20},
+            probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 400, "lr": 3e-3,
+                   "gamma": 0.9, "optimizer": "adam", "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "reinforce", "purejaxrl.reinforce", "on-policy", "REINFORCE, with baselines",
             tiny={"total_timesteps": 8 * 1000 * 3, "baseline": "mean"},
+            probe={"num_envs": 4, "total_timesteps": 4 * 200 * 150, "lr": 1e-2, "gamma": 0.9,
+                   "anneal_lr": False, "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "pqn", "purejaxrl.pqn", "on-policy", "PQN: parallel Q-learning, Q(lambda)",
             tiny={"total_timesteps": 4 * 16 * 4, "num_envs": 4, "num_steps": 16,
                   "num_minibatches": 2, "hidden_sizes": (32, 32)},
+            # Adam, not the default RAdam: RAdam's rectification warms its step size up over
+            # thousands of steps (b2 = 0.999), and a probe's 1200 gradient steps leave it short
+            probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 150,
+                   "num_epochs": 4, "num_minibatches": 2, "lr": 3e-3, "optimizer": "adam",
+                   "gamma": 0.9, "reward_scale": 1.0, "epsilon_start": 1.0, "epsilon_end": 1.0,
+                   "anneal_lr": False, "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "dqn", "purejaxrl.dqn", "off-policy", "DQN and Double DQN with replay",
             tiny={"total_timesteps": 2000, "num_envs": 4, "buffer_size": 500, "batch_size": 32,
                   "learning_starts": 400, "train_frequency": 8, "target_update_interval": 96,
                   "steps_per_update": 400, "epsilon_anneal_steps": 1000},
+            probe={"num_envs": 8, "buffer_size": 1000, "batch_size": 64, "learning_starts": 256,
+                   "train_frequency": 8, "target_update_interval": 64, "steps_per_update": 800,
+                   "total_timesteps": 8000, "lr": 3e-3, "gamma": 0.9, "epsilon_end": 1.0,
+                   "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "ddpg", "purejaxrl.ddpg", "off-policy", "DDPG, and TD3 by its options",
             tiny={"total_timesteps": 600, "steps_per_update": 200, "learning_starts": 200,
                   "batch_size": 32, "buffer_size": 600, "hidden_sizes": (16, 16)},
+            probe={"num_envs": 8, "buffer_size": 2000, "batch_size": 64, "learning_starts": 256,
+                   "train_frequency": 8, "steps_per_update": 800, "total_timesteps": 8000,
+                   "actor_lr": 3e-3, "critic_lr": 3e-3, "gamma": 0.9, "tau": 0.05,
+                   "exploration_noise": 0.5, "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "sac", "purejaxrl.sac", "off-policy", "soft actor-critic, continuous or discrete",
             tiny={"total_timesteps": 600, "steps_per_update": 200, "learning_starts": 200,
                   "batch_size": 32, "buffer_size": 600, "train_frequency": 4,
                   "hidden_sizes": (16, 16)},
+            probe={"num_envs": 4, "buffer_size": 2000, "batch_size": 64, "learning_starts": 200,
+                   "train_frequency": 4, "steps_per_update": 400, "total_timesteps": 6000,
+                   "hidden_sizes": (32, 32), "gamma": 0.9, "actor_lr": 3e-3, "critic_lr": 3e-3,
+                   "autotune": False, "initial_alpha": 1e-3},
         ),
         Algorithm(
             "q_learning", "purejaxrl.q_learning", "tabular", "tabular Q-learning and SARSA",

@@ -5,17 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from purejaxrl import a2c, reinforce, runner
+from purejaxrl import a2c, registry, reinforce, runner
 from purejaxrl.config import ConfigError
 
-REINFORCE_PROBES = dict(
-    num_envs=4, total_timesteps=4 * 200 * 150, lr=1e-2, gamma=0.9, anneal_lr=False,
-    hidden_sizes=(32, 32),
-)  # fmt: skip
-A2C_PROBES = dict(
-    num_envs=16, num_steps=8, total_timesteps=16 * 8 * 400, lr=3e-3, gamma=0.9,
-    optimizer="adam", hidden_sizes=(32, 32),
-)  # fmt: skip
+REINFORCE_PROBES = dict(registry.get("reinforce").probe)
+A2C_PROBES = dict(registry.get("a2c").probe)
 
 
 @pytest.mark.learning  # trains on a probe env

@@ -3,7 +3,8 @@
 A new registry row gets these tests without writing any: in one chunked sweep of seeds and grid
 points, seeds differ and each run equals the same run alone (one whole scan); the sweep stopped
 after a chunk and resumed gives the same numbers bit for bit; the run evaluates; bad input is
-refused with one line before anything is written.
+refused with one line before anything is written; and, at the row's `probe` settings, the greedy
+policy learns the action each observation of a probe env asks for.
 Each algorithm's own file keeps what is its own: losses by hand, probes, learning.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -125,6 +127,33 @@ def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for
     evaluation = evaluate(whole.run_dir, episodes=2)
     assert evaluation["returns"].shape == (2, 2, 2)
     assert np.isfinite(evaluation["returns"]).all()
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("name", NAMES)
+def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
+    """On Probe-ObsActionReward (one step, observation +-1, reward 1 for the action that matches
+    its sign; continuous: 1 - (a - obs / 2)^2), trained at the row's `probe` settings, the policy
+    `evaluate` plays picks the rewarded action for both observations. Discrete actions where the
+    algorithm takes them, else continuous."""
+    row = registry.get(name)
+    if row.probe is None:
+        pytest.skip(f"{name} has no probe settings (tabular; its own tests check it exactly)")
+    quiet = {"progress": False, "compilation_cache": ""}
+    config = row.config_cls(**{**row.probe, **quiet, "env_id": "Probe-ObsActionReward-v0"})
+    try:
+        spec = config.validate()
+    except ConfigError:
+        config = dataclasses.replace(config, env_id="Probe-ObsActionRewardContinuous-v0")
+        spec = config.validate()
+    out = jax.jit(row.make_train(config, spec))(jax.random.key(0), hparams(config))
+    exported = row.make_learner(config, spec).export(out.state)
+    obs = jnp.array([[1.0], [-1.0]])
+    action = np.asarray(row.make_policy(config, spec)(exported, obs, jax.random.key(1)))
+    if spec.discrete_actions:
+        np.testing.assert_array_equal(action, [1, 0])
+    else:
+        np.testing.assert_allclose(action.reshape(2), [0.5, -0.5], atol=0.1)
 
 
 BAD = [

@@ -9,7 +9,7 @@ import pytest
 from gymnax.environments import spaces
 
 import envs
-from purejaxrl import runner
+from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.ddpg import (
     DDPGConfig,
@@ -68,11 +68,7 @@ def test_every_action_given_to_the_env_is_inside_the_action_space(env_id, noise)
             assert np.mean(np.abs(actions) == 1.0) > 0.3
 
 
-PROBE_CONFIG = dict(
-    num_envs=8, buffer_size=2000, batch_size=64, learning_starts=256, train_frequency=8,
-    steps_per_update=800, total_timesteps=8000, actor_lr=3e-3, critic_lr=3e-3, gamma=0.9,
-    tau=0.05, exploration_noise=0.5, hidden_sizes=(32, 32), progress=False, compilation_cache="",
-)  # fmt: skip
+PROBE_CONFIG = {**registry.get("ddpg").probe, "progress": False, "compilation_cache": ""}
 
 
 def train_probe(env_id: str, **overrides):

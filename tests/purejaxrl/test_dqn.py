@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import envs
-from purejaxrl import runner
+from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.dqn import (
     DQNConfig,
@@ -75,11 +75,7 @@ def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_netwo
     assert all(np.all(g == 0) for g in jax.tree.leaves(grads))  # the target is held fixed
 
 
-PROBE_CONFIG = dict(
-    num_envs=8, buffer_size=1000, batch_size=64, learning_starts=256, train_frequency=8,
-    target_update_interval=64, steps_per_update=800, total_timesteps=8000, lr=3e-3, gamma=0.9,
-    epsilon_end=1.0, hidden_sizes=(32, 32), progress=False, compilation_cache="",
-)  # fmt: skip
+PROBE_CONFIG = {**registry.get("dqn").probe, "progress": False, "compilation_cache": ""}
 
 
 def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.ndarray:

@@ -5,22 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from purejaxrl import ppo, runner
+from purejaxrl import ppo, registry, runner
 from purejaxrl.config import hparams
 from purejaxrl.ppo import PPOConfig, make_learner
 
-PROBE_CONFIG = dict(
-    num_envs=16,
-    num_steps=8,
-    total_timesteps=16 * 8 * 150,
-    update_epochs=4,
-    num_minibatches=2,
-    lr=3e-3,
-    gamma=0.9,
-    ent_coef=0.0,
-    anneal_lr=False,
-    hidden_sizes=(32, 32),
-)
+PROBE_CONFIG = dict(registry.get("ppo").probe)
 
 
 @pytest.mark.learning  # trains on a probe env

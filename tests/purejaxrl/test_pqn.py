@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import envs
-from purejaxrl import runner
+from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.pqn import (
     Batch,
@@ -147,13 +147,8 @@ def test_invalid_steps_carry_no_weight_in_the_loss():
         np.testing.assert_allclose(masked_metrics[name], want, rtol=1e-4, atol=1e-6)
 
 
-# Adam, not the default RAdam: RAdam's rectification warms its step size up over thousands of
-# steps (b2 = 0.999), and a probe's 1200 gradient steps leave it short (Q = 0.93 on Constant).
-PROBE_CONFIG = dict(
-    num_envs=16, num_steps=8, total_timesteps=16 * 8 * 150, num_epochs=4, num_minibatches=2,
-    lr=3e-3, optimizer="adam", gamma=0.9, reward_scale=1.0, epsilon_start=1.0, epsilon_end=1.0,
-    anneal_lr=False, hidden_sizes=(32, 32), progress=False, compilation_cache="",
-)  # fmt: skip
+# with Adam (the registry row says why): RAdam left Q = 0.93 on Constant
+PROBE_CONFIG = {**registry.get("pqn").probe, "progress": False, "compilation_cache": ""}
 
 
 def probe_q_values(env_id: str, observations: list[float], **overrides) -> np.ndarray:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from purejaxrl import runner
+from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.sac import (
     SACConfig,
@@ -59,12 +59,7 @@ def test_losses_by_hand_and_what_they_differentiate():
     assert float(jax.grad(temperature_loss)(jnp.log(0.5), jnp.array([-3.0]), 2.0)) > 0
 
 
-PROBE = dict(
-    num_envs=4, buffer_size=2000, batch_size=64, learning_starts=200, train_frequency=4,
-    steps_per_update=400, total_timesteps=6000, hidden_sizes=(32, 32), gamma=0.9,
-    actor_lr=3e-3, critic_lr=3e-3,
-    autotune=False, initial_alpha=1e-3, progress=False, compilation_cache="",
-)  # fmt: skip
+PROBE = {**registry.get("sac").probe, "progress": False, "compilation_cache": ""}
 
 
 def train_probe(env_id: str, **overrides):
