@@ -6,8 +6,9 @@ field (tyro shows it in `--help`). `BaseConfig` joins
 - `TaskConfig`: what to train on and for how long (env id, env options, step budget); these
   change the result;
 - `RunConfig`: how the runner runs it (seeds, where outputs go, chunks, checkpoints, progress,
-  live logging, compilation cache, devices); besides `num_seeds` and `seed`, none of these change
-  a run's numbers, and per-suite defaults (`suite_defaults`) may not set them.
+  live logging, compilation cache, devices); besides `num_seeds` and `seed` (and `devices`, in
+  the last bits), none of these change a run's numbers. An algorithm's per-suite defaults keep
+  them apart: `suite_defaults` for task and algorithm fields, `suite_run_defaults` for these.
 
 Fields that set shapes or loop counts are static: changing them recompiles. Numeric
 hyperparameters declared with `traced(default)` reach `train(key, hp)` as arrays
