@@ -91,6 +91,20 @@ def test_suite_defaults_apply_after_parsing_to_the_fields_the_user_did_not_set()
     assert config == dataclasses.replace(ppo.PPOConfig(), lr=1e-3) and grid == {"lr": (1e-3, 2e-3)}
 
 
+def test_run_settings_are_suite_run_defaults_and_a_class_mixing_them_is_refused():
+    config = ppo.PPOConfig.for_env("Pong-v5")
+    assert (config.chunk_updates, config.checkpoint_every, config.clip_eps) == (8, 200, 0.1)
+    with pytest.raises(TypeError, match=r"sets run settings \['chunk_updates'\]"):
+
+        class Leaky(ppo.PPOConfig):
+            suite_defaults = {"atari": {"clip_eps": 0.2, "chunk_updates": 4}}
+
+    with pytest.raises(TypeError, match=r"sets \['clip_eps'\], not run settings"):
+
+        class Misfiled(ppo.PPOConfig):
+            suite_run_defaults = {"atari": {"clip_eps": 0.2}}
+
+
 def test_help_shows_the_env_suites_defaults(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.parse_args(ppo.PPOConfig, ["--env-id", "Breakout-v5", "--help"], prog="ppo")
