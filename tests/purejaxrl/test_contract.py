@@ -28,12 +28,16 @@ UNTRAINED_LEAVES = {"reinforce", "a2c"}
 mean baseline never trains the value head's zero biases)."""
 
 
+QUIET = {"progress": False, "compilation_cache": ""}
+"""No progress display, and the test session's compilation cache (tests/conftest.py) rather
+than the user's."""
+
+
 def tiny(name: str, **overrides):
     """The row's tiny config: no progress display, no checkpoint until the end, and the test
     session's compilation cache (tests/conftest.py) rather than the user's."""
     row = registry.get(name)
-    quiet = {"progress": False, "checkpoint_every": 0, "compilation_cache": ""}
-    return row.config_cls(**{**row.tiny, **quiet, **overrides})
+    return row.config_cls(**{**row.tiny, **QUIET, "checkpoint_every": 0, **overrides})
 
 
 def leaves(tree) -> list[np.ndarray]:
@@ -139,8 +143,7 @@ def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
     row = registry.get(name)
     if row.probe is None:
         pytest.skip(f"{name} has no probe settings (tabular; its own tests check it exactly)")
-    quiet = {"progress": False, "compilation_cache": ""}
-    config = row.config_cls(**{**row.probe, **quiet, "env_id": "Probe-ObsActionReward-v0"})
+    config = row.config_cls(**{**row.probe, **QUIET, "env_id": "Probe-ObsActionReward-v0"})
     try:
         spec = config.validate()
     except ConfigError:

@@ -113,10 +113,6 @@ TINY = DQNConfig(
 )  # fmt: skip
 
 
-def leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
-
-
 def test_the_loss_is_reported_once_gradient_steps_start_after_learning_starts():
     out = jax.jit(make_train(TINY))(jax.random.key(0), hparams(TINY))
     loss = out.metrics["loss"]

@@ -29,13 +29,6 @@ def test_continuous_policy_probes(actor_critic_probes):
     actor_critic_probes.continuous_policies(ppo, PROBE_CONFIG)
 
 
-TINY = PPOConfig(total_timesteps=4 * 128 * 4, progress=False, compilation_cache="")
-
-
-def leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
-
-
 @pytest.mark.learning
 def test_ppo_solves_cartpole_at_500k_steps_over_8_seeds():
     config = PPOConfig(num_seeds=8, progress=False, compilation_cache="")

@@ -215,10 +215,6 @@ TINY = PQNConfig(
 )  # fmt: skip
 
 
-def leaves(tree):
-    return [np.asarray(x) for x in jax.tree.leaves(tree)]
-
-
 @pytest.mark.parametrize(
     "overrides,message",
     [
