@@ -12,6 +12,7 @@ Reading map, top to bottom:
   PPOConfig      static fields (shapes, loop counts) and traced ones (`hp.lr`, `hp.gamma`, ...)
   Batch, PPOState  what the loss sees; the learner state of one run
   ppo_loss       the clipped (or KL-penalised) surrogate, value and entropy terms
+  batch_kl, adapt_kl_beta  the KL penalty's coefficient, adapted after each update (--loss kl)
   make_learner   init: reset envs, init network and Adam; update: collect a rollout
                  (`rollout.collect`), GAE (`returns.generalized_advantage_estimation`), then
                  epochs x minibatches of gradient steps, all `lax.scan`s
@@ -103,7 +104,8 @@ class PPOConfig(BaseConfig):
     kl_target: float = traced(0.01)
     """Target KL per update for --loss kl."""
     kl_beta: float = traced(1.0)
-    """Initial KL penalty coefficient for --loss kl, adapted after every update."""
+    """Initial KL penalty coefficient for --loss kl, adapted after every update from the KL
+    between the rollout's policy and the updated one over the whole batch (metric update_kl)."""
 
     suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "atari": {
@@ -244,6 +246,34 @@ def ppo_loss(
     }
 
 
+def batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
+    """d = E[KL(pi_old(.|s) || pi(.|s))] over the valid steps of `batch`, pi from `params`.
+
+    Args:
+        batch: fields of shape (B, ...); `batch.dist` is the behaviour policy pi_old.
+
+    Returns:
+        () the mean KL.
+    """
+    dist, _ = network.apply(params, batch.obs)
+    weight = batch.valid.astype(jnp.float32)  # (B,)
+    return (batch.dist.kl(dist) * weight).sum() / jnp.maximum(weight.sum(), 1.0)
+
+
+def adapt_kl_beta(kl_beta, update_kl, kl_target) -> jax.Array:
+    """The adaptive KL penalty coefficient (Schulman et al. 2017, section 4).
+
+    After the epochs of an update, with d = E[KL(pi_old || pi_new)] measured on that update's
+    batch with the new parameters (`batch_kl`): beta / 2 if d < d_targ / 1.5, beta * 2 if
+    d > 1.5 d_targ, else beta unchanged.
+
+    Args:
+        kl_beta, update_kl, kl_target: scalars (beta, d, d_targ).
+    """
+    kl_beta = jnp.where(update_kl < kl_target / 1.5, kl_beta / 2, kl_beta)
+    return jnp.where(update_kl > kl_target * 1.5, kl_beta * 2, kl_beta)
+
+
 def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     config, spec = learner_inputs(config, spec)
@@ -309,11 +339,12 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
         (params, opt_state), metrics = jax.lax.scan(
             epoch, (state.params, state.opt_state), jnp.stack(epoch_keys)
         )
-        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics = jax.tree.map(jnp.mean, metrics)  # "kl": each minibatch's, before its step
         kl_beta = state.kl_beta
-        if config.loss == "kl":  # Schulman et al. 2017, section 4: halve or double beta
-            kl_beta = jnp.where(metrics["kl"] < hp.kl_target / 1.5, kl_beta / 2, kl_beta)
-            kl_beta = jnp.where(metrics["kl"] > hp.kl_target * 1.5, kl_beta * 2, kl_beta)
+        if config.loss == "kl":
+            update_kl = batch_kl(network, params, batch)  # the new policy on the whole batch
+            kl_beta = adapt_kl_beta(kl_beta, update_kl, hp.kl_target)
+            metrics["update_kl"] = update_kl
             metrics["kl_beta"] = kl_beta
         state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
         return state, {**episode_metrics(traj.info), **metrics}

@@ -68,3 +68,42 @@ def test_invalid_steps_carry_no_weight_in_the_loss(loss):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     for name, want in expected_metrics.items():
         np.testing.assert_allclose(masked_metrics[name], want, rtol=1e-4, atol=1e-6)
+
+
+def test_kl_beta_adapts_to_the_kl_of_the_updated_policy_over_the_whole_batch():
+    """Schulman et al. 2017, section 4: after the epochs, d = E[KL(pi_old || pi_new)] over the
+    update's batch with the new parameters; beta halves if d < d_targ / 1.5, doubles if
+    d > 1.5 d_targ. The test replays each update's rollout and computes d itself."""
+    import envs
+    from purejaxrl.networks import make_actor_critic
+    from purejaxrl.rollout import collect
+
+    config = PPOConfig(loss="kl", kl_target=5e-4, total_timesteps=8 * 512)
+    spec = config.validate()
+    hp = hparams(config)
+    learner = make_learner(config, spec)
+    env = envs.make_batched(spec, config.num_envs)
+    network = make_actor_critic(config, spec)
+    replay = jax.jit(
+        lambda s: collect(env, network, s.params, s.env_state, s.obs, s.key, config.num_steps)[3]
+    )
+    update = jax.jit(learner.update)
+    state = jax.jit(learner.init)(jax.random.key(1), hp)
+    decisions = []
+    for _ in range(8):
+        traj = replay(state)  # the rollout `update` is about to collect, (T, N, ...)
+        new_state, metrics = update(state, hp)
+        old = jax.nn.log_softmax(traj.dist.logits)
+        new = jax.nn.log_softmax(network.apply(new_state.params, traj.obs)[0].logits)
+        d = float(np.mean(np.sum(np.exp(old) * (old - new), axis=-1)))
+        beta = float(state.kl_beta)
+        if d < 5e-4 / 1.5:
+            expected, decisions = beta / 2, [*decisions, "halve"]
+        elif d > 5e-4 * 1.5:
+            expected, decisions = beta * 2, [*decisions, "double"]
+        else:
+            expected, decisions = beta, [*decisions, "keep"]
+        assert float(new_state.kl_beta) == pytest.approx(expected), (decisions, d)
+        np.testing.assert_allclose(metrics["update_kl"], d, rtol=1e-3)
+        state = new_state
+    assert len(set(decisions)) >= 2, decisions  # the run exercises more than one branch
