@@ -1,6 +1,7 @@
 """DQN: targets by hand, probe environments, seeds and grids, bad input, (slow) CartPole."""
 
 import dataclasses
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -48,9 +49,13 @@ def test_soft_update_by_hand():
 
 
 @pytest.mark.parametrize("double", [False, True])
-@pytest.mark.parametrize("loss", ["mse", "huber"])
-def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_network(double, loss):
-    config = DQNConfig(env_id="Probe-ObsReward-v0", hidden_sizes=(8,), double=double, loss=loss)
+@pytest.mark.parametrize("loss,delta", [("mse", 1.0), ("huber", 1.0), ("huber", 0.3)])
+def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_network(
+    double, loss, delta
+):
+    config = DQNConfig(
+        env_id="Probe-ObsReward-v0", hidden_sizes=(8,), double=double, loss=loss, huber_delta=delta
+    )
     network = make_network(config, envs.spec(config.env_id))
     obs = jnp.array([[1.0], [-1.0], [0.5]])
     params = network.init(jax.random.key(0), obs)
@@ -66,10 +71,9 @@ def test_loss_regresses_the_taken_action_on_the_target_and_only_the_online_netwo
     else:
         y = dqn_target(REWARD, TERMINATED, 0.99, q_next_target)
     error = np.asarray(q - y)
-    quad = np.minimum(np.abs(error), 1.0)
-    expected = (
-        (error**2).mean() if loss == "mse" else (0.5 * quad**2 + (np.abs(error) - quad)).mean()
-    )
+    quad = np.minimum(np.abs(error), delta)
+    huber = 0.5 * quad**2 + delta * (np.abs(error) - quad)
+    expected = (error**2).mean() if loss == "mse" else huber.mean()
     assert float(value) == pytest.approx(expected, rel=1e-5)
     grads = jax.grad(lambda t: dqn_loss(network, params, t, batch, hp, config)[0])(target_params)
     assert all(np.all(g == 0) for g in jax.tree.leaves(grads))  # the target is held fixed
@@ -140,6 +144,29 @@ def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, mess
     with pytest.raises(ConfigError) as error:
         dataclasses.replace(TINY, **overrides).validate()
     assert message in str(error.value)
+
+
+def test_huber_below_the_return_scale_on_unclipped_rewards_warns_with_the_reason():
+    """Huber with delta 1 on CartPole's unclipped rewards (returns up to ~99) diverged in every
+    seed; delta near the return scale, or squared error, learned."""
+    with pytest.warns(UserWarning, match="rewards are not clipped.*--loss mse or a --huber-delta"):
+        DQNConfig(loss="huber").validate()
+    with pytest.warns(UserWarning, match="huber_delta=10 on CartPole-v1"):
+        DQNConfig(loss="huber", huber_delta=10.0).validate()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DQNConfig(loss="huber", huber_delta=100.0).validate()
+        DQNConfig(loss="huber", huber_delta=2.0, gamma=0.5).validate()  # returns below 2
+        DQNConfig().validate()
+
+
+def test_huber_on_clipped_atari_rewards_is_the_papers_and_does_not_warn():
+    pytest.importorskip("envpool")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DQNConfig(env_id="Pong-v5", loss="huber").validate()
+    with pytest.warns(UserWarning, match="not clipped"):
+        DQNConfig(env_id="Pong-v5", loss="huber", env_options=("reward_clip=False",)).validate()
 
 
 @pytest.mark.learning
