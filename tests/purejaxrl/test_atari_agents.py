@@ -53,12 +53,14 @@ def test_a_few_updates_on_pong_run_in_one_jitted_call_and_learn(module, settings
     assert out.metrics["episode_return"].shape == (config.num_updates,)
 
 
-def test_atari_defaults_are_cleanrl_for_ppo_and_the_2015_paper_for_dqn():
+def test_atari_defaults_are_cleanrls_ppo_and_dqn_settings():
     p = ppo.PPOConfig.for_env("Breakout-v5")
     assert (p.num_envs, p.num_steps, p.update_epochs, p.num_minibatches) == (8, 128, 4, 4)
     assert (p.lr, p.clip_eps, p.total_timesteps) == (2.5e-4, 0.1, 10_000_000)
     d = dqn.DQNConfig.for_env("Pong-v5")
     assert (d.batch_size, d.train_frequency, d.loss, d.epsilon_end) == (32, 4, "huber", 0.01)
+    # CleanRL's dqn_atari, not Mnih et al. 2015 (40,000 env steps, 50,000, 2.5e-4 with RMSProp)
+    assert (d.target_update_interval, d.learning_starts, d.lr) == (1_000, 80_000, 1e-4)
     assert ppo.PPOConfig.for_env("CartPole-v1") == ppo.PPOConfig()  # no Atari: unchanged
     config, _ = cli.parse_args(ppo.PPOConfig, ["--env-id", "Pong-v5", "--num-envs", "16"])
     assert (config.num_envs, config.clip_eps, config.total_timesteps) == (16, 0.1, 10_000_000)
