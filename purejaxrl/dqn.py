@@ -94,9 +94,6 @@ class DQNConfig(OffPolicyConfig):
     torso: TorsoName = "auto"
     """Network body: auto (the Nature CNN for image observations, else an MLP), mlp, nature_cnn or
     small_cnn (the 2013 DQN network)."""
-    huber_delta: float = traced(1.0)
-    """--loss huber: errors beyond delta get a gradient of constant size. 1 is the paper's, for
-    clipped rewards; with unclipped ones, use about the return scale, max |r| / (1 - gamma)."""
     lr: float = traced(2.5e-4)
     """Adam learning rate."""
     gamma: float = traced(0.99)
@@ -109,6 +106,9 @@ class DQNConfig(OffPolicyConfig):
     """Exploration probability after the decay, in [0, epsilon_start]."""
     epsilon_anneal_steps: float = traced(250_000.0)
     """Env steps over which epsilon decays linearly from epsilon_start to epsilon_end."""
+    huber_delta: float = traced(1.0)
+    """--loss huber: errors beyond delta get a gradient of constant size. 1 is the paper's, for
+    clipped rewards; with unclipped ones, use about the return scale, max |r| / (1 - gamma)."""
 
     suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         # CleanRL's dqn_atari settings, in env steps of 4 frames. Shared with Mnih et al. 2015
