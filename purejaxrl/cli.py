@@ -28,6 +28,7 @@ from purejaxrl import distributed
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import split_cpu
 from purejaxrl.hparams import traced_fields
+from purejaxrl.outputs import FINAL_FRACTION
 from purejaxrl.runner import RunResult, run
 
 HELP_FLAGS = ("-h", "--help")
@@ -43,19 +44,42 @@ def format_table(result: RunResult) -> str:
     )
     if s["status"] != "complete":
         head += f"\n{s['status']} after {s['updates_done']} of {s['num_updates']} updates"
-    lines = [head, "", f"{'grid point':<28} {'final return [95% CI]':>28} {'IQM':>10}"]
+    greedy = s.get("greedy_evaluation")
+    lines = [
+        head,
+        "",
+        f"{'grid point':<28} {'final return [95% CI]':>28} {'IQM':>10}"
+        + (f" {'greedy':>8}" if greedy else ""),
+    ]
 
     def fmt(x):
         return "n/a" if x is None else f"{x:.1f}"
 
-    for row in s["results"]:
+    greedy_rows = greedy["results"] if greedy else [None] * len(s["results"])
+    for row, greedy_row in zip(s["results"], greedy_rows, strict=True):
         ci = row["final_return_ci95"]
         ci_text = f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else ""
         lost = row["diverged_seeds"]
         lines.append(
             f"{row['grid_point'] or 'default':<28} "
             f"{fmt(row['final_return_mean']) + ci_text:>28} {fmt(row['final_return_iqm']):>10}"
-            + (f"  ({lost} of {s['num_seeds']} seeds diverged, left out)" if lost else "")
+            + (f" {fmt(greedy_row['greedy_return_mean']):>8}" if greedy_row else "")
+            + (
+                f"  ({lost} of {s['num_seeds']} seeds diverged, scored at "
+                f"{fmt(row['diverged_scored_at'])})"
+                if lost
+                else ""
+            )
+        )
+    lines += [
+        "",
+        "final return: per seed, the training episodes (exploring policy) that ended in the last "
+        f"{FINAL_FRACTION:.0%} of updates;\na diverged seed is scored at the worst training "
+        "return recorded",
+    ]
+    if greedy:
+        lines.append(
+            f"greedy: {greedy['episodes']} episodes per seed with the greedy policy after training"
         )
     lines += [
         "",

@@ -108,6 +108,10 @@ class RunConfig:
     """JAX's persistent compilation cache directory, so a re-run skips compilation; empty to disable."""
     devices: int = 0
     """Devices to shard the runs over (0: all visible; see PUREJAXRL_CPU_DEVICES for the CPU)."""
+    eval_episodes: int = 10
+    """At the end of a complete run, play this many episodes per run with the greedy policy and
+    record their returns in summary.json (JAX envs only, not Atari; one more compilation, a few
+    seconds on a CPU); 0: none."""
 
     def validate_run(self) -> None:
         """Raises `ConfigError` for the first bad run setting."""
@@ -118,6 +122,7 @@ class RunConfig:
         )
         require(self, "keep_checkpoints", self.keep_checkpoints >= 1, "must be >= 1")
         require(self, "devices", self.devices >= 0, "must be >= 0")
+        require(self, "eval_episodes", self.eval_episodes >= 0, "must be >= 0 (0: none)")
 
 
 def run_fields() -> tuple[str, ...]:

@@ -20,8 +20,10 @@ import tyro
 import envs
 from purejaxrl import checkpoints, outputs, registry
 from purejaxrl.checkpoints import CheckpointError
+from purejaxrl.devices import compiler_options
 from purejaxrl.hparams import hparams
 from purejaxrl.outputs import RunFolderError
+from purejaxrl.stats import bootstrap_ci, iqm
 
 
 def load_run(run_dir: str | Path) -> tuple[registry.Algorithm, Any, dict]:
@@ -116,7 +118,83 @@ def greedy_returns(
 
     num_runs = jax.tree.leaves(exported)[0].shape[0]
     keys = jax.random.split(key, num_runs)
-    return jax.jit(jax.vmap(one_run))(exported, keys)
+    return jax.jit(jax.vmap(one_run), compiler_options=compiler_options())(exported, keys)
+
+
+GREEDY_DEFINITION = (
+    "per seed, the mean undiscounted return of {episodes} episodes played at the end of training "
+    "by the greedy policy (argmax Q, or the mode of the policy), each from its own reset; "
+    "statistics over seeds; a diverged run is scored as in the final return (diverged_scored_at)"
+)
+
+
+def greedy_summary(
+    algo: str,
+    config,
+    exported,
+    labels: list[str],
+    diverged: np.ndarray,
+    results: list[dict],
+    *,
+    episodes: int,
+    seed: int = 0,
+) -> dict | None:
+    """summary.json's `greedy_evaluation` of a finished sweep, or None where it is not cheap (an
+    env that cannot be vmapped: Atari) or the algorithm is not in the registry.
+
+    Args:
+        exported: every run's policy (`learner.export`), leading axis = run (grid-major).
+        diverged: (grid, seed) bool, the runs whose loss became non-finite.
+        results: the summary's rows (`outputs.summarize`), for the score diverged runs count at.
+    """
+    spec = config.env_spec()
+    if episodes < 1 or not spec.vmappable or algo not in registry.ALGORITHMS:
+        return None
+    act = registry.get(algo).make_policy(config, spec)
+    returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
+    per_run = np.asarray(returns, np.float64).mean(axis=-1).reshape(len(labels), -1)
+    rows = []
+    for label, per_seed, lost, row in zip(labels, per_run, diverged, results, strict=True):
+        worst = row["diverged_scored_at"]
+        scored = np.where(lost, np.nan if worst is None else worst, per_seed)
+        finite = scored[np.isfinite(scored)]
+        rows.append(
+            {
+                "grid_point": label,
+                "greedy_return_mean": float(finite.mean()) if finite.size else None,
+                "greedy_return_ci95": bootstrap_ci(finite),
+                "greedy_return_iqm": float(iqm(finite)) if finite.size else None,
+                "greedy_return_per_seed": [
+                    None if gone else float(x) for x, gone in zip(per_seed, lost, strict=True)
+                ],
+            }
+        )
+    return {
+        "episodes": episodes,
+        "seed": seed,
+        "definition": GREEDY_DEFINITION.format(episodes=episodes),
+        "results": rows,
+    }
+
+
+def record_greedy_evaluation(result, algo: str, diverged_at: np.ndarray) -> None:
+    """Adds `greedy_summary` to a finished run's summary (`result`: a `runner.RunResult` with
+    its exported policies) and rewrites its summary.json; nothing where it is not cheap.
+
+    Args:
+        diverged_at: (runs,) the update at which each run diverged, -1 if it did not.
+    """
+    config = result.config
+    greedy = greedy_summary(
+        algo, config, result.exported, result.grid.labels(),
+        np.asarray(diverged_at).reshape(len(result.grid), config.num_seeds) >= 0,
+        result.summary["results"], episodes=config.eval_episodes, seed=config.seed,
+    )  # fmt: skip
+    if greedy is None:
+        return
+    result.summary["greedy_evaluation"] = greedy
+    if result.run_dir is not None:
+        outputs.atomic_write_json(result.run_dir / "summary.json", result.summary)
 
 
 @dataclass(frozen=True)

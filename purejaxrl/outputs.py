@@ -42,6 +42,24 @@ FINAL_FRACTION = 0.05
 """The final return of a run averages the episodes that ended in its last 5% of updates."""
 
 
+DIVERGED_RULE = (
+    "a run whose loss became non-finite is scored at the worst training return any run of the "
+    "sweep recorded (the lowest per-update mean return, before divergence), counted in "
+    "diverged_seeds, and kept in the mean, IQM and intervals; its own entry in "
+    "final_return_per_seed is null"
+)
+"""How diverged runs enter the statistics: as failures, not dropped (which would flatter an
+algorithm whose seeds sometimes diverge)."""
+
+
+FINAL_RETURN_DEFINITION = (
+    f"per seed, the mean undiscounted return of the training episodes (played by the exploring "
+    f"policy: epsilon-greedy or sampled actions) that ended in the last {FINAL_FRACTION:.0%} of "
+    f"updates; statistics over seeds; {DIVERGED_RULE}"
+)
+"""summary.json's `final_return_definition`."""
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes `data` to `path` via a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -132,23 +150,39 @@ def final_returns(metrics: dict[str, np.ndarray]) -> np.ndarray:
         return np.where(n > 0, total / n, np.nan)
 
 
+def worst_return(metrics: dict[str, np.ndarray]) -> float | None:
+    """The lowest finite training return (per-update mean over ended episodes) of any run, or
+    None if no episode ended anywhere. Diverged runs' metrics are already masked from their
+    divergence on, so a non-finite return never counts."""
+    returns = np.asarray(metrics["episode_return"], dtype=np.float64)
+    finite = returns[np.isfinite(returns)]
+    return float(finite.min()) if finite.size else None
+
+
 def summarize(
     metrics: dict[str, np.ndarray], grid_labels: list[str], diverged: np.ndarray | None = None
 ) -> list[dict]:
-    """Per grid point: final return mean, IQM and their 95% bootstrap CIs over seeds.
+    """Per grid point: final return mean, IQM and their 95% bootstrap CIs over every seed.
+
+    A diverged run counts as a failure (`DIVERGED_RULE`): scored at `worst_return` over the whole
+    sweep, so the statistics are over all seeds. A run in which no episode ended in the final
+    window (and which did not diverge) has no score and is left out.
 
     Args:
         metrics: shape (grid, seed, update).
-        diverged: (grid, seed) bool, the runs whose loss became non-finite: never scored, their
-            final return is None and they are counted in `diverged_seeds`.
+        diverged: (grid, seed) bool, the runs whose loss became non-finite: their own final return
+            is None, they are counted in `diverged_seeds`, and `diverged_scored_at` is the score
+            they enter the statistics with.
     """
     finals = final_returns(metrics)  # (grid, seed)
     if diverged is None:
         diverged = np.zeros(finals.shape, bool)
     finals = np.where(diverged, np.nan, finals)
+    worst = worst_return(metrics) if diverged.any() else None
+    scored = np.where(diverged, np.nan if worst is None else worst, finals)
     rows = []
-    for label, per_seed, lost in zip(grid_labels, finals, diverged, strict=True):
-        finite = per_seed[np.isfinite(per_seed)]
+    for label, per_seed, counted, lost in zip(grid_labels, finals, scored, diverged, strict=True):
+        finite = counted[np.isfinite(counted)]
         rows.append(
             {
                 "grid_point": label,
@@ -160,6 +194,7 @@ def summarize(
                     None if not np.isfinite(x) else float(x) for x in per_seed
                 ],
                 "diverged_seeds": int(lost.sum()),
+                "diverged_scored_at": worst if lost.any() else None,
             }
         )
     return rows
@@ -234,10 +269,7 @@ def run_summary(
         "num_seeds": num_seeds,
         "grid_points": num_grid,
         "env_steps_per_run": int(done * steps_per_update),
-        "final_return_definition": (
-            f"mean return of the episodes that ended in the last {FINAL_FRACTION:.0%} "
-            "of updates, per seed; diverged runs are excluded"
-        ),
+        "final_return_definition": FINAL_RETURN_DEFINITION,
         "results": summarize(metrics, labels, diverged_at >= 0),
         "diverged": [
             {"grid_point": labels[g], "seed": int(s), "update": int(diverged_at[g, s])}

@@ -14,7 +14,7 @@
    `ChunkRecord`:
    - `sync_processes`: checks in with the other processes (`purejaxrl.distributed`), passing
      on a stop request, and gathers the chunk's metrics,
-   - `mark_divergence`: marks the runs whose loss became non-finite: left out of the results,
+   - `mark_divergence`: marks the runs whose loss became non-finite: failures in the results,
      the others go on,
    - `report_progress` (`purejaxrl.progress`; no callback inside the program, so it stays
      cacheable),
@@ -53,6 +53,7 @@ import envs
 from purejaxrl import checkpoints, distributed, outputs
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options, run_sharding, warn_if_cpu_not_split
+from purejaxrl.evaluate import record_greedy_evaluation
 from purejaxrl.grid import Grid
 from purejaxrl.hparams import static_view
 from purejaxrl.learner import Learner
@@ -575,7 +576,7 @@ def sync_processes(ctx: RunContext, chunk: ChunkRecord) -> None:
 
 def mark_divergence(ctx: RunContext, chunk: ChunkRecord) -> None:
     """Records the chunk, marks the runs whose loss became non-finite in it, and masks their
-    metrics from there: they are left out of the results, the others go on."""
+    metrics from there: they count as failures in the results, the others go on."""
     ctx.history.append(chunk.metrics)
     found = first_divergence(chunk.metrics, chunk.first)
     chunk.newly_diverged = (ctx.diverged_at < 0) & (found >= 0)
@@ -594,7 +595,7 @@ def report_progress(ctx: RunContext, chunk: ChunkRecord) -> None:
         progress.message(
             f"{sweep.description}: seed {r % sweep.num_seeds} "
             f"({sweep.labels[r // sweep.num_seeds] or 'the only grid point'}) diverged at "
-            f"update {ctx.diverged_at[r]}; it is left out of the results"
+            f"update {ctx.diverged_at[r]}; it counts as a failure in the results"
         )
 
 
@@ -689,11 +690,14 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
 
 
 def finish(ctx: RunContext) -> RunResult:
-    """Phase 4: the final outputs, and every run's exported policy (`learner.export`)."""
+    """Phase 4: the final outputs, every run's exported policy (`learner.export`) and, for a
+    complete run, the greedy evaluation in the summary (`evaluate.record_greedy_evaluation`)."""
     sweep = ctx.sweep
     result = write_outputs(ctx, ctx.status)
     exported = distributed.gather(jax.jit(sweep.over_runs(sweep.learner.export))(ctx.state))
     result.exported = jax.tree.map(lambda x: x[: sweep.num_runs], exported)
+    if ctx.status == "complete" and sweep.primary:
+        record_greedy_evaluation(result, sweep.algo, ctx.diverged_at)
     if ctx.status == "interrupted":
         result.summary["stopped_by"] = ctx.stop.signal_name or "another process's signal"
     return result
@@ -713,7 +717,7 @@ def run(
 
     The phases: `set_up` (validate, run folder, learner, inputs on the devices), `start`
     (compile, initialise or restore), `train_chunks` (after each chunk, `CHUNK_STEPS`: sync the
-    processes, mark runs whose loss became non-finite (excluded from the results; the others go
+    processes, mark runs whose loss became non-finite (failures in the results; the others go
     on), report progress, write live metrics, honour SIGINT/SIGTERM, save full-state checkpoints)
     and `finish` (the final outputs and exported policies).
 

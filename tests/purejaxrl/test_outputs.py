@@ -1,5 +1,7 @@
 """Run outputs and statistics: final returns, curves, atomic writes, non-finite losses."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -72,14 +74,28 @@ def test_divergence_is_found_at_its_update_and_masks_the_run_from_there():
     assert masked["episodes"][3:, 2].tolist() == [0, 0]
 
 
-def test_summary_never_scores_a_diverged_run():
-    returns = np.full((1, 3, 20), 100.0)
-    metrics = {"episode_return": returns, "episodes": np.ones((1, 3, 20), int)}
-    (row,) = outputs.summarize(metrics, [""], np.array([[False, True, False]]))
-    assert row["final_return_per_seed"] == [100.0, None, 100.0]
-    assert row["diverged_seeds"] == 1 and row["final_return_mean"] == 100.0
-    (row,) = outputs.summarize(metrics, [""], np.ones((1, 3), bool))
-    assert row["final_return_mean"] is None and row["diverged_seeds"] == 3
+def test_a_diverged_run_counts_in_the_statistics_at_the_worst_return_recorded():
+    """Dropping diverged seeds would report 100 for a method that failed one seed in three."""
+    returns = np.full((2, 3, 20), 100.0)
+    returns[0, 1, 5:] = np.nan  # run (0, 1) diverged at update 5: masked from there
+    returns[0, 1, 2] = 12.0  # the worst return any run recorded
+    returns[1, 0, 3] = 30.0
+    metrics = {"episode_return": returns, "episodes": np.ones((2, 3, 20), int)}
+    diverged = np.array([[False, True, False], [False, False, False]])
+    first, second = outputs.summarize(metrics, ["a", "b"], diverged)
+    assert first["final_return_per_seed"] == [100.0, None, 100.0]
+    assert first["diverged_seeds"] == 1 and first["diverged_scored_at"] == 12.0
+    assert first["final_return_mean"] == pytest.approx((100 + 12 + 100) / 3)
+    low, high = first["final_return_ci95"]
+    assert low == pytest.approx(12.0) and high == pytest.approx(100.0)
+    assert second["final_return_mean"] == 100.0 and second["diverged_scored_at"] is None
+    every = np.ones((2, 3), bool)
+    (row, _) = outputs.summarize(metrics, ["a", "b"], every)
+    assert row["final_return_mean"] == 12.0 and row["diverged_seeds"] == 3
+    nothing = {"episode_return": np.full((1, 2, 5), np.nan), "episodes": np.zeros((1, 2, 5), int)}
+    (row,) = outputs.summarize(nothing, [""], np.ones((1, 2), bool))
+    assert row["final_return_mean"] is None and row["diverged_scored_at"] is None
+    assert "worst training return" in outputs.FINAL_RETURN_DEFINITION
 
 
 SUMMARY_KEYS = [
@@ -122,3 +138,28 @@ def test_grid_is_the_cartesian_product_and_rejects_static_fields():
     assert grid.labels()[-1] == "lr=0.002, gamma=0.999"
     with pytest.raises(ValueError, match="num_envs: not a traced hyperparameter"):
         Grid.from_values(PPOConfig(), {"num_envs": [1, 2]})
+
+
+def test_a_complete_run_records_a_greedy_evaluation_equal_to_evaluating_its_folder(tmp_path):
+    """ "Final return" is the exploring policy's training episodes; summary.json also holds the
+    greedy policy's returns, the numbers `purejaxrl evaluate` gives for the same folder."""
+    from purejaxrl import cli, evaluate, registry
+    from purejaxrl.q_learning import QLearningConfig, make_learner
+
+    config = QLearningConfig(
+        **registry.get("q_learning").tiny, num_seeds=2, eval_episodes=3, progress=False,
+        compilation_cache="", runs_dir=str(tmp_path), tensorboard=False,
+    )  # fmt: skip
+    result = runner.run(config, make_learner, "q_learning", grid_values={"alpha": [0.5, 0.1]})
+    greedy = json.loads((result.run_dir / "summary.json").read_text())["greedy_evaluation"]
+    assert greedy["episodes"] == 3 and "greedy policy" in greedy["definition"]
+    by_hand = evaluate.evaluate(result.run_dir, episodes=3, seed=config.seed)["returns"]
+    for row, expected in zip(greedy["results"], by_hand.mean(axis=-1), strict=True):
+        np.testing.assert_allclose(row["greedy_return_per_seed"], expected, rtol=1e-6)
+        assert row["greedy_return_mean"] == pytest.approx(expected.mean())
+    table = cli.format_table(result)
+    assert "greedy" in table and "training episodes (exploring policy)" in table
+    none = evaluate.greedy_summary(
+        "q_learning", config, result.exported, ["a", "b"], np.zeros((2, 2), bool), [], episodes=0
+    )
+    assert none is None  # eval_episodes=0
