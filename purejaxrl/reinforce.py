@@ -10,6 +10,9 @@ episodes that start within the first `num_steps` steps of each env, each played 
     grad J ~ (1 / episodes) sum_episodes sum_t grad log pi(a_t | s_t) psi_t
 
 with psi_t the episode's total return, or the reward-to-go from t, minus an optional baseline.
+`--discount-weights` multiplies the reward-to-go form by gamma^k (k: steps since the episode
+began), the unbiased gradient of the discounted objective (Sutton and Barto 2018, section 13.3);
+by default it is left out, as is common practice.
 Every env plays num_steps + (the env's episode limit) steps, so every such episode ends inside the
 rollout; the steps of episodes starting later are masked out of the gradient. Selecting episodes
 by their start keeps the average unbiased (selecting those that end inside a fixed window would
@@ -50,6 +53,7 @@ from purejaxrl.returns import (
     episode_return,
     episodes_started_before,
     reward_to_go,
+    steps_since_episode_start,
 )
 from purejaxrl.rollout import collect
 
@@ -71,6 +75,12 @@ class ReinforceConfig(BaseConfig):
     returns: Literal["reward_to_go", "total"] = "reward_to_go"
     """Weight of grad log pi(a_t | s_t): the discounted reward-to-go from t, or the whole episode's
     discounted return."""
+    discount_weights: bool = False
+    """Multiply each reward-to-go weight by gamma^k, k the steps its episode had taken: the
+    gradient of the discounted objective E[G_0] (Sutton and Barto 2018, section 13.3), unbiased
+    for it. Off (the common practice): later steps weigh as much as early ones, which is biased
+    for that objective when gamma < 1. Needs --returns reward_to_go (the total return G_0
+    already is the discounted objective's weight)."""
     baseline: Literal["none", "mean", "value"] = "value"
     """Subtracted from the weight: nothing, a running mean of past weights, or a learned V(s_t)."""
     normalize: bool = True
@@ -119,6 +129,13 @@ class ReinforceConfig(BaseConfig):
             "REINFORCE needs an env with an episode limit (max_steps_in_episode)",
         )
         require_box_observations(self, spec)
+        require(
+            self,
+            "discount_weights",
+            not (self.discount_weights and self.returns == "total"),
+            "needs --returns reward_to_go (the total return is already the discounted "
+            "objective's weight at every step)",
+        )
         require(
             self,
             "total_timesteps",
@@ -185,7 +202,7 @@ def make_gradient_estimator(
     steps_per_env, start_window = config.steps_per_env(spec), config.start_window(spec)
     returns = reward_to_go if config.returns == "reward_to_go" else episode_return
 
-    def loss_fn(params, traj, target, mask, num_episodes, baseline, hp):
+    def loss_fn(params, traj, target, discount, mask, num_episodes, baseline, hp):
         dist, value = network.apply(params, traj.obs)  # (T, N)
         if config.baseline == "value":
             weight = target - value
@@ -193,6 +210,7 @@ def make_gradient_estimator(
             weight = target - baseline
         else:
             weight = target
+        weight = discount * weight  # gamma^k with --discount-weights, else 1
         if config.normalize:
             weight = masked_scale(weight, mask)
         policy_loss = score_function_loss(dist.log_prob(traj.action), weight, mask, num_episodes)
@@ -210,13 +228,16 @@ def make_gradient_estimator(
         _, _, _, traj = collect(
             env, network, params, env_state, obs, key, steps_per_env
         )  # fields (T, N, ...)
-        target = returns(traj.reward, traj.done, hp.gamma)
+        target = returns(traj.reward, traj.done, hp.gamma)  # (T, N)
+        discount = 1.0
+        if config.discount_weights:
+            discount = hp.gamma ** steps_since_episode_start(traj.done)  # (T, N)
         kept = episodes_started_before(traj.done, start_window)
         kept = kept & complete_episode_mask(traj.done)  # always true given the rollout length
         mask = kept.astype(jnp.float32)
         num_episodes = (traj.done & kept).sum()
         grads, metrics = jax.grad(loss_fn, has_aux=True)(
-            params, traj, target, mask, num_episodes, baseline, hp
+            params, traj, target, discount, mask, num_episodes, baseline, hp
         )
         info = {**traj.info, "returned_episode": traj.info["returned_episode"] & kept}
         metrics = {

@@ -108,6 +108,24 @@ def episode_return(r_t: jax.Array, done_t: jax.Array, gamma: jax.Array | float) 
     return total
 
 
+def steps_since_episode_start(done_t: jax.Array) -> jax.Array:
+    """k_t: how many steps of its episode came before step t (0 at every episode's first step).
+
+    The rollout must start at an episode's start. REINFORCE's discounted weighting multiplies the
+    reward-to-go by gamma^k_t (Sutton and Barto 2018, section 13.3).
+
+    Args:
+        done_t: 1 where the episode ended after step t, shape (T, ...).
+
+    Returns:
+        int32, shape (T, ...).
+    """
+    t = jnp.arange(done_t.shape[0]).reshape((-1,) + (1,) * (done_t.ndim - 1))
+    starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
+    start_time = jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
+    return (t - start_time).astype(jnp.int32)
+
+
 def complete_episode_mask(done_t: jax.Array) -> jax.Array:
     """1 on the steps whose episode ends inside the rollout (a done at this step or later).
 

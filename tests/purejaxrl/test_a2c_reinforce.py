@@ -55,6 +55,36 @@ def test_reinforce_uses_the_episodes_that_start_in_the_window_each_to_its_end():
     np.testing.assert_allclose(lengths, transitions, rtol=1e-5)  # statistics of kept episodes
 
 
+def test_discounted_weights_change_the_estimate_only_when_gamma_is_below_1():
+    """--discount-weights multiplies each weight by gamma^k (k: steps into the episode); the
+    estimator's unbiasedness is checked in test_policy_gradients.py."""
+    import jax
+
+    from purejaxrl.config import hparams
+
+    def gradients(discount_weights: bool) -> dict[float, np.ndarray]:
+        config = reinforce.ReinforceConfig(
+            env_id="Probe-TwoStep-v0", num_envs=4, num_steps=2, baseline="none",
+            normalize=False, discount_weights=discount_weights,
+        )  # fmt: skip
+        estimate = jax.jit(reinforce.make_gradient_estimator(config))
+        params = reinforce.make_actor_critic(config, config.env_spec()).init(
+            jax.random.key(0), np.zeros((1, 1), np.float32)
+        )
+        out = {}
+        for gamma in (1.0, 0.5):
+            hp = hparams(config)._replace(gamma=np.float32(gamma))
+            grads, _ = estimate(params, np.float32(0.0), jax.random.key(1), hp)
+            out[gamma] = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
+        return out
+
+    discounted, plain = gradients(True), gradients(False)
+    np.testing.assert_allclose(discounted[1.0], plain[1.0], rtol=1e-6)
+    assert not np.allclose(discounted[0.5], plain[0.5])
+    with pytest.raises(ConfigError, match="discount_weights=True: needs --returns reward_to_go"):
+        reinforce.ReinforceConfig(returns="total", discount_weights=True).validate()
+
+
 def test_actor_critics_refuse_tabular_observations():
     for module in (reinforce, a2c):
         with pytest.raises(ConfigError, match="needs vector \\(Box\\) observations"):

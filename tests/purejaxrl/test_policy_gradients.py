@@ -3,8 +3,9 @@
 The gradient tests use tabular softmax policies on two small MDPs whose expected return J(theta)
 can be written out, so grad J is exact (autodiff of the closed form). Each variant's estimator, the
 same functions `purejaxrl.reinforce` trains with, is averaged over many vmapped batches and must
-match grad J within a few standard errors. gamma = 1 (the episodic objective): with gamma < 1 the
-reward-to-go weighting drops the gamma^t factor of the exact gradient, as is common practice.
+match grad J within a few standard errors. gamma = 1 (the episodic objective), except in the
+discounted test: with gamma < 1 the plain reward-to-go weighting drops the gamma^t factor of the
+exact gradient (common practice, biased), which `--discount-weights` puts back.
 """
 
 import jax
@@ -18,6 +19,7 @@ from purejaxrl.returns import (
     episode_return,
     episodes_started_before,
     reward_to_go,
+    steps_since_episode_start,
 )
 
 # Two envs (columns), six steps: env 0 ends episodes after steps 1 and 4 (step 5 starts a third
@@ -38,6 +40,14 @@ def test_total_return_by_hand_is_the_whole_episodes_return_at_every_step():
     np.testing.assert_allclose(total[:, 0], [first, first, second, second, second, 6])
     np.testing.assert_allclose(total[:, 1], np.full(6, sum(0.5**k for k in range(6))))
     np.testing.assert_allclose(episode_return(REWARDS, DONES, 1.0)[:, 0], [3, 3, 12, 12, 12, 6])
+
+
+def test_steps_since_episode_start_by_hand():
+    k = steps_since_episode_start(DONES)
+    np.testing.assert_array_equal(k[:, 0], [0, 1, 0, 1, 2, 0])  # episodes start at 0, 2 and 5
+    np.testing.assert_array_equal(k[:, 1], [0, 1, 2, 3, 4, 5])
+    discounted = reward_to_go(REWARDS, DONES, 0.5) * 0.5**k  # Sutton and Barto's gamma^t G_t
+    np.testing.assert_allclose(discounted[:, 0], [2, 0.5 * 2, 3 + 2 + 1.25, 0.5 * 6.5, 0.25 * 5, 6])
 
 
 def test_the_mask_keeps_complete_episodes_only():
@@ -172,3 +182,39 @@ def test_every_variant_is_unbiased_and_baselines_reduce_its_variance(problem):
     assert variances["mean baseline"] < 0.5 * variances["reward to go"], variances
     assert variances["value baseline"] < 0.5 * variances["reward to go"], variances
     assert variances["reward to go"] <= variances["total"] * 1.05, variances
+
+
+def test_discounted_weights_are_unbiased_for_the_discounted_objective_and_plain_ones_are_not():
+    """gamma = 0.5 on the two-step MDP: J = E[r_0 + 0.5 r_1]. Weighting step t by gamma^t G_t
+    (Sutton and Barto 2018, section 13.3) matches grad J; G_t alone overweights the second step's
+    action by 1 / gamma."""
+    gamma, theta = 0.5, PROBLEMS["two-step"][2]
+
+    def objective(theta):
+        pi0 = jax.nn.softmax(theta[0])
+        second = jnp.stack([jax.nn.softmax(theta[1]) @ R2[0], jax.nn.softmax(theta[2]) @ R2[1]])
+        return pi0 @ (R1 + gamma * second)
+
+    def one(key, discounted):
+        actions, rewards, dones, states = two_step_episodes(theta, key, 8)
+        weight = reward_to_go(rewards, dones, gamma)
+        if discounted:
+            weight = weight * gamma ** steps_since_episode_start(dones)
+        mask = complete_episode_mask(dones).astype(jnp.float32)
+        surrogate = lambda t: (
+            -score_function_loss(  # noqa: E731
+                softmax_log_prob(t, states, actions), weight, mask, dones.sum()
+            )
+        )
+        return jax.grad(surrogate)(theta)
+
+    keys = jax.random.split(jax.random.key(1), 4000)
+    exact = np.asarray(jax.grad(objective)(theta))
+    for discounted in (True, False):
+        samples = np.asarray(jax.jit(jax.vmap(lambda k: one(k, discounted)))(keys))  # noqa: B023
+        error = np.abs(samples.mean(axis=0) - exact)
+        standard_error = samples.std(axis=0) / np.sqrt(len(samples))
+        if discounted:
+            assert np.all(error <= 4 * standard_error + 1e-6), (samples.mean(axis=0), exact)
+        else:
+            assert np.any(error[1:] > 8 * standard_error[1:]), (samples.mean(axis=0), exact)
