@@ -123,11 +123,64 @@ def save(
 
 def latest_step(run_dir: Path) -> int | None:
     """The step (updates done) of the newest complete checkpoint, None if there is none."""
+    steps = all_steps(run_dir)
+    return steps[-1] if steps else None
+
+
+def all_steps(run_dir: Path) -> list[int]:
+    """The steps of every complete checkpoint, oldest first."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir():
-        return None
-    with _manager(run_dir) as manager:
-        return manager.latest_step()
+        return []
+    with _absl_quiet(), _manager(run_dir) as manager:
+        return sorted(manager.all_steps())
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+    """Holds back orbax's absl warnings (e.g. "Metadata file does not exist" for a checkpoint
+    missing a file): the error or note about that checkpoint says what is wrong, in one line."""
+    from absl import logging as absl_logging
+
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+
+
+def restore_newest_intact(
+    run_dir: Path,
+    abstract_state: Any,
+    metric_dtypes: dict[str, np.dtype],
+    num_runs: int,
+    about: dict,
+    newest: int | None = None,
+) -> tuple[Snapshot, list[str]]:
+    """(snapshot, notes): the newest checkpoint (at most `newest`) that `restore` can read, and
+    one note per newer checkpoint that it could not (damaged: truncated, a file missing), naming
+    it and why. The same arguments as `restore`'s.
+
+    Raises:
+        CheckpointError: the newest checkpoint's error, when none of them can be read (or they
+            are all of another run).
+    """
+    steps = [s for s in all_steps(run_dir) if newest is None or s <= newest]
+    if not steps:
+        raise CheckpointError(f"{Path(run_dir) / CHECKPOINT_DIR}: no complete checkpoint")
+    failed: list[CheckpointError] = []
+    for step in reversed(steps):
+        try:
+            snapshot = restore(run_dir, abstract_state, metric_dtypes, num_runs, about, step)
+        except CheckpointError as error:
+            failed.append(error)
+            continue
+        notes = [
+            f"{error}; took checkpoint {step} instead, the newest intact one" for error in failed
+        ]
+        return snapshot, notes
+    raise failed[0]
 
 
 def restore(
@@ -174,7 +227,7 @@ def restore(
         "diverged_at": np.zeros(num_runs, np.int64),
     }
     try:
-        with _manager(run_dir) as manager:
+        with _absl_quiet(), _manager(run_dir) as manager:
             for name, value in about.items():
                 if saved_about.get(name) != value:
                     raise CheckpointError(

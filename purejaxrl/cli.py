@@ -22,13 +22,14 @@ import sys
 import textwrap
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
-from purejaxrl import distributed
+from purejaxrl import distributed, runner
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import split_cpu
 from purejaxrl.hparams import traced_fields
-from purejaxrl.runner import RunResult, run
+from purejaxrl.runner import RunResult
 
 HELP_FLAGS = ("-h", "--help")
 INTERRUPTED_EXIT = 130
@@ -166,8 +167,27 @@ def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
     except SystemExit as stop:
         if not stop.code:
             raise
-        message = first_paragraph(captured.getvalue()).removeprefix("Error parsing ")
+        box = captured.getvalue()
+        message = first_paragraph(box).removeprefix("Error parsing ")
+        hints = suggestions(box)
+        if hints:
+            message += f" (perhaps you meant {' or '.join(hints)})"
         raise ConfigError(message or "could not parse the options") from None
+
+
+def suggestions(box: str) -> list[str]:
+    """The flags tyro suggests under "Perhaps you meant:" in its error box, e.g. ["--lr"]."""
+    rows = [row.strip().strip("│┃").strip() for row in box.splitlines()]
+    if "Perhaps you meant:" not in rows:
+        return []
+    found = []
+    for row in rows[rows.index("Perhaps you meant:") + 1 :]:
+        if not row.strip("─━") or row[:1] in ("╰", "┗"):
+            break
+        flag = row.split()[0]
+        if flag.startswith("--") and flag not in found:
+            found.append(flag)
+    return found
 
 
 def first_paragraph(box: str) -> str:
@@ -247,46 +267,59 @@ def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
             f"{run_dir} is a {record['algo']} run: resume it with "
             f"python -m purejaxrl.{record['algo']} --resume {run_dir}"
         )
-    return config_from_record(config_cls, record)
+    return config_from_record(config_cls, record, Path(run_dir) / "config.json")
 
 
-def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult:
+def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult | None:
     """Command-line entry of the registry's algorithm `algo` (`python -m purejaxrl.<algo>`).
 
-    Exit codes: 0 done; 2 bad input (one line on stderr) or runs whose loss became non-finite;
-    130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume);
-    3 another process of a multi-process run was lost (`purejaxrl.distributed`).
+    Exit codes: 0 done (or `--resume` of a complete run, which changes nothing and returns
+    None); 2 bad input (one line on stderr) or runs whose loss became non-finite; 130 stopped by
+    SIGINT/SIGTERM: during training after a checkpoint (the line printed says how to resume),
+    before it (a new run's folder is removed, a resumed one is left as it was); 3 another
+    process of a multi-process run was lost (`purejaxrl.distributed`).
     """
     from purejaxrl import registry
     from purejaxrl.checkpoints import CheckpointError
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    run_dir = None
     try:
-        split_cpu()  # before anything imports gymnax, which starts JAX's backends
-        algorithm = registry.get(algo)
-        config_cls = algorithm.config_cls
-        prog = prog or f"python -m purejaxrl.{algo}"
-        flags = parse_flags(config_cls, argv, prog)
-        processes = process_options(flags)
-        # before the config: the env id's suite is looked up in gymnax, whose import starts JAX
-        distributed.initialize(processes)
-        run_dir = flags.resume or None
-        if run_dir is None:
-            config, grid_values = config_from_flags(config_cls, flags, argv, prog)
-        else:
-            config, grid_values = resume_args(config_cls, algo, run_dir, argv)
-        result = run(
-            config, algorithm.make_learner, algo, grid_values, resume=run_dir,
-            process_timeout=processes.timeout_s,
-        )  # fmt: skip
+        with runner.StopRequests() as stop:  # SIGTERM while compiling ends like Ctrl-C
+            split_cpu()  # before anything imports gymnax, which starts JAX's backends
+            algorithm = registry.get(algo)
+            config_cls = algorithm.config_cls
+            prog = prog or f"python -m purejaxrl.{algo}"
+            flags = parse_flags(config_cls, argv, prog)
+            processes = process_options(flags)
+            # before the config: the env id's suite is looked up in gymnax, whose import starts JAX
+            distributed.initialize(processes)
+            run_dir = flags.resume or None
+            if run_dir is None:
+                config, grid_values = config_from_flags(config_cls, flags, argv, prog)
+            else:
+                config, grid_values = resume_args(config_cls, algo, run_dir, argv)
+            stop.check()
+            result = runner.run(
+                config, algorithm.make_learner, algo, grid_values, resume=run_dir,
+                process_timeout=processes.timeout_s, stop=stop,
+            )  # fmt: skip
     except (ConfigError, CheckpointError, registry.UnknownAlgorithmError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except runner.RunComplete as done:
+        distributed.say(str(done))
+        return None
     except distributed.LostProcessError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         os._exit(3)  # JAX's shutdown would wait for the lost process
-    except KeyboardInterrupt:  # before training started (during compilation, say)
-        print("\ninterrupted before training started; nothing to resume", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # before training: while compiling, say
+        name = getattr(stop, "signal_name", "SIGINT")
+        if run_dir is None:
+            told = "stopped before training started; nothing was kept, nothing to resume"
+        else:
+            told = f"stopped before training went on; {run_dir} is as it was"
+        print(f"{name}: {told}", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT)
     primary = distributed.is_primary()  # process 0 prints the table and any message
     if primary:
