@@ -718,11 +718,15 @@ def save_checkpoint(ctx: RunContext, chunk: ChunkRecord) -> None:
     if sweep.run_dir is None or not (due or chunk.stopping or ctx.done == sweep.num_updates):
         return
     tick = time.perf_counter()
-    with distributed.collective(f"checkpoint {ctx.done}", sweep.process_timeout):
-        snapshot = checkpoints.Snapshot(ctx.state, _all_metrics(ctx), ctx.diverged_at, ctx.done)
-        checkpoints.save(
-            sweep.run_dir, snapshot, config.keep_checkpoints, sweep.about, sweep.process_timeout
-        )
+    try:
+        with distributed.collective(f"checkpoint {ctx.done}", sweep.process_timeout):
+            snapshot = checkpoints.Snapshot(ctx.state, _all_metrics(ctx), ctx.diverged_at, ctx.done)
+            checkpoints.save(
+                sweep.run_dir, snapshot, config.keep_checkpoints, sweep.about,
+                sweep.process_timeout,
+            )  # fmt: skip
+    except checkpoints.DiskFullError as error:
+        raise checkpoints.DiskFullError(f"{error}; {_resume_hint(sweep)}") from None
     ctx.times.checkpoint += time.perf_counter() - tick
     ctx.last_save = ctx.done
     if ctx.done < sweep.num_updates:
@@ -783,8 +787,25 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
     )  # fmt: skip
     if sweep.run_dir is not None and sweep.primary:
         title = f"{sweep.algo} on {sweep.config.env_id} ({sweep.num_seeds} seeds)"
-        outputs.write_results(sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title)
+        try:
+            outputs.write_results(
+                sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title
+            )
+        except OSError as error:
+            if not checkpoints.is_disk_full(error):
+                raise
+            raise checkpoints.DiskFullError(
+                f"no space left on device writing the outputs in {sweep.run_dir} (checkpoint "
+                f"{ctx.last_save} is complete); {_resume_hint(sweep)}"
+            ) from None
     return RunResult(sweep.config, sweep.grid, shown, steps, None, summary, sweep.run_dir)
+
+
+def _resume_hint(sweep: Sweep) -> str:
+    return (
+        f"free some space, then resume with: python -m purejaxrl {sweep.algo} "
+        f"--resume {sweep.run_dir}"
+    )
 
 
 def finish(ctx: RunContext) -> RunResult:
