@@ -421,6 +421,9 @@ def set_up(
     resuming) the run folder, builds the learner, places every run's inputs on the devices and
     writes config.json in a new run folder. Arguments and errors as `run`'s."""
     grid, spec = validate(config, grid_values)
+    # every process must have resolved the same sweep, or seeds would silently mix settings
+    agreed = outputs.config_record(algo, config, grid, config.num_seeds)
+    distributed.agree({**agreed, "resume": str(resume or ""), "write": write}, process_timeout)
     primary = distributed.is_primary()
     num_runs = config.num_seeds * len(grid)
     configure_jax(config)
