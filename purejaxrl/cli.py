@@ -177,29 +177,41 @@ def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
 
 def suggestions(box: str) -> list[str]:
     """The flags tyro suggests under "Perhaps you meant:" in its error box, e.g. ["--lr"]."""
-    rows = [row.strip().strip("│┃").strip() for row in box.splitlines()]
-    if "Perhaps you meant:" not in rows:
-        return []
-    found = []
-    for row in rows[rows.index("Perhaps you meant:") + 1 :]:
-        if not row.strip("─━") or row[:1] in ("╰", "┗"):
-            break
-        flag = row.split()[0]
-        if flag.startswith("--") and flag not in found:
-            found.append(flag)
-    return found
+    for section in box_sections(box):
+        if section[0] == "Perhaps you meant:":
+            flags = [row.split()[0] for row in section[1:] if row.startswith("--")]
+            return list(dict.fromkeys(flags))
+    return []
+
+
+def box_sections(box: str) -> list[list[str]]:
+    """The text rows of each section of the box tyro prints an error in, the title left out.
+
+    On a terminal the box is drawn with box-drawing characters and its title sits in the top
+    border; elsewhere (a captured stream, say) rich may draw rules of dashes only, the title on
+    a row of its own above the first rule.
+    """
+    rows = [row.strip().strip("│┃|").strip() for row in box.splitlines()]
+    rows = [row for row in rows if row]
+
+    def is_rule(row: str) -> bool:
+        return row[:1] in ("╭", "┏", "╰", "┗", "+") or not row.strip("─━-═")
+
+    sections: list[list[str]] = [[]]
+    for row in rows:
+        if is_rule(row):
+            sections.append([])
+        else:
+            sections[-1].append(row)
+    if rows and not is_rule(rows[0]):
+        sections = sections[1:]  # the title, above the first rule
+    return [section for section in sections if section]
 
 
 def first_paragraph(box: str) -> str:
     """The text of the first section of the box tyro prints an error in, as one line."""
-    rows = [row.strip().strip("│┃").strip() for row in box.splitlines()]
-    start = next((i + 1 for i, row in enumerate(rows) if row[:1] in ("╭", "┏")), 0)
-    words = []
-    for row in rows[start:]:
-        if not row.strip("─━") or row[:1] in ("╰", "┗"):
-            break
-        words.append(row)
-    return " ".join(words)
+    sections = box_sections(box)
+    return " ".join(sections[0]) if sections else ""
 
 
 def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
