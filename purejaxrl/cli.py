@@ -117,8 +117,20 @@ def process_options(flags) -> distributed.ProcessOptions:
 
 
 COMMAND_FLAGS = tuple(f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(CommandFlags))
-RESUME_ALLOWS = COMMAND_FLAGS
+RESULT_NEUTRAL = ("progress", "tensorboard", "wandb_project", "compilation_cache")
+"""Config fields that change how a run is shown, logged or compiled, never its numbers: `--resume`
+takes them (a resumed run may show no progress bar, say)."""
+NEUTRAL_FLAGS = {
+    flag: name
+    for name in RESULT_NEUTRAL
+    for flag in (f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}")
+}
+RESUME_ALLOWS = COMMAND_FLAGS + tuple(NEUTRAL_FLAGS)
 """The flags `--resume` may be given with: those that do not change the run's result."""
+SWITCHES = {
+    flag for flag in NEUTRAL_FLAGS if flag.removeprefix("--no-") in ("progress", "tensorboard")
+}
+"""The allowed flags that take no value."""
 
 
 def cli_class(config_cls: type, defaults=None) -> type:
@@ -251,27 +263,38 @@ def config_from_flags(config_cls: type, first, argv: Sequence[str], prog: str | 
     return config, {name: v for name, v in values.items() if len(v) > 1}
 
 
-def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
+def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str], flags=None):
     """(config, grid values) of the run in `run_dir`, to go on with `--resume`.
 
     The run goes on with the config it was started with, read from the folder's config.json, so
-    no flag may be given with `--resume` but those in `RESUME_ALLOWS`.
+    no flag may be given with `--resume` but those in `RESUME_ALLOWS`: the process flags and the
+    result-neutral ones (`RESULT_NEUTRAL`), whose values `flags` (`parse_flags`) holds.
     """
     from purejaxrl.outputs import RunFolderError, config_from_record, read_record
 
-    rest, skip = [], False
+    rest, skip, given = [], False, {}
     for arg in argv:
         name = arg.partition("=")[0]
-        if skip or (name in RESUME_ALLOWS and "=" in arg):
+        if name in NEUTRAL_FLAGS:
+            given[NEUTRAL_FLAGS[name]] = True
+        if skip or (name in RESUME_ALLOWS and ("=" in arg or name in SWITCHES)):
             skip = False
         elif name in RESUME_ALLOWS:
             skip = True  # its value follows
         else:
             rest.append(arg)
     if rest:
+        budget = any(arg.startswith("--total-timesteps") for arg in rest)
+        why = (
+            "; a longer budget cannot be added exactly, since schedules (learning-rate "
+            "annealing, exploration decay) are laid out over the budget a run starts with"
+            if budget
+            else ""
+        )
         raise ConfigError(
-            f"--resume takes the run folder only (got also {' '.join(rest)}): the run goes on "
-            "with the config it was started with"
+            f"--resume takes the run folder, the process flags and the display flags "
+            f"({', '.join(NEUTRAL_FLAGS)}) only (got also {' '.join(rest)}): the run goes on "
+            f"with the config it was started with{why}"
         )
     record = read_record(run_dir)
     if record["algo"] != algo:
@@ -279,7 +302,10 @@ def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
             f"{run_dir} is a {record['algo']} run: resume it with "
             f"python -m purejaxrl.{record['algo']} --resume {run_dir}"
         )
-    return config_from_record(config_cls, record, Path(run_dir) / "config.json")
+    config, grid_values = config_from_record(config_cls, record, Path(run_dir) / "config.json")
+    if given and flags is not None:
+        config = dataclasses.replace(config, **{name: getattr(flags, name) for name in given})
+    return config, grid_values
 
 
 def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult | None:
@@ -310,7 +336,7 @@ def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) 
             if run_dir is None:
                 config, grid_values = config_from_flags(config_cls, flags, argv, prog)
             else:
-                config, grid_values = resume_args(config_cls, algo, run_dir, argv)
+                config, grid_values = resume_args(config_cls, algo, run_dir, argv, flags)
             stop.check()
             result = runner.run(
                 config, algorithm.make_learner, algo, grid_values, resume=run_dir,
