@@ -25,10 +25,10 @@ train: $(STAMP)
 test: $(STAMP)
 	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 --durations=25
 
-## Unit and contract tests: no learning, process, notebook or Atari-training tests (markers in
+## Unit and contract tests: no learning, process, notebook, Atari-training or slow tests (markers in
 ## pyproject.toml).
 test-fast: $(STAMP)
-	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 -m "not learning and not process and not notebook and not atari" --durations=10
+	JAX_PLATFORMS=cpu $(BIN)/pytest -n 2 -m "not learning and not process and not notebook and not atari and not slow" --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,9 +22,12 @@ another device or process count. PRNG keys are saved as their raw key data.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import io
 import json
+import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +42,28 @@ DEFAULT_BARRIER_TIMEOUT_S = 1200  # orbax's own default
 
 class CheckpointError(ValueError):
     """A checkpoint folder is missing, empty, truncated or of another run."""
+
+
+class DiskFullError(CheckpointError):
+    """The disk filled up while writing a checkpoint (or the outputs beside it)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` (or one it was raised from) is "no space left on device": an OSError
+    with errno ENOSPC, or tensorstore's error text for it (orbax raises a ValueError)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(error) or "os_error_code='28'" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def remove_unfinished(run_dir: Path) -> None:
+    """Removes the temporary folders of checkpoint saves that did not finish."""
+    for tmp in (Path(run_dir) / CHECKPOINT_DIR).glob("*.orbax-checkpoint-tmp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Snapshot(NamedTuple):
@@ -108,26 +133,90 @@ def save(
         "metrics": {k: np.asarray(v) for k, v in snapshot.metrics.items()},
         "diverged_at": np.asarray(snapshot.diverged_at, np.int64),
     }
-    with _manager(run_dir, max_to_keep, create=True, timeout_s=timeout_s) as manager:
-        # a run resumed from an earlier checkpoint overwrites the later ones it repeats
-        if snapshot.updates_done in manager.all_steps():
-            manager.delete(snapshot.updates_done)
-        padded = jax.tree.leaves(tree["state"])[0].shape[0]
-        about = {**about, "padded_runs": padded, "shapes": _shapes(tree)}
-        args = ocp.args.Composite(
-            arrays=ocp.args.StandardSave(tree), about=ocp.args.JsonSave(about)
-        )
-        manager.save(snapshot.updates_done, args=args, force=True)
-        manager.wait_until_finished()
+    try:
+        with _quiet_if_it_fails(), _manager(run_dir, max_to_keep, True, timeout_s) as manager:
+            # a run resumed from an earlier checkpoint overwrites the later ones it repeats
+            if snapshot.updates_done in manager.all_steps():
+                manager.delete(snapshot.updates_done)
+            padded = jax.tree.leaves(tree["state"])[0].shape[0]
+            about = {**about, "padded_runs": padded, "shapes": _shapes(tree)}
+            args = ocp.args.Composite(
+                arrays=ocp.args.StandardSave(tree), about=ocp.args.JsonSave(about)
+            )
+            manager.save(snapshot.updates_done, args=args, force=True)
+            manager.wait_until_finished()
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        remove_unfinished(run_dir)
+        last = latest_step(run_dir)
+        raise DiskFullError(
+            f"no space left on device writing checkpoint {snapshot.updates_done} in "
+            f"{Path(run_dir) / CHECKPOINT_DIR}; last good checkpoint: "
+            f"{'none' if last is None else last}"
+        ) from None
 
 
 def latest_step(run_dir: Path) -> int | None:
     """The step (updates done) of the newest complete checkpoint, None if there is none."""
+    steps = all_steps(run_dir)
+    return steps[-1] if steps else None
+
+
+def all_steps(run_dir: Path) -> list[int]:
+    """The steps of every complete checkpoint, oldest first."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir():
-        return None
-    with _manager(run_dir) as manager:
-        return manager.latest_step()
+        return []
+    with _absl_quiet(), _manager(run_dir) as manager:
+        return sorted(manager.all_steps())
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+    """Holds back orbax's absl warnings (e.g. "Metadata file does not exist" for a checkpoint
+    missing a file): the error or note about that checkpoint says what is wrong, in one line."""
+    from absl import logging as absl_logging
+
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+
+
+def restore_newest_intact(
+    run_dir: Path,
+    abstract_state: Any,
+    metric_dtypes: dict[str, np.dtype],
+    num_runs: int,
+    about: dict,
+    newest: int | None = None,
+) -> tuple[Snapshot, list[str]]:
+    """(snapshot, notes): the newest checkpoint (at most `newest`) that `restore` can read, and
+    one note per newer checkpoint that it could not (damaged: truncated, a file missing), naming
+    it and why. The same arguments as `restore`'s.
+
+    Raises:
+        CheckpointError: the newest checkpoint's error, when none of them can be read (or they
+            are all of another run).
+    """
+    steps = [s for s in all_steps(run_dir) if newest is None or s <= newest]
+    if not steps:
+        raise CheckpointError(f"{Path(run_dir) / CHECKPOINT_DIR}: no complete checkpoint")
+    failed: list[CheckpointError] = []
+    for step in reversed(steps):
+        try:
+            snapshot = restore(run_dir, abstract_state, metric_dtypes, num_runs, about, step)
+        except CheckpointError as error:
+            failed.append(error)
+            continue
+        notes = [
+            f"{error}; took checkpoint {step} instead, the newest intact one" for error in failed
+        ]
+        return snapshot, notes
+    raise failed[0]
 
 
 def restore(
@@ -174,7 +263,7 @@ def restore(
         "diverged_at": np.zeros(num_runs, np.int64),
     }
     try:
-        with _manager(run_dir) as manager:
+        with _absl_quiet(), _manager(run_dir) as manager:
             for name, value in about.items():
                 if saved_about.get(name) != value:
                     raise CheckpointError(
@@ -197,7 +286,7 @@ def restore(
 
 @contextlib.contextmanager
 def _quiet_if_it_fails(grace_s: float = 0.5):
-    """Holds back what is printed to `sys.stderr` during a restore; drops it if the restore fails.
+    """Holds back what is printed to `sys.stderr` during a save or restore; drops it if it fails.
 
     When one array of a damaged checkpoint cannot be read, orbax closes its event loop while
     tensorstore's other reads are still in flight; each of them then prints a "RuntimeError:
@@ -207,15 +296,27 @@ def _quiet_if_it_fails(grace_s: float = 0.5):
     """
     held, real = io.StringIO(), sys.stderr
     sys.stderr = held
+    # logging handlers (orbax's absl errors) hold the stream they were made with: hold theirs too
+    handlers = [
+        h
+        for name in (None, "absl")
+        for h in logging.getLogger(name).handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is real
+    ]
+    for handler in handlers:
+        handler.setStream(held)
     try:
         yield
     except Exception:
         time.sleep(grace_s)
         gc.collect()  # asyncio's "Task exception was never retrieved" is logged on collection
-        sys.stderr = real
         raise
-    sys.stderr = real
-    real.write(held.getvalue())
+    else:
+        real.write(held.getvalue())
+    finally:
+        sys.stderr = real
+        for handler in handlers:
+            handler.setStream(real)
 
 
 def _shapes(tree: Any) -> dict[str, list[int]]:

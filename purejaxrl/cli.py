@@ -22,14 +22,15 @@ import sys
 import textwrap
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
-from purejaxrl import distributed
+from purejaxrl import distributed, runner
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import split_cpu
 from purejaxrl.hparams import traced_fields
 from purejaxrl.outputs import FINAL_FRACTION
-from purejaxrl.runner import RunResult, run
+from purejaxrl.runner import RunResult
 
 HELP_FLAGS = ("-h", "--help")
 INTERRUPTED_EXIT = 130
@@ -140,8 +141,20 @@ def process_options(flags) -> distributed.ProcessOptions:
 
 
 COMMAND_FLAGS = tuple(f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(CommandFlags))
-RESUME_ALLOWS = COMMAND_FLAGS
+RESULT_NEUTRAL = ("progress", "tensorboard", "wandb_project", "compilation_cache")
+"""Config fields that change how a run is shown, logged or compiled, never its numbers: `--resume`
+takes them (a resumed run may show no progress bar, say)."""
+NEUTRAL_FLAGS = {
+    flag: name
+    for name in RESULT_NEUTRAL
+    for flag in (f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}")
+}
+RESUME_ALLOWS = COMMAND_FLAGS + tuple(NEUTRAL_FLAGS)
 """The flags `--resume` may be given with: those that do not change the run's result."""
+SWITCHES = {
+    flag for flag in NEUTRAL_FLAGS if flag.removeprefix("--no-") in ("progress", "tensorboard")
+}
+"""The allowed flags that take no value."""
 
 
 def cli_class(config_cls: type, defaults=None) -> type:
@@ -190,20 +203,51 @@ def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
     except SystemExit as stop:
         if not stop.code:
             raise
-        message = first_paragraph(captured.getvalue()).removeprefix("Error parsing ")
+        box = captured.getvalue()
+        message = first_paragraph(box).removeprefix("Error parsing ")
+        hints = suggestions(box)
+        if hints:
+            message += f" (perhaps you meant {' or '.join(hints)})"
         raise ConfigError(message or "could not parse the options") from None
+
+
+def suggestions(box: str) -> list[str]:
+    """The flags tyro suggests under "Perhaps you meant:" in its error box, e.g. ["--lr"]."""
+    for section in box_sections(box):
+        if section[0] == "Perhaps you meant:":
+            flags = [row.split()[0] for row in section[1:] if row.startswith("--")]
+            return list(dict.fromkeys(flags))
+    return []
+
+
+def box_sections(box: str) -> list[list[str]]:
+    """The text rows of each section of the box tyro prints an error in, the title left out.
+
+    On a terminal the box is drawn with box-drawing characters and its title sits in the top
+    border; elsewhere (a captured stream, say) rich may draw rules of dashes only, the title on
+    a row of its own above the first rule.
+    """
+    rows = [row.strip().strip("│┃|").strip() for row in box.splitlines()]
+    rows = [row for row in rows if row]
+
+    def is_rule(row: str) -> bool:
+        return row[:1] in ("╭", "┏", "╰", "┗", "+") or not row.strip("─━-═")
+
+    sections: list[list[str]] = [[]]
+    for row in rows:
+        if is_rule(row):
+            sections.append([])
+        else:
+            sections[-1].append(row)
+    if rows and not is_rule(rows[0]):
+        sections = sections[1:]  # the title, above the first rule
+    return [section for section in sections if section]
 
 
 def first_paragraph(box: str) -> str:
     """The text of the first section of the box tyro prints an error in, as one line."""
-    rows = [row.strip().strip("│┃").strip() for row in box.splitlines()]
-    start = next((i + 1 for i, row in enumerate(rows) if row[:1] in ("╭", "┏")), 0)
-    words = []
-    for row in rows[start:]:
-        if not row.strip("─━") or row[:1] in ("╰", "┗"):
-            break
-        words.append(row)
-    return " ".join(words)
+    sections = box_sections(box)
+    return " ".join(sections[0]) if sections else ""
 
 
 def parse_args(config_cls: type, argv: Sequence[str] | None = None, prog: str | None = None):
@@ -243,27 +287,38 @@ def config_from_flags(config_cls: type, first, argv: Sequence[str], prog: str | 
     return config, {name: v for name, v in values.items() if len(v) > 1}
 
 
-def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
+def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str], flags=None):
     """(config, grid values) of the run in `run_dir`, to go on with `--resume`.
 
     The run goes on with the config it was started with, read from the folder's config.json, so
-    no flag may be given with `--resume` but those in `RESUME_ALLOWS`.
+    no flag may be given with `--resume` but those in `RESUME_ALLOWS`: the process flags and the
+    result-neutral ones (`RESULT_NEUTRAL`), whose values `flags` (`parse_flags`) holds.
     """
     from purejaxrl.outputs import RunFolderError, config_from_record, read_record
 
-    rest, skip = [], False
+    rest, skip, given = [], False, {}
     for arg in argv:
         name = arg.partition("=")[0]
-        if skip or (name in RESUME_ALLOWS and "=" in arg):
+        if name in NEUTRAL_FLAGS:
+            given[NEUTRAL_FLAGS[name]] = True
+        if skip or (name in RESUME_ALLOWS and ("=" in arg or name in SWITCHES)):
             skip = False
         elif name in RESUME_ALLOWS:
             skip = True  # its value follows
         else:
             rest.append(arg)
     if rest:
+        budget = any(arg.startswith("--total-timesteps") for arg in rest)
+        why = (
+            "; a longer budget cannot be added exactly, since schedules (learning-rate "
+            "annealing, exploration decay) are laid out over the budget a run starts with"
+            if budget
+            else ""
+        )
         raise ConfigError(
-            f"--resume takes the run folder only (got also {' '.join(rest)}): the run goes on "
-            "with the config it was started with"
+            f"--resume takes the run folder, the process flags and the display flags "
+            f"({', '.join(NEUTRAL_FLAGS)}) only (got also {' '.join(rest)}): the run goes on "
+            f"with the config it was started with{why}"
         )
     record = read_record(run_dir)
     if record["algo"] != algo:
@@ -271,46 +326,62 @@ def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str]):
             f"{run_dir} is a {record['algo']} run: resume it with "
             f"python -m purejaxrl.{record['algo']} --resume {run_dir}"
         )
-    return config_from_record(config_cls, record)
+    config, grid_values = config_from_record(config_cls, record, Path(run_dir) / "config.json")
+    if given and flags is not None:
+        config = dataclasses.replace(config, **{name: getattr(flags, name) for name in given})
+    return config, grid_values
 
 
-def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult:
+def main(algo: str, argv: Sequence[str] | None = None, prog: str | None = None) -> RunResult | None:
     """Command-line entry of the registry's algorithm `algo` (`python -m purejaxrl.<algo>`).
 
-    Exit codes: 0 done; 2 bad input (one line on stderr) or runs whose loss became non-finite;
-    130 stopped by SIGINT/SIGTERM after a checkpoint (the line printed says how to resume);
-    3 another process of a multi-process run was lost (`purejaxrl.distributed`).
+    Exit codes: 0 done (or `--resume` of a complete run, which changes nothing and returns
+    None); 2 bad input (one line on stderr) or runs whose loss became non-finite; 130 stopped by
+    SIGINT/SIGTERM: during training after a checkpoint (the line printed says how to resume),
+    before it (a new run's folder is removed, a resumed one is left as it was); 3 another
+    process of a multi-process run was lost (`purejaxrl.distributed`).
     """
     from purejaxrl import registry
     from purejaxrl.checkpoints import CheckpointError
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    run_dir = None
     try:
-        split_cpu()  # before anything imports gymnax, which starts JAX's backends
-        algorithm = registry.get(algo)
-        config_cls = algorithm.config_cls
-        prog = prog or f"python -m purejaxrl.{algo}"
-        flags = parse_flags(config_cls, argv, prog)
-        processes = process_options(flags)
-        # before the config: the env id's suite is looked up in gymnax, whose import starts JAX
-        distributed.initialize(processes)
-        run_dir = flags.resume or None
-        if run_dir is None:
-            config, grid_values = config_from_flags(config_cls, flags, argv, prog)
-        else:
-            config, grid_values = resume_args(config_cls, algo, run_dir, argv)
-        result = run(
-            config, algorithm.make_learner, algo, grid_values, resume=run_dir,
-            process_timeout=processes.timeout_s,
-        )  # fmt: skip
+        with runner.StopRequests() as stop:  # SIGTERM while compiling ends like Ctrl-C
+            split_cpu()  # before anything imports gymnax, which starts JAX's backends
+            algorithm = registry.get(algo)
+            config_cls = algorithm.config_cls
+            prog = prog or f"python -m purejaxrl.{algo}"
+            flags = parse_flags(config_cls, argv, prog)
+            processes = process_options(flags)
+            # before the config: the env id's suite is looked up in gymnax, whose import starts JAX
+            distributed.initialize(processes)
+            run_dir = flags.resume or None
+            if run_dir is None:
+                config, grid_values = config_from_flags(config_cls, flags, argv, prog)
+            else:
+                config, grid_values = resume_args(config_cls, algo, run_dir, argv, flags)
+            stop.check()
+            result = runner.run(
+                config, algorithm.make_learner, algo, grid_values, resume=run_dir,
+                process_timeout=processes.timeout_s, stop=stop,
+            )  # fmt: skip
     except (ConfigError, CheckpointError, registry.UnknownAlgorithmError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except runner.RunComplete as done:
+        distributed.say(str(done))
+        return None
     except distributed.LostProcessError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         os._exit(3)  # JAX's shutdown would wait for the lost process
-    except KeyboardInterrupt:  # before training started (during compilation, say)
-        print("\ninterrupted before training started; nothing to resume", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # before training: while compiling, say
+        name = getattr(stop, "signal_name", "SIGINT")
+        if run_dir is None:
+            told = "stopped before training started; nothing was kept, nothing to resume"
+        else:
+            told = f"stopped before training went on; {run_dir} is as it was"
+        print(f"{name}: {told}", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT)
     primary = distributed.is_primary()  # process 0 prints the table and any message
     if primary:

@@ -44,6 +44,9 @@ from purejaxrl.hparams import (
     traced_fields,
 )
 
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
 __all__ = [
     "BaseConfig", "ConfigError", "Grid", "HParams", "RunConfig", "StaticView", "TaskConfig",
     "TracedFieldError", "hparams", "hparams_type", "require", "require_box_observations",
@@ -204,4 +207,21 @@ class BaseConfig(RunConfig, TaskConfig):
         )  # fmt: skip
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         self.validate_run()
+        self.validate_int_ranges()
         return spec
+
+    def validate_int_ranges(self) -> None:
+        """Every integer field must fit the integers it becomes: JAX computes in int32 (x64 is
+        off), so a count past 2**31 - 1 (the env-step counters, update indices, buffer slots)
+        would wrap around; the seed is a uint32 key word, and larger seeds would repeat others."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if type(value) is not int:
+                continue
+            if f.name == "seed":
+                require(self, "seed", 0 <= value <= UINT32_MAX, f"must be in [0, {UINT32_MAX}]")
+            else:
+                require(
+                    self, f.name, abs(value) <= INT32_MAX,
+                    f"must be at most {INT32_MAX:,} in size: JAX counts in int32",
+                )  # fmt: skip

@@ -25,8 +25,10 @@ On the CPU, cross-process collectives need an implementation: gloo, set before i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,14 +128,86 @@ def initialize(options: ProcessOptions) -> bool:
             "num_processes": options.num_processes,
             "process_id": options.process_id,
         }
-    jax.distributed.initialize(
-        **kwargs,
-        initialization_timeout=max(options.timeout_s, 30),
-        # the runtime's own failure detection aborts the process: it must not fire before ours,
-        # which takes up to timeout_s + AFTER_FAILURE_TIMEOUT_S (a barrier, then `collective`)
-        heartbeat_timeout_seconds=options.timeout_s + AFTER_FAILURE_TIMEOUT_S + 60,
-    )
+    # JAX's runtime aborts with a C++ stack that never names the address when the coordinator
+    # or a peer does not come: a watchdog says so in one line before it would
+    watchdog = threading.Timer(options.timeout_s, _no_contact, args=(options,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        jax.distributed.initialize(
+            **kwargs,
+            initialization_timeout=options.timeout_s + 60,
+            # the runtime's own failure detection aborts the process: it must not fire before
+            # ours, which takes up to timeout_s + AFTER_FAILURE_TIMEOUT_S (a barrier, then
+            # `collective`)
+            heartbeat_timeout_seconds=options.timeout_s + AFTER_FAILURE_TIMEOUT_S + 60,
+        )
+    finally:
+        watchdog.cancel()
     return True
+
+
+def _no_contact(options: ProcessOptions) -> None:
+    """The watchdog of `initialize`: one line on stderr, then exit code 3 at once (JAX's
+    shutdown would wait for the missing processes)."""
+    address = options.coordinator_address or "the address the cluster launcher gave"
+    if options.process_id == 0:
+        what = (
+            f"process 0 started the coordinator at {address}, but not all "
+            f"{options.num_processes} processes joined within {options.timeout_s} s"
+        )
+    else:
+        what = (
+            f"process {options.process_id if options.explicit else '?'} could not join the "
+            f"coordinator at {address} within {options.timeout_s} s (is process 0 running, "
+            "at that address?)"
+        )
+    sys.stderr.write(f"error: {what}; see --process-timeout\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+def agree(record: dict, timeout_s: float) -> None:
+    """Checks that every process resolved the same `record` (a JSON-able dict: the config, the
+    grid, the seeds; anything that must not differ): each process compares its own with process
+    0's, and process 0 with everyone's, at start-up, before anything is written.
+
+    Raises:
+        ConfigError: naming the first differing entry and its value in both processes.
+        LostProcessError: a process did not answer within `timeout_s`.
+    """
+    import jax
+
+    if jax.process_count() == 1:
+        return
+    global _agreements
+    _agreements += 1
+    tag = f"agree-{_agreements}"
+    mine = json.dumps(record, sort_keys=True, default=str)
+    client = _client()
+    me = jax.process_index()
+    client.key_value_set(f"purejaxrl/{tag}/{me}", mine)
+    for other in range(1, jax.process_count()) if me == 0 else [0]:
+        theirs = _wait_for_key(client, f"purejaxrl/{tag}/{other}", tag, other, timeout_s)
+        if theirs != mine:
+            name, a, b = first_difference(json.loads(mine), json.loads(theirs))
+            name = name.removeprefix("config.")  # the config's fields are the options' names
+            raise ConfigError(
+                f"{name}: {a!r} in process {me}, {b!r} in process {other}: every process of a "
+                "run must be started with the same options"
+            )
+
+
+_agreements = 0
+
+
+def first_difference(a, b, name: str = "") -> tuple[str, object, object]:
+    """(dotted name, value in a, value in b) of the first entry where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return first_difference(a.get(key), b.get(key), f"{name}.{key}" if name else key)
+    return name or "the record", a, b
 
 
 def process_count() -> int:
@@ -158,29 +232,39 @@ def check_in(tag: str, timeout_s: float, stop: bool = False) -> bool:
         LostProcessError: naming the first process that did not arrive in time.
     """
     import jax
-    from jax._src import distributed
 
     if jax.process_count() == 1:
         return stop
-    client = distributed.global_state.client
+    client = _client()
     me = jax.process_index()
     client.key_value_set(f"purejaxrl/{tag}/{me}", "stop" if stop else "go")
     answers = [stop]
     for other in range(jax.process_count()):
-        if other == me:
-            continue
-        try:
-            answer = client.blocking_key_value_get(
-                f"purejaxrl/{tag}/{other}", int(timeout_s * 1000)
-            )
-        except Exception:  # the runtime raises a generic error on timeout or a lost coordinator
-            raise LostProcessError(
-                f"process {other} of {jax.process_count()} did not reach {tag} within "
-                f"{timeout_s:.0f} s of process {me}: it stopped or hangs; the last checkpoint "
-                "is kept (resume with the same command plus --resume RUN_DIR)"
-            ) from None
-        answers.append(answer == "stop")
+        if other != me:
+            answer = _wait_for_key(client, f"purejaxrl/{tag}/{other}", tag, other, timeout_s)
+            answers.append(answer == "stop")
     return any(answers)
+
+
+def _client():
+    """JAX's distributed runtime client (its key-value store)."""
+    from jax._src import distributed
+
+    return distributed.global_state.client
+
+
+def _wait_for_key(client, key: str, tag: str, other: int, timeout_s: float) -> str:
+    """The value process `other` set under `key`; `LostProcessError` after `timeout_s`."""
+    import jax
+
+    try:
+        return client.blocking_key_value_get(key, int(timeout_s * 1000))
+    except Exception:  # the runtime raises a generic error on timeout or a lost coordinator
+        raise LostProcessError(
+            f"process {other} of {jax.process_count()} did not reach {tag} within "
+            f"{timeout_s:.0f} s of process {jax.process_index()}: it stopped or hangs; the last "
+            "checkpoint, if any, is kept (resume with the same command plus --resume RUN_DIR)"
+        ) from None
 
 
 @contextlib.contextmanager

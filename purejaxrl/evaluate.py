@@ -37,7 +37,9 @@ def load_run(run_dir: str | Path) -> tuple[registry.Algorithm, Any, dict]:
         algorithm = registry.get(record["algo"])
     except registry.UnknownAlgorithmError as error:
         raise RunFolderError(f"{run_dir}: config.json names an {error}") from None
-    config, _ = outputs.config_from_record(algorithm.config_cls, record)
+    config, _ = outputs.config_from_record(
+        algorithm.config_cls, record, Path(run_dir) / "config.json"
+    )
     return algorithm, config, record
 
 
@@ -45,11 +47,12 @@ def load_exported(run_dir: str | Path):
     """(the algorithm's registry row, config, the policy of every run (leading axis = run)) of a
     run folder, from its latest checkpoint."""
     algorithm, config, record = load_run(run_dir)
-    return algorithm, config, _restore(run_dir, algorithm, config, record)
+    return algorithm, config, _restore(run_dir, algorithm, config, record)[0]
 
 
 def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
-    """The latest checkpoint's learner state, checked against this algorithm's, then exported."""
+    """(policies, update): the newest intact checkpoint's learner state, checked against this
+    algorithm's, then exported; and its update. A damaged newer checkpoint is named on stderr."""
     learner = algorithm.make_learner(config, spec)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     hp = hparams(config)
@@ -57,10 +60,12 @@ def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
     state = jax.eval_shape(jax.vmap(learner.init, in_axes=(0, None)), keys, hp)
     metrics = jax.eval_shape(jax.vmap(learner.update, in_axes=(0, None)), state, hp)[1]
     about = {"algo": record["algo"], "env_id": config.env_id, "num_runs": num_runs}
-    snapshot = checkpoints.restore(
+    snapshot, notes = checkpoints.restore_newest_intact(
         run_dir, state, {k: v.dtype for k, v in metrics.items()}, num_runs, about
     )
-    return jax.jit(jax.vmap(learner.export))(snapshot.state)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return jax.jit(jax.vmap(learner.export))(snapshot.state), snapshot.updates_done
 
 
 def check_not_diverged(run_dir: str | Path) -> dict:
@@ -222,14 +227,14 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
             "(Atari through envpool), is not supported yet; the run's metrics.npz holds its "
             "training game scores"
         )
-    exported = _restore(run_dir, algorithm, config, record, spec)
+    exported, update = _restore(run_dir, algorithm, config, record, spec)
     act = algorithm.make_policy(config, spec)
     returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
     return {
         "returns": returns,
         "labels": record["grid_labels"],
-        "update": checkpoints.latest_step(run_dir),
+        "update": update,
     }
 
 

@@ -352,6 +352,62 @@ class RunFolderError(ConfigError):
     """A path that is not a usable run folder (missing, no or broken config.json, ...)."""
 
 
+LOCK_FILE = ".lock"
+
+
+class RunFolderLock:
+    """An advisory lock on a run folder, held while a process trains in it (`fcntl.flock` on
+    `<run_dir>/.lock`, which holds the holder's pid). The system drops it when the process
+    ends, however it ends, so a killed run leaves no stale lock; the file itself stays."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.file = None
+
+    def acquire(self) -> RunFolderLock:
+        """Takes the lock.
+
+        Raises:
+            RunFolderError: another process holds it (naming its pid).
+        """
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no lock
+            return self
+        path = self.run_dir / LOCK_FILE
+        file = open(path, "a+")  # noqa: SIM115 (held open as long as the lock)
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            file.close()
+            raise RunFolderError(
+                f"{self.run_dir}: in use by process {holder} (a run or a --resume of it); wait "
+                "for it to end or stop it first"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(str(os.getpid()))
+        file.flush()
+        self.file = file
+        return self
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing the file drops the lock
+            self.file = None
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """summary.json of a run folder, or None when it is missing or unreadable."""
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def read_record(run_dir: str | Path) -> dict:
     """config.json of a run folder, checked: a folder, readable JSON, an algorithm's record.
 
@@ -368,14 +424,64 @@ def read_record(run_dir: str | Path) -> dict:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RunFolderError(f"{path}: not readable JSON ({error})") from None
-    missing = [k for k in ("algo", "config", "grid", "num_seeds") if k not in record]
-    if not isinstance(record, dict) or missing:
+    if not isinstance(record, dict):
+        raise RunFolderError(f"{path}: not a run record (a JSON object), got {record!r:.40}")
+    missing = [k for k in ("algo", "config", "grid", "grid_labels", "num_seeds") if k not in record]
+    if missing:
         raise RunFolderError(f"{path}: not a run record (missing {', '.join(missing)})")
+    for key, kind in (("algo", str), ("config", dict), ("grid", dict), ("grid_labels", list)):
+        if not isinstance(record[key], kind):
+            raise RunFolderError(f"{path}: {key} is {record[key]!r}, expected a {kind.__name__}")
+    num_seeds = record["num_seeds"]
+    if type(num_seeds) is not int or num_seeds < 1:
+        raise RunFolderError(f"{path}: num_seeds is {num_seeds!r}, expected an int >= 1")
+    for name, values in record["grid"].items():
+        if not (isinstance(values, list) and values and all(map(_is_number, values))):
+            raise RunFolderError(f"{path}: grid.{name} is {values!r}, expected a list of numbers")
     return record
 
 
-def config_from_record(config_cls: type, record: dict):
-    """(config, grid values) that rebuild the sweep a run folder's config.json describes."""
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def fits_type(value, hint) -> bool:
+    """Whether a JSON value fits a config field's annotation (bool, int, float, str, Literal,
+    tuple[X, ...], unions of them); other annotations are left to the config's own checks."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return type(value) is int
+    if hint is float:
+        return _is_number(value)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        items = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        return isinstance(value, list) and (
+            items is None or all(fits_type(v, items) for v in value)
+        )
+    if origin in (typing.Union, types.UnionType):
+        return any(fits_type(value, a) for a in args)
+    return True
+
+
+def config_from_record(config_cls: type, record: dict, source: str | Path = "config.json"):
+    """(config, grid values) that rebuild the sweep a run folder's config.json describes (as
+    `read_record` returns it; `source` names the file in errors).
+
+    Raises:
+        RunFolderError: a field whose value does not fit its type or its range, naming the file
+            and the field.
+    """
     import typing
 
     hints = typing.get_type_hints(config_cls)
@@ -384,9 +490,15 @@ def config_from_record(config_cls: type, record: dict):
         if f.name not in record["config"]:
             continue  # a field added since the run started keeps its default
         value = record["config"][f.name]
+        if not fits_type(value, hints[f.name]):
+            kind = getattr(hints[f.name], "__name__", str(hints[f.name]))
+            raise RunFolderError(f"{source}: config.{f.name} is {value!r}, expected {kind}")
         fields[f.name] = tuple(value) if typing.get_origin(hints[f.name]) is tuple else value
     try:
         config = config_cls(**fields)
+        config.validate()
     except TypeError as error:
-        raise RunFolderError(f"config.json does not fit {config_cls.__name__}: {error}") from None
+        raise RunFolderError(f"{source} does not fit {config_cls.__name__}: {error}") from None
+    except ConfigError as error:
+        raise RunFolderError(f"{source}: {error}") from None
     return config, {name: list(values) for name, values in record["grid"].items()}

@@ -33,10 +33,12 @@ layer on top.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -183,12 +185,16 @@ def single_run(fn: Callable) -> Callable:
 
 
 class StopRequests:
-    """SIGINT and SIGTERM during training: the first asks the runner to stop after the current
-    chunk, with a checkpoint and every output; a second exits at once (code 130), leaving the last
-    checkpoint as it was. Active only in the main thread, where Python receives signals."""
+    """SIGINT and SIGTERM during a run: the first asks the runner to stop at the next safe point
+    (during training, after the current chunk, with a checkpoint and every output; before it,
+    once compilation ends, keeping nothing of a new run); a second exits at once (code 130),
+    leaving the last checkpoint as it was. Active only in the main thread, where Python receives
+    signals (which it handles between two Python steps: a compilation in progress ends first)."""
 
     def __init__(self):
         self.signal_name: str | None = None
+        self.training = False
+        """Whether the chunk loop runs (for the message of the first signal)."""
         self.previous: dict = {}
 
     def __enter__(self) -> StopRequests:
@@ -207,11 +213,25 @@ class StopRequests:
             os.write(2, f"\n{name} again: exiting now; the last checkpoint is kept\n".encode())
             os._exit(130)
         self.signal_name = name
-        os.write(
-            2,
-            f"\n{name}: stopping after the current chunk, with a checkpoint "
-            "(send it again to exit at once)\n".encode(),
-        )
+        when = (
+            "after the current chunk, with a checkpoint" if self.training
+            else "when compilation ends, before training starts"
+        )  # fmt: skip
+        os.write(2, f"\n{name}: stopping {when} (send it again to exit at once)\n".encode())
+
+    def check(self) -> None:
+        """Raises `StoppedBeforeTraining` if a signal came (called before training starts)."""
+        if self.signal_name is not None:
+            raise StoppedBeforeTraining(self.signal_name)
+
+
+class StoppedBeforeTraining(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived before training started (while compiling, say): a new run's
+    folder was removed, a resumed one is as it was."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
 
 
 def wait_for(tree: Any) -> None:
@@ -291,6 +311,8 @@ class Sweep:
     primary: bool
     """This process writes the outputs (process 0)."""
     process_timeout: float
+    lock: outputs.RunFolderLock | None = None
+    """Process 0's lock on the run folder, held until the run ends."""
 
     @property
     def num_seeds(self) -> int:
@@ -396,47 +418,90 @@ def set_up(
     resume: str | Path | None,
     process_timeout: float,
 ) -> Sweep:
-    """Phase 1: validates the sweep, turns on the compilation cache, makes (or finds, resuming)
-    the run folder, builds the learner, places every run's inputs on the devices and writes
-    config.json in a new run folder. Arguments and errors as `run`'s."""
+    """Phase 1: validates the sweep, turns on the compilation cache, makes (or finds and locks,
+    resuming) the run folder, builds the learner, places every run's inputs on the devices and
+    writes config.json in a new run folder. Arguments and errors as `run`'s."""
     grid, spec = validate(config, grid_values)
+    # every process must have resolved the same sweep, or seeds would silently mix settings
+    agreed = outputs.config_record(algo, config, grid, config.num_seeds)
+    distributed.agree({**agreed, "resume": str(resume or ""), "write": write}, process_timeout)
     primary = distributed.is_primary()
     num_runs = config.num_seeds * len(grid)
     configure_jax(config)
     warn_if_cpu_not_split(num_runs if spec.vmappable else 1)
-    run_dir, first_update = _run_folder(config, algo, write, resume, primary)
-    # a host-stepped env (Atari) is one pool for all runs, stepped from one device
-    padded, sharding = run_sharding(num_runs, config.devices if spec.vmappable else 1)
-    # every grid point shares the static fields; traced values reach the learner as hparams
-    learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
-    keys, hparams = _run_inputs(config, grid, padded, sharding)
-    # on Atari, the vmap reaches envpool through the batching rule of `envs.atari.AtariEnv`
-    over_runs = jax.vmap if num_runs > 1 else single_run
-    sweep = Sweep(
-        config, algo, grid, spec, learner, run_dir, first_update,
-        chunk_size(config, learner.num_updates), sharding, keys, hparams, over_runs, primary,
-        process_timeout,
-    )  # fmt: skip
-    if run_dir is not None and resume is None and primary:
-        record = outputs.config_record(algo, config, grid, config.num_seeds)
-        record["started_on_devices"] = sweep.device_count
-        outputs.atomic_write_json(run_dir / "config.json", record)
+    # a resumed folder is locked before its checkpoints are read: another process may be saving
+    lock = outputs.RunFolderLock(Path(resume)).acquire() if resume is not None and primary else None
+    new_dir = None
+    try:
+        first_update = _resumed_step(resume)
+        # a host-stepped env (Atari) is one pool for all runs, stepped from one device
+        padded, sharding = run_sharding(num_runs, config.devices if spec.vmappable else 1)
+        # every grid point shares the static fields; traced values reach the learner as hparams
+        learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
+        if resume is not None:
+            _refuse_if_complete(Path(resume), first_update, learner.num_updates)
+        keys, hparams = _run_inputs(config, grid, padded, sharding)
+        run_dir = Path(resume) if resume is not None else None
+        if resume is None and write:
+            run_dir = new_dir = _new_run_dir(config, algo, primary)
+            lock = outputs.RunFolderLock(run_dir).acquire() if primary else None
+        # on Atari, the vmap reaches envpool through the batching rule of `envs.atari.AtariEnv`
+        over_runs = jax.vmap if num_runs > 1 else single_run
+        sweep = Sweep(
+            config, algo, grid, spec, learner, run_dir, first_update,
+            chunk_size(config, learner.num_updates), sharding, keys, hparams, over_runs, primary,
+            process_timeout, lock,
+        )  # fmt: skip
+        if new_dir is not None and primary:
+            record = outputs.config_record(algo, config, grid, config.num_seeds)
+            record["started_on_devices"] = sweep.device_count
+            outputs.atomic_write_json(run_dir / "config.json", record)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        if new_dir is not None and primary:
+            discard_unstarted(new_dir)
+        raise
     return sweep
 
 
-def _run_folder(config, algo: str, write: bool, resume, primary: bool) -> tuple[Path | None, int]:
-    """(run folder, updates done): the resumed folder and its last checkpoint's step; a new
-    folder, made by process 0 and its name shared with the others; or None when not writing."""
-    if resume is not None:
-        run_dir = Path(resume)
-        step = checkpoints.latest_step(run_dir)
-        if step is None:
-            raise checkpoints.CheckpointError(f"{run_dir}: no complete checkpoint to resume from")
-        return run_dir, step
-    if not write:
-        return None, 0
+class RunComplete(Exception):
+    """`--resume` of a run that has done all its updates: there is nothing to do."""
+
+
+def _resumed_step(resume: str | Path | None) -> int:
+    """Updates done at the resumed folder's last checkpoint; 0 for a new run."""
+    if resume is None:
+        return 0
+    step = checkpoints.latest_step(Path(resume))
+    if step is None:
+        raise checkpoints.CheckpointError(f"{resume}: no complete checkpoint to resume from")
+    return step
+
+
+def _refuse_if_complete(run_dir: Path, step: int, num_updates: int) -> None:
+    """Raises `RunComplete` when the checkpoint is the run's last and summary.json says the run
+    is complete (a run killed while writing its final outputs goes on, to write them)."""
+    summary = outputs.read_summary(run_dir) or {}
+    if step >= num_updates and summary.get("status") == "complete":
+        raise RunComplete(
+            f"{run_dir}: the run is complete ({num_updates:,} of {num_updates:,} updates); "
+            "nothing to resume, nothing was changed"
+        )
+
+
+def _new_run_dir(config, algo: str, primary: bool) -> Path:
+    """A new run folder, made by process 0 and its name shared with the others."""
     made = outputs.new_run_dir(config.runs_dir, config.env_id, algo) if primary else None
-    return Path(distributed.share_text(str(made) if made else None)), 0
+    return Path(distributed.share_text(str(made) if made else None))
+
+
+def discard_unstarted(run_dir: Path) -> None:
+    """Removes a new run folder in which training never started (no checkpoint, no summary):
+    it holds config.json at most, and a folder that looks like a run but cannot be resumed
+    would only mislead."""
+    if not ((run_dir / checkpoints.CHECKPOINT_DIR).exists() or (run_dir / "summary.json").exists()):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run_inputs(config, grid: Grid, padded: int, sharding) -> tuple[Any, Any]:
@@ -461,23 +526,36 @@ def _run_inputs(config, grid: Grid, padded: int, sharding) -> tuple[Any, Any]:
     return keys, hparams
 
 
-def start(sweep: Sweep) -> RunContext:
+def start(sweep: Sweep, stop: StopRequests | None = None) -> RunContext:
     """Phase 2: compiles the init and chunk programs, initialises every run (or restores it from
-    the last checkpoint), and opens the progress display and the live log."""
+    the last checkpoint), and opens the progress display and the live log.
+
+    Raises:
+        StoppedBeforeTraining: `stop` got a signal meanwhile (checked after each compilation).
+    """
+    stop = StopRequests() if stop is None else stop
     times = outputs.Timings()
     progress = _open_progress(sweep)
-    state, times.compile, times.run = _initialise(sweep)
-    ctx = RunContext(
-        sweep, None, state, [], np.full(sweep.num_runs, -1), [], times,
-        done=sweep.first_update, last_save=sweep.first_update, progress=progress,
-    )  # fmt: skip
-    if sweep.first_update:
-        _resume(ctx)
-    tick = time.perf_counter()
-    chunk = build_chunk(sweep.learner, sweep.chunk_updates, sweep.over_runs, sweep.sharding)
-    chunk = jax.jit(chunk, donate_argnums=0).lower(ctx.state, sweep.hparams, np.int32(0))
-    ctx.chunk = chunk.compile(compiler_options())
-    times.compile += time.perf_counter() - tick
+    try:
+        state, times.compile, times.run = _initialise(sweep)
+        stop.check()
+        ctx = RunContext(
+            sweep, None, state, [], np.full(sweep.num_runs, -1), [], times,
+            done=sweep.first_update, last_save=sweep.first_update, progress=progress, stop=stop,
+        )  # fmt: skip
+        if sweep.first_update:
+            _resume(ctx)
+            sweep = ctx.sweep
+        tick = time.perf_counter()
+        chunk = build_chunk(sweep.learner, sweep.chunk_updates, sweep.over_runs, sweep.sharding)
+        chunk = jax.jit(chunk, donate_argnums=0).lower(ctx.state, sweep.hparams, np.int32(0))
+        ctx.chunk = chunk.compile(compiler_options())
+        times.compile += time.perf_counter() - tick
+        stop.check()
+    except BaseException:
+        if progress is not None:
+            progress.close()
+        raise
     if progress is not None:
         progress.message(f"{sweep.description}: compiled in {times.compile:.1f} s")
         progress.start()
@@ -522,9 +600,12 @@ def _resume(ctx: RunContext) -> None:
     metric_dtypes = jax.eval_shape(
         lambda s, h: sweep.over_runs(sweep.learner.update)(s, h)[1], ctx.state, sweep.hparams
     )
-    ctx.state, metrics, ctx.diverged_at, ctx.notes = _restore(
+    ctx.state, metrics, ctx.diverged_at, ctx.notes, step = _restore(
         sweep.run_dir, ctx.state, metric_dtypes, sweep.spec, sweep.about, sweep.first_update
     )
+    if step != sweep.first_update:  # the newest checkpoint is damaged: an older one was taken
+        ctx.sweep = sweep = dataclasses.replace(sweep, first_update=step)
+        ctx.done = ctx.last_save = step
     ctx.history.append(metrics)
     started_on = _started_on(sweep.run_dir)
     if sweep.device_count != started_on:
@@ -546,7 +627,21 @@ def _open_live(sweep: Sweep):
     # the killed process may have logged updates past the checkpoint: hide them
     first = sweep.first_update
     purge = (first + 1) * sweep.steps_per_update if first else None
-    return open_live_log(config, sweep.run_dir, sweep.labels, purge)
+    try:
+        return open_live_log(config, sweep.run_dir, sweep.labels, purge)
+    except OSError as error:
+        _live_log_failed(error)
+        return None
+
+
+def _live_log_failed(error: OSError) -> None:
+    """Says that live logging stopped: an accessory, never a reason to lose the run."""
+    where = f"{error.filename}: " if error.filename else ""
+    distributed.say(
+        f"warning: live metrics (TensorBoard/W&B) are off from here: {where}"
+        f"{error.strerror or error}; training goes on, and metrics.npz, summary.json and "
+        "curve.png are written as usual"
+    )
 
 
 def compute_chunk(ctx: RunContext) -> ChunkRecord:
@@ -604,7 +699,13 @@ def write_live_metrics(ctx: RunContext, chunk: ChunkRecord) -> None:
     if ctx.live is None:
         return
     steps = np.arange(chunk.first + 1, ctx.done + 1) * ctx.sweep.steps_per_update
-    ctx.live.write(steps, ctx.sweep.to_grid(chunk.shown))
+    try:
+        ctx.live.write(steps, ctx.sweep.to_grid(chunk.shown))
+    except OSError as error:
+        _live_log_failed(error)
+        live, ctx.live = ctx.live, None
+        with contextlib.suppress(OSError):
+            live.close()
 
 
 def decide_stop(ctx: RunContext, chunk: ChunkRecord) -> None:
@@ -621,11 +722,15 @@ def save_checkpoint(ctx: RunContext, chunk: ChunkRecord) -> None:
     if sweep.run_dir is None or not (due or chunk.stopping or ctx.done == sweep.num_updates):
         return
     tick = time.perf_counter()
-    with distributed.collective(f"checkpoint {ctx.done}", sweep.process_timeout):
-        snapshot = checkpoints.Snapshot(ctx.state, _all_metrics(ctx), ctx.diverged_at, ctx.done)
-        checkpoints.save(
-            sweep.run_dir, snapshot, config.keep_checkpoints, sweep.about, sweep.process_timeout
-        )
+    try:
+        with distributed.collective(f"checkpoint {ctx.done}", sweep.process_timeout):
+            snapshot = checkpoints.Snapshot(ctx.state, _all_metrics(ctx), ctx.diverged_at, ctx.done)
+            checkpoints.save(
+                sweep.run_dir, snapshot, config.keep_checkpoints, sweep.about,
+                sweep.process_timeout,
+            )  # fmt: skip
+    except checkpoints.DiskFullError as error:
+        raise checkpoints.DiskFullError(f"{error}; {_resume_hint(sweep)}") from None
     ctx.times.checkpoint += time.perf_counter() - tick
     ctx.last_save = ctx.done
     if ctx.done < sweep.num_updates:
@@ -646,23 +751,24 @@ CHUNK_STEPS: tuple[Callable[[RunContext, ChunkRecord], None], ...] = (
 def train_chunks(ctx: RunContext) -> None:
     """Phase 3: advances the runs chunk by chunk, calling `CHUNK_STEPS` after each, until they
     are done (status complete), a stop was asked (interrupted) or every run diverged; honours
-    SIGINT/SIGTERM meanwhile (`StopRequests`)."""
+    SIGINT/SIGTERM meanwhile (`ctx.stop`, a `StopRequests` that `run` holds)."""
+    ctx.stop.training = True
     try:
-        with StopRequests() as ctx.stop:
-            while ctx.done < ctx.sweep.num_updates:
-                chunk = compute_chunk(ctx)
-                for step in CHUNK_STEPS:
-                    step(ctx, chunk)
-                if chunk.stopping:
-                    ctx.status = "interrupted" if chunk.stop_asked else "all runs diverged"
-                    break
-            else:
-                ctx.status = "complete"
+        while ctx.done < ctx.sweep.num_updates:
+            chunk = compute_chunk(ctx)
+            for step in CHUNK_STEPS:
+                step(ctx, chunk)
+            if chunk.stopping:
+                ctx.status = "interrupted" if chunk.stop_asked else "all runs diverged"
+                break
+        else:
+            ctx.status = "complete"
     finally:
         if ctx.progress is not None:
             ctx.progress.close()
         if ctx.live is not None:
-            ctx.live.close()
+            with contextlib.suppress(OSError):  # said when a write failed
+                ctx.live.close()
 
 
 def _all_metrics(ctx: RunContext) -> dict[str, np.ndarray]:
@@ -685,8 +791,25 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
     )  # fmt: skip
     if sweep.run_dir is not None and sweep.primary:
         title = f"{sweep.algo} on {sweep.config.env_id} ({sweep.num_seeds} seeds)"
-        outputs.write_results(sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title)
+        try:
+            outputs.write_results(
+                sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title
+            )
+        except OSError as error:
+            if not checkpoints.is_disk_full(error):
+                raise
+            raise checkpoints.DiskFullError(
+                f"no space left on device writing the outputs in {sweep.run_dir} (checkpoint "
+                f"{ctx.last_save} is complete); {_resume_hint(sweep)}"
+            ) from None
     return RunResult(sweep.config, sweep.grid, shown, steps, None, summary, sweep.run_dir)
+
+
+def _resume_hint(sweep: Sweep) -> str:
+    return (
+        f"free some space, then resume with: python -m purejaxrl {sweep.algo} "
+        f"--resume {sweep.run_dir}"
+    )
 
 
 def finish(ctx: RunContext) -> RunResult:
@@ -712,6 +835,7 @@ def run(
     write: bool = True,
     resume: str | Path | None = None,
     process_timeout: float = 90.0,
+    stop: StopRequests | None = None,
 ) -> RunResult:
     """Trains `config.num_seeds` seeds at every grid point, in chunks of one compiled program.
 
@@ -732,18 +856,35 @@ def run(
         process_timeout: in a multi-process run (`purejaxrl.distributed`), how long to wait at
             a chunk boundary or one of orbax's checkpoint barriers for the other processes
             before stopping with `LostProcessError`.
+        stop: the active `StopRequests` of a caller that took SIGINT/SIGTERM over already (the
+            command line, from its start); by default `run` takes them over itself.
 
     Raises:
         ConfigError: a bad config value, before anything is compiled or written.
         CheckpointError: `resume` has no usable checkpoint for this config.
+        RunFolderError: another process trains in the `resume` folder (it holds the lock).
+        RunComplete: `resume` is a run that did all its updates; nothing was changed.
+        StoppedBeforeTraining: SIGINT or SIGTERM came before training started; a new run's
+            folder was removed, a resumed one is as it was.
     """
-    sweep = set_up(
-        config, make_learner, algo, grid_values,
-        write=write, resume=resume, process_timeout=process_timeout,
-    )  # fmt: skip
-    ctx = start(sweep)
-    train_chunks(ctx)
-    return finish(ctx)
+    with contextlib.nullcontext(stop) if stop is not None else StopRequests() as stop:
+        sweep = set_up(
+            config, make_learner, algo, grid_values,
+            write=write, resume=resume, process_timeout=process_timeout,
+        )  # fmt: skip
+        try:
+            try:
+                stop.check()
+                ctx = start(sweep, stop)
+            except BaseException:
+                if sweep.run_dir is not None and sweep.primary and sweep.first_update == 0:
+                    discard_unstarted(sweep.run_dir)
+                raise
+            train_chunks(ctx)
+            return finish(ctx)  # a signal now changes nothing: the run is done
+        finally:
+            if sweep.lock is not None:
+                sweep.lock.release()
 
 
 def chunk_return(metrics: Mapping[str, np.ndarray]) -> float:
@@ -760,7 +901,8 @@ def _started_on(run_dir: Path) -> int:
 
 
 def _restore(run_dir, state, metric_shapes, spec, about, step):
-    """(state, metrics so far, diverged_at, notes) from the run folder's checkpoint of `step`.
+    """(state, metrics so far, diverged_at, notes, step taken) from the run folder's checkpoint
+    of `step`, or from the newest intact one before it if it is damaged (a note says so).
 
     `state` is the freshly initialised one: it gives the structure, the shardings (the restored
     arrays are placed like its arrays, on every process's devices), and on an env that lives on
@@ -772,7 +914,9 @@ def _restore(run_dir, state, metric_shapes, spec, about, step):
         lambda x: jax.ShapeDtypeStruct((num_runs, *x.shape[1:]), x.dtype), state
     )
     dtypes = {k: v.dtype for k, v in metric_shapes.items()}
-    snapshot = checkpoints.restore(run_dir, abstract, dtypes, num_runs, about, step)
+    snapshot, notes = checkpoints.restore_newest_intact(
+        run_dir, abstract, dtypes, num_runs, about, step
+    )
     padded = jax.tree.leaves(state)[0].shape[0]
 
     def place(saved, like):
@@ -784,7 +928,7 @@ def _restore(run_dir, state, metric_shapes, spec, about, step):
         return jax.random.wrap_key_data(placed) if is_key else placed
 
     restored = jax.tree.map(place, snapshot.state, state)
-    notes = []
+    step = snapshot.updates_done
     if not spec.vmappable:
         restored = restored.replace(env_state=state.env_state, obs=state.obs)
         notes.append(
@@ -792,4 +936,4 @@ def _restore(run_dir, state, metric_shapes, spec, about, step):
             "restarted from a reset (everything else was restored)"
         )
     metrics = {k: np.asarray(v) for k, v in snapshot.metrics.items()}
-    return restored, metrics, np.asarray(snapshot.diverged_at), notes
+    return restored, metrics, np.asarray(snapshot.diverged_at), notes, step
