@@ -46,10 +46,23 @@ def hparams_type(config_cls: type) -> type:
     """
     names = traced_fields(config_cls)
     name = config_cls.__name__.removesuffix("Config") + "HParams"
-    cls = collections.namedtuple(name, names)
+    base = collections.namedtuple(name, names)
+
+    def _replace(self, **values):
+        """A copy with `values` replaced; Python numbers become float32 like `hparams`'s, so
+        `hp._replace(lr=1e-3)` reaches a jitted `train` in the type it was compiled for (a
+        weakly typed Python float would make JAX compile it again)."""
+        return base._replace(self, **{k: as_traced(v) for k, v in values.items()})
+
+    cls = type(name, (base,), {"__slots__": (), "_replace": _replace})
     cls.__doc__ = f"Traced hyperparameters of {config_cls.__name__}: {', '.join(names)}."
     cls.__module__ = config_cls.__module__
     return cls
+
+
+def as_traced(value):
+    """A Python number as a float32 scalar (what `hparams` makes); anything else unchanged."""
+    return jnp.float32(value) if isinstance(value, int | float) else value
 
 
 def hparams(config) -> HParams:

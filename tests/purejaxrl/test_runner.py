@@ -115,3 +115,23 @@ def test_help_shows_the_env_suites_defaults(capsys):
         cli.parse_args(ppo.PPOConfig, ["--help"], prog="ppo")
     text = " ".join(capsys.readouterr().out.split())
     assert "On atari envs: 8." in text and "Parallel environments per run." in text
+
+
+def test_replacing_a_traced_value_with_a_python_number_does_not_recompile():
+    config = ppo.PPOConfig(total_timesteps=512, num_steps=64, num_envs=4, num_minibatches=2)
+    hp = hparams(config)
+    replaced = hp._replace(lr=1e-3, gamma=1)
+    assert type(replaced) is type(hp) and replaced.lr.dtype == jnp.float32
+    assert float(replaced.gamma) == 1.0 and replaced.clip_eps is hp.clip_eps
+
+    calls = []
+
+    @jax.jit
+    def traced(hp):
+        calls.append(1)  # runs once per compilation (tracing)
+        return hp.lr * hp.gamma
+
+    traced(hp)
+    traced(replaced)
+    traced(hp._replace(lr=jnp.float32(3e-3)))
+    assert len(calls) == 1
