@@ -18,6 +18,7 @@ import dataclasses
 import inspect
 import io
 import os
+import re
 import sys
 import textwrap
 import typing
@@ -197,9 +198,10 @@ def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
     import tyro
 
     captured = io.StringIO()
+    argv = whole_numbers(cls, argv)
     try:
         with contextlib.redirect_stderr(captured):
-            return tyro.cli(cls, args=list(argv), prog=prog)
+            return tyro.cli(cls, args=argv, prog=prog)
     except SystemExit as stop:
         if not stop.code:
             raise
@@ -209,6 +211,48 @@ def tyro_parse(cls: type, argv: Sequence[str], prog: str | None):
         if hints:
             message += f" (perhaps you meant {' or '.join(hints)})"
         raise ConfigError(message or "could not parse the options") from None
+
+
+SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+")
+
+
+def whole_numbers(cls: type, argv: Sequence[str]) -> list[str]:
+    """`argv` with the values of integer options written like 1e6 or 2.5e4 (as budgets are in
+    papers) turned into plain integers; a value of that form that is not whole (1e-3, 2.5e0) is
+    a `ConfigError`. Every other argument is passed on as it is, for tyro to parse or refuse.
+    """
+    hints = typing.get_type_hints(cls)
+    integer = {f"--{name.replace('_', '-')}" for name, hint in hints.items() if _integer(hint)}
+    out, flag = [], None
+    for arg in argv:
+        name, eq, value = arg.partition("=")
+        if arg.startswith("--"):
+            flag = name if name in integer else None
+            if not (eq and flag):
+                out.append(arg)
+                continue
+            out.append(f"{name}={_whole(name, value)}")
+            flag = None  # its value was given with "="
+        else:
+            out.append(_whole(flag, arg) if flag else arg)
+    return out
+
+
+def _integer(hint) -> bool:
+    """Whether an option of this type takes integers: int, int | None, tuple[int, ...]."""
+    if hint is int:
+        return True
+    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
+    return typing.get_origin(hint) is not None and bool(args) and all(a is int for a in args)
+
+
+def _whole(flag: str, text: str) -> str:
+    if not SCIENTIFIC.fullmatch(text):
+        return text
+    value = float(text)
+    if not value.is_integer():
+        raise ConfigError(f"{flag}={text}: must be a whole number")
+    return str(int(value))
 
 
 def suggestions(box: str) -> list[str]:

@@ -48,6 +48,10 @@ BAD_INPUTS = [
         ["--total-timesteps", "1000000000000"],
         "total_timesteps=1000000000000: must be at most 2,147,483,647 in size",
     ),
+    (["--total-timesteps", "1e20"], "total_timesteps=100000000000000000000: must be at most"),
+    (["--total-timesteps", "1e-3"], "--total-timesteps=1e-3: must be a whole number"),
+    (["--num-steps=2.5e0"], "--num-steps=2.5e0: must be a whole number"),
+    (["--total-timesteps", "1.5e3.2"], "--total-timesteps: invalid literal for int()"),
     (["--seed", str(2**32)], "seed=4294967296: must be in [0, 4294967295]"),
     (["--num-steps", str(2**31)], "num_steps=2147483648: must be at most 2,147,483,647"),
     (
@@ -68,6 +72,13 @@ def test_bad_input_is_one_line_and_nothing_is_written(args, message, capsys, tmp
     err = refused(capsys, "ppo", *TINY, "--runs-dir", str(tmp_path / "runs"), *args)
     assert message in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_integer_options_take_budgets_written_like_1e6():
+    config, grid = cli.parse_args(
+        PPOConfig, ["--total-timesteps", "2e4", "--num-steps=1.28e2", "--lr", "1e-3", "3e-3"]
+    )
+    assert (config.total_timesteps, config.num_steps, grid) == (20_000, 128, {"lr": (1e-3, 3e-3)})
 
 
 def write_record(folder: Path, change) -> Path:
