@@ -30,7 +30,7 @@ from purejaxrl import distributed, runner
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import split_cpu
 from purejaxrl.hparams import traced_fields
-from purejaxrl.outputs import FINAL_FRACTION
+from purejaxrl.outputs import FINAL_FRACTION, plural
 from purejaxrl.runner import RunResult
 
 HELP_FLAGS = ("-h", "--help")
@@ -41,8 +41,8 @@ def format_table(result: RunResult) -> str:
     """The result table printed at the end of a CLI run."""
     s = result.summary
     head = (
-        f"{s['algo']} on {s['env_id']}: {s['num_seeds']} seed(s) x {s['grid_points']} grid "
-        f"point(s), {s['env_steps_per_run']:,} env steps each"
+        f"{s['algo']} on {s['env_id']}: {plural(s['num_seeds'], 'seed')} x "
+        f"{plural(s['grid_points'], 'grid point')}, {s['env_steps_per_run']:,} env steps each"
     )
     if s["status"] != "complete":
         head += f"\n{s['status']} after {s['updates_done']} of {s['num_updates']} updates"
@@ -73,6 +73,14 @@ def format_table(result: RunResult) -> str:
                 else ""
             )
         )
+    diverged = {(d["grid_point"], d["seed"]) for d in s["diverged"]}
+    for row in s["results"]:
+        for seed, value in enumerate(row["final_return_per_seed"]):
+            if value is None and (row["grid_point"], seed) not in diverged:
+                lines.append(
+                    f"  {row['grid_point'] or 'default'}, seed {seed}: no episode ended in the "
+                    f"last {FINAL_FRACTION:.0%} of updates, so it has no final return"
+                )
     lines += [
         "",
         "final return: per seed, the training episodes (exploring policy) that ended in the last "

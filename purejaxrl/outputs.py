@@ -317,6 +317,11 @@ def forward_fill(x: np.ndarray) -> np.ndarray:
     return np.where(seen, filled, np.nan)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 seed", "2 seeds"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -> None:
     """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG.
 
@@ -335,13 +340,19 @@ def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -
     ax = fig.subplots()
     for steps, label, curves in zip(env_steps, labels, returns, strict=True):
         mean, low, high = mean_and_band(forward_fill(curves))
-        (line,) = ax.plot(steps, mean, label=label or f"{curves.shape[0]} seeds")
+        marker = "o" if len(steps) == 1 else None  # a single point draws no line
+        (line,) = ax.plot(
+            steps, mean, marker=marker, label=label or plural(curves.shape[0], "seed")
+        )
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("environment steps (per run)")
     ax.set_ylabel("episode return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(
+        loc="best", fontsize="small", title="mean over seeds, band: 95% bootstrap CI",
+        title_fontsize="small",
+    )  # fmt: skip
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

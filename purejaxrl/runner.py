@@ -790,7 +790,7 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
         notes=ctx.notes, times=ctx.times,
     )  # fmt: skip
     if sweep.run_dir is not None and sweep.primary:
-        title = f"{sweep.algo} on {sweep.config.env_id} ({sweep.num_seeds} seeds)"
+        title = f"{sweep.algo} on {sweep.config.env_id} ({outputs.plural(sweep.num_seeds, 'seed')})"
         try:
             outputs.write_results(
                 sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title

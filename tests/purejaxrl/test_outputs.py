@@ -163,3 +163,36 @@ def test_a_complete_run_records_a_greedy_evaluation_equal_to_evaluating_its_fold
         "q_learning", config, result.exported, ["a", "b"], np.zeros((2, 2), bool), [], episodes=0
     )
     assert none is None  # eval_episodes=0
+
+
+def test_the_table_names_a_seed_without_a_final_return_and_counts_in_words():
+    from purejaxrl import cli
+
+    returns = np.full((1, 2, 40), 20.0)
+    episodes = np.ones((1, 2, 40), int)
+    returns[0, 1, 35:], episodes[0, 1, 35:] = np.nan, 0  # seed 1: no episode in the last 5%
+    metrics = {"episode_return": returns, "episodes": episodes}
+    summary = outputs.run_summary(
+        "ppo", "CartPole-v1", "complete", metrics, [""], np.full((1, 2), -1),
+        first_update=0, num_updates=40, steps_per_update=8, chunk_updates=5, notes=[],
+        times=outputs.Timings(compile=1.0, run=1.0),
+    )  # fmt: skip
+    result = runner.RunResult(None, None, metrics, None, None, summary, None)
+    table = cli.format_table(result)
+    assert "ppo on CartPole-v1: 2 seeds x 1 grid point, 320 env steps each" in table
+    assert "default, seed 1: no episode ended in the last 5% of updates" in table
+    assert "seed 0: no episode" not in table
+
+
+def test_a_curve_of_one_point_is_drawn_with_a_marker(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn = []
+    real_plot = Axes.plot
+    monkeypatch.setattr(
+        Axes, "plot", lambda self, *a, **k: drawn.append(k) or real_plot(self, *a, **k)
+    )
+    outputs.plot_curves(tmp_path / "c.png", np.array([8]), np.ones((1, 1, 1)), [""], "t")
+    outputs.plot_curves(tmp_path / "d.png", np.array([8, 16]), np.ones((1, 1, 2)), [""], "t")
+    assert [k["marker"] for k in drawn] == ["o", None]
+    assert drawn[0]["label"] == "1 seed"
