@@ -153,17 +153,16 @@ COMMAND_FLAGS = tuple(f"--{f.name.replace('_', '-')}" for f in dataclasses.field
 RESULT_NEUTRAL = ("progress", "tensorboard", "wandb_project", "compilation_cache")
 """Config fields that change how a run is shown, logged or compiled, never its numbers: `--resume`
 takes them (a resumed run may show no progress bar, say)."""
+SWITCHES = {"--progress", "--no-progress", "--tensorboard", "--no-tensorboard"}
+"""The result-neutral flags that take no value (the on and off forms of the bool fields)."""
 NEUTRAL_FLAGS = {
-    flag: name
-    for name in RESULT_NEUTRAL
-    for flag in (f"--{name.replace('_', '-')}", f"--no-{name.replace('_', '-')}")
+    **{flag: flag.removeprefix("--").removeprefix("no-") for flag in sorted(SWITCHES)},
+    "--wandb-project": "wandb_project",
+    "--compilation-cache": "compilation_cache",
 }
+"""Each result-neutral flag and the config field it sets."""
 RESUME_ALLOWS = COMMAND_FLAGS + tuple(NEUTRAL_FLAGS)
 """The flags `--resume` may be given with: those that do not change the run's result."""
-SWITCHES = {
-    flag for flag in NEUTRAL_FLAGS if flag.removeprefix("--no-") in ("progress", "tensorboard")
-}
-"""The allowed flags that take no value."""
 
 
 def cli_class(config_cls: type, defaults=None) -> type:

@@ -46,6 +46,7 @@ def test_a_tiny_run_writes_every_output(tiny_run):
     run_dir, proc = tiny_run
     names = {p.name for p in run_dir.iterdir()}
     assert names == {
+        ".lock",  # the advisory lock a run holds on its folder
         "config.json",
         "metrics.npz",
         "summary.json",

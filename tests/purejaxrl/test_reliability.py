@@ -158,6 +158,9 @@ def test_resume_of_a_finished_run_changes_nothing_and_a_damaged_checkpoint_falls
     before = snapshot_of(run_dir)
     with pytest.raises(runner.RunComplete, match=r"complete \(16 of 16 updates\)"):
         train(whole.config, resume=run_dir)
+    # the display flags are taken with --resume; the run is complete, so nothing happens
+    neutral = ["--no-progress", "--tensorboard", "--compilation-cache", ""]
+    assert cli.main("ppo", ["--resume", str(run_dir), *neutral]) is None
     assert snapshot_of(run_dir) == before
 
     # the last checkpoint damaged (truncated arrays), the summary still "running": resume takes
