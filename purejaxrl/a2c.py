@@ -30,7 +30,7 @@ import optax
 from flax import struct
 
 import envs
-from purejaxrl.checks import require, require_box_observations, require_divides, require_finite_in
+from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.config import BaseConfig
 from purejaxrl.hparams import StaticView, hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
@@ -90,7 +90,6 @@ class A2CConfig(BaseConfig):
         spec = super().validate(spec)
         for name in ("num_envs", "num_steps"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
-        require_divides(self, "total_timesteps", "num_envs")
         require(
             self,
             "total_timesteps",

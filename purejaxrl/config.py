@@ -62,7 +62,7 @@ class TaskConfig:
     env_id: str = "CartPole-v1"
     """Environment id (any gymnax id, e.g. CartPole-v1, Pendulum-v1, Acrobot-v1)."""
     total_timesteps: int = 500_000
-    """Environment steps per run (summed over parallel envs)."""
+    """Environment steps per run (summed over parallel envs), rounded down to whole updates."""
     env_options: tuple[str, ...] = ()
     """Atari (envpool) options as key=value, e.g. episodic_life=False repeat_action_probability=0.25;
     gymnax envs take none."""

@@ -304,7 +304,8 @@ def make_learner(config: DQNConfig, spec: envs.EnvSpec | None = None) -> Learner
     network = make_network(config, spec)
     buffer = make_buffer(config, spec)
     act = jax.vmap(epsilon_greedy, in_axes=(0, 0, None))
-    learning_phases = (config.total_timesteps - config.learning_starts) // config.train_frequency
+    trained = config.num_updates * config.steps_per_update  # the budget, in whole updates
+    learning_phases = (trained - config.learning_starts) // config.train_frequency
     total_gradient_steps = max(1, learning_phases * config.gradient_steps)
 
     def optimizer(hp: DQNHParams) -> optax.GradientTransformation:

@@ -80,11 +80,7 @@ def require_replay_schedule(config: OffPolicyConfig) -> None:
     """The size and schedule checks of an `OffPolicyConfig` (DQN, DDPG, SAC)."""
     for name in ("num_envs", "buffer_size", "batch_size", "gradient_steps"):
         require(config, name, getattr(config, name) >= 1, "must be >= 1")
-    total, buffer_size = config.total_timesteps, config.buffer_size
-    require(
-        config, "learning_starts", 0 <= config.learning_starts < total,
-        f"must be in [0, total_timesteps={total}) or no gradient step is taken",
-    )  # fmt: skip
+    buffer_size = config.buffer_size
     require(
         config, "batch_size", config.batch_size <= buffer_size,
         f"must be <= buffer_size={buffer_size} (a batch is sampled from the buffer)",
@@ -96,13 +92,21 @@ def require_replay_schedule(config: OffPolicyConfig) -> None:
     for name, divisor in (
         ("train_frequency", "num_envs"),
         ("steps_per_update", "train_frequency"),
-        ("total_timesteps", "steps_per_update"),
     ):
         value, by = getattr(config, name), getattr(config, divisor)
         require(
             config, name, value >= 1 and value % by == 0,
             f"must be a positive multiple of {divisor}={by}",
         )  # fmt: skip
+    require(
+        config, "total_timesteps", config.num_updates >= 1,
+        f"must be >= steps_per_update={config.steps_per_update} (one update)",
+    )  # fmt: skip
+    trained = config.num_updates * config.steps_per_update  # the budget in whole updates
+    require(
+        config, "learning_starts", 0 <= config.learning_starts < trained,
+        f"must be in [0, {trained}) (the budget in whole updates) or no gradient step is taken",
+    )  # fmt: skip
 
 
 def require_bounded_box_actions(config, spec: envs.EnvSpec, message: str) -> None:

@@ -245,6 +245,7 @@ def run_summary(
     chunk_updates: int,
     notes: list[str],
     times: Timings,
+    total_timesteps: int | None = None,
 ) -> dict:
     """What summary.json holds: status, results per grid point, diverged runs, times, versions.
 
@@ -256,6 +257,8 @@ def run_summary(
         first_update: the update this process started from (0, or a resumed checkpoint's);
             steps per second count the updates done since.
         times: seconds spent so far in this process.
+        total_timesteps: the budget asked for; the run trains it rounded down to whole updates
+            (`total_timesteps_trained`).
     """
     num_grid, num_seeds = diverged_at.shape
     num_runs = num_grid * num_seeds
@@ -269,6 +272,8 @@ def run_summary(
         "num_seeds": num_seeds,
         "grid_points": num_grid,
         "env_steps_per_run": int(done * steps_per_update),
+        "total_timesteps_asked": total_timesteps,
+        "total_timesteps_trained": num_updates * steps_per_update,
         "final_return_definition": FINAL_RETURN_DEFINITION,
         "results": summarize(metrics, labels, diverged_at >= 0),
         "diverged": [

@@ -36,7 +36,6 @@ import envs
 from purejaxrl.checks import (
     require,
     require_box_observations,
-    require_divides,
     require_finite_in,
     require_torso,
 )
@@ -142,7 +141,6 @@ class PPOConfig(BaseConfig):
             self.batch_size % self.num_minibatches == 0,
             f"must divide num_envs * num_steps = {self.batch_size}",
         )
-        require_divides(self, "total_timesteps", "num_envs")
         require(
             self,
             "total_timesteps",

@@ -43,7 +43,6 @@ import envs
 from purejaxrl.checks import (
     require,
     require_box_observations,
-    require_divides,
     require_finite_in,
     require_torso,
 )
@@ -175,7 +174,6 @@ class PQNConfig(BaseConfig):
             self.batch_size % self.num_minibatches == 0,
             f"must divide num_envs * num_steps = {self.batch_size}",
         )
-        require_divides(self, "total_timesteps", "num_envs")
         require(
             self,
             "total_timesteps",

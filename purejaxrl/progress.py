@@ -9,8 +9,10 @@ whichever comes first, so a log holds a readable handful of lines instead of `\\
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -79,6 +81,42 @@ class Progress:
             file=self.stream,
             flush=True,
         )
+
+    @contextlib.contextmanager
+    def ticking(self, text: str, every: float | None = None):
+        """Shows `text` and the seconds elapsed while the block runs (compiling, which gives no
+        other sign of life): on a terminal the line is redrawn every second, in a log a line is
+        added every `LINE_SECONDS`. A thread does it, so the block may hold the main thread
+        (XLA's compiler releases Python's lock while it works)."""
+        every = (1.0 if self.terminal else LINE_SECONDS) if every is None else every
+        start = time.perf_counter()
+        done = threading.Event()
+
+        def show(final: bool = False) -> None:
+            elapsed = time.perf_counter() - start
+            if self.terminal:
+                self.stream.write(f"\r{text} {elapsed:.0f} s" + ("\n" if final else ""))
+                self.stream.flush()
+            elif not final:
+                print(f"{text} {elapsed:.0f} s so far", file=self.stream, flush=True)
+
+        def tick() -> None:
+            while not done.wait(every):
+                show()
+
+        if self.terminal:
+            self.stream.write(text)
+            self.stream.flush()
+        else:
+            print(text, file=self.stream, flush=True)
+        thread = threading.Thread(target=tick, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+            show(final=True)
 
     def message(self, text: str) -> None:
         """One line that does not break the bar."""

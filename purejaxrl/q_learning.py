@@ -55,7 +55,7 @@ class QLearningConfig(BaseConfig):
     total_timesteps: int = 100_000
     """Environment steps per run (one environment per run)."""
     steps_per_update: int = 1000
-    """Steps between two rows of metrics (and progress reports); must divide total_timesteps."""
+    """Steps between two rows of metrics (and progress reports): one update."""
     sarsa: bool = False
     """On-policy SARSA target Q(s', a') with a' the next epsilon-greedy action, instead of max_a' Q(s', a')."""
     epsilon_decay: Literal["linear", "exponential"] = "linear"
@@ -84,8 +84,8 @@ class QLearningConfig(BaseConfig):
         require(
             self,
             "total_timesteps",
-            self.total_timesteps % self.steps_per_update == 0,
-            f"must be a positive multiple of steps_per_update={self.steps_per_update}",
+            self.num_updates >= 1,
+            f"must be >= steps_per_update={self.steps_per_update} (one update)",
         )
         require(
             self,
@@ -139,7 +139,7 @@ def td_update(q_tm1: jax.Array, target: jax.Array, alpha) -> jax.Array:
 
 def epsilon_schedule(config: QLearningConfig, hp: QLearningHParams, step: jax.Array) -> jax.Array:
     """Epsilon at env step `step` (see `QLearningConfig.epsilon_decay`)."""
-    horizon = hp.exploration_fraction * config.total_timesteps
+    horizon = hp.exploration_fraction * (config.num_updates * config.steps_per_update)
     start, end = hp.epsilon_start, hp.epsilon_end
     if config.epsilon_decay == "linear":
         return linear_epsilon(start, end, horizon, step)

@@ -440,6 +440,7 @@ def set_up(
         learner = make_learner(static_view(grid.points[0]), dataclasses.replace(spec, runs=padded))
         if resume is not None:
             _refuse_if_complete(Path(resume), first_update, learner.num_updates)
+        _note_budget(config, learner)
         keys, hparams = _run_inputs(config, grid, padded, sharding)
         run_dir = Path(resume) if resume is not None else None
         if resume is None and write:
@@ -463,6 +464,18 @@ def set_up(
             discard_unstarted(new_dir)
         raise
     return sweep
+
+
+def _note_budget(config, learner: Learner) -> None:
+    """Says (process 0) when the budget is not a whole number of updates: every algorithm trains
+    it rounded down to whole updates (summary.json records both numbers)."""
+    trained = learner.num_updates * learner.steps_per_update
+    if trained != config.total_timesteps:
+        distributed.say(
+            f"note: total_timesteps={config.total_timesteps:,} is not a whole number of updates "
+            f"of {learner.steps_per_update:,} env steps: training {trained:,} env steps per run "
+            f"({learner.num_updates:,} updates)"
+        )
 
 
 class RunComplete(Exception):
@@ -537,20 +550,22 @@ def start(sweep: Sweep, stop: StopRequests | None = None) -> RunContext:
     times = outputs.Timings()
     progress = _open_progress(sweep)
     try:
-        state, times.compile, times.run = _initialise(sweep)
-        stop.check()
-        ctx = RunContext(
-            sweep, None, state, [], np.full(sweep.num_runs, -1), [], times,
-            done=sweep.first_update, last_save=sweep.first_update, progress=progress, stop=stop,
-        )  # fmt: skip
-        if sweep.first_update:
-            _resume(ctx)
-            sweep = ctx.sweep
-        tick = time.perf_counter()
-        chunk = build_chunk(sweep.learner, sweep.chunk_updates, sweep.over_runs, sweep.sharding)
-        chunk = jax.jit(chunk, donate_argnums=0).lower(ctx.state, sweep.hparams, np.int32(0))
-        ctx.chunk = chunk.compile(compiler_options())
-        times.compile += time.perf_counter() - tick
+        with _compiling(sweep, progress):
+            state, times.compile, times.run = _initialise(sweep)
+            stop.check()
+            ctx = RunContext(
+                sweep, None, state, [], np.full(sweep.num_runs, -1), [], times,
+                done=sweep.first_update, last_save=sweep.first_update, progress=progress,
+                stop=stop,
+            )  # fmt: skip
+            if sweep.first_update:
+                _resume(ctx)
+                sweep = ctx.sweep
+            tick = time.perf_counter()
+            chunk = build_chunk(sweep.learner, sweep.chunk_updates, sweep.over_runs, sweep.sharding)
+            chunk = jax.jit(chunk, donate_argnums=0).lower(ctx.state, sweep.hparams, np.int32(0))
+            ctx.chunk = chunk.compile(compiler_options())
+            times.compile += time.perf_counter() - tick
         stop.check()
     except BaseException:
         if progress is not None:
@@ -564,7 +579,7 @@ def start(sweep: Sweep, stop: StopRequests | None = None) -> RunContext:
 
 
 def _open_progress(sweep: Sweep) -> Progress | None:
-    """Process 0's progress display (when `config.progress`), saying that compilation starts."""
+    """Process 0's progress display (when `config.progress`)."""
     if not (sweep.config.progress and sweep.primary):
         return None
     steps_per_update = sweep.steps_per_update * sweep.num_runs  # over all runs
@@ -572,11 +587,17 @@ def _open_progress(sweep: Sweep) -> Progress | None:
         sweep.num_updates * steps_per_update, sweep.description,
         done_steps=sweep.first_update * steps_per_update,
     )  # fmt: skip
-    progress.message(
-        f"{sweep.description}: compiling {sweep.num_runs} run(s), "
-        f"chunks of {sweep.chunk_updates} update(s)..."
-    )
     return progress
+
+
+def _compiling(sweep: Sweep, progress: Progress | None):
+    """Process 0's ticking line while the programs compile (`Progress.ticking`)."""
+    if progress is None:
+        return contextlib.nullcontext()
+    return progress.ticking(
+        f"{sweep.description}: compiling {outputs.plural(sweep.num_runs, 'run')}, chunks of "
+        f"{outputs.plural(sweep.chunk_updates, 'update')}..."
+    )
 
 
 def _initialise(sweep: Sweep) -> tuple[Any, float, float]:
@@ -787,7 +808,7 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
         sweep.algo, sweep.config.env_id, status, shown, sweep.labels, diverged,
         first_update=sweep.first_update, num_updates=sweep.num_updates,
         steps_per_update=sweep.steps_per_update, chunk_updates=sweep.chunk_updates,
-        notes=ctx.notes, times=ctx.times,
+        notes=ctx.notes, times=ctx.times, total_timesteps=sweep.config.total_timesteps,
     )  # fmt: skip
     if sweep.run_dir is not None and sweep.primary:
         title = f"{sweep.algo} on {sweep.config.env_id} ({outputs.plural(sweep.num_seeds, 'seed')})"

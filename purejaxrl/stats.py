@@ -9,11 +9,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
 
 
 def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Interquartile mean: the mean of the middle 50% of values along `axis`."""
+    from scipy import stats  # imported on first use: scipy.stats takes about a second
+
     return stats.trim_mean(x, 0.25, axis=axis)
 
 
@@ -30,6 +31,8 @@ def bootstrap_ci(
         return None
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
+    from scipy import stats
+
     result = stats.bootstrap(
         (x,),
         statistic,

@@ -159,6 +159,21 @@ def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
         np.testing.assert_allclose(action.reshape(2), [0.5, -0.5], atol=0.1)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_budget_is_rounded_down_to_whole_updates_and_refused_only_below_one(name):
+    config = tiny(name)
+    spec = config.validate()
+    learner = registry.get(name).make_learner(config, spec)
+    step = learner.steps_per_update
+    whole = learner.num_updates * step
+    ragged = dataclasses.replace(config, total_timesteps=whole + step // 2 + 1)
+    ragged.validate(spec)  # accepted: not a whole number of updates
+    rounded = registry.get(name).make_learner(ragged, spec)
+    assert (rounded.num_updates, rounded.steps_per_update) == (learner.num_updates, step)
+    with pytest.raises(ConfigError, match="total_timesteps=.*one update"):
+        dataclasses.replace(config, total_timesteps=step - 1).validate(spec)
+
+
 BAD = [
     ({"num_seeds": 0}, None, "num_seeds=0: must be >= 1"),
     ({"total_timesteps": 0}, None, "total_timesteps=0: must be > 0"),

@@ -138,7 +138,7 @@ def test_td3_has_twin_critics_and_gradient_steps_start_after_learning_starts():
         ({"target_noise": -1.0}, "target_noise=-1.0: must be a finite number in [0.0, inf]"),
         ({"batch_size": 700}, "batch_size=700: must be <= buffer_size=600"),
         ({"ou_theta": 0.0}, "ou_theta=0.0: must be a finite number in (0.0, 1.0]"),
-        ({"learning_starts": 600}, "learning_starts=600: must be in [0, total_timesteps=600)"),
+        ({"learning_starts": 600}, "learning_starts=600: must be in [0, 600) (the budget in whole updates)"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):

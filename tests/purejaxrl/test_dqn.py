@@ -137,7 +137,7 @@ def test_the_loss_is_reported_once_gradient_steps_start_after_learning_starts():
         ({"tau": 0.0}, "tau=0.0: must be a finite number in (0.0, 1.0]"),
         ({"steps_per_update": 300}, "steps_per_update=300: must be a positive multiple of train_frequency=8"),
         ({"target_update_interval": 4}, "target_update_interval=4: must be a positive multiple of train_frequency=8"),
-        ({"learning_starts": 2000}, "learning_starts=2000: must be in [0, total_timesteps=2000)"),
+        ({"learning_starts": 2000}, "learning_starts=2000: must be in [0, 2000) (the budget in whole updates)"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):

@@ -100,7 +100,8 @@ def test_a_diverged_run_counts_in_the_statistics_at_the_worst_return_recorded():
 
 SUMMARY_KEYS = [
     "algo", "env_id", "status", "updates_done", "num_updates", "num_seeds", "grid_points",
-    "env_steps_per_run", "final_return_definition", "results", "diverged", "notes",
+    "env_steps_per_run", "total_timesteps_asked", "total_timesteps_trained",
+    "final_return_definition", "results", "diverged", "notes",
     "compile_time_s", "run_time_s", "checkpoint_time_s", "sync_time_s", "steps_per_second",
     "chunk_updates", "versions", "device", "host",
 ]  # fmt: skip

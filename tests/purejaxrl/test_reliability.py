@@ -415,3 +415,17 @@ def test_a_refused_resume_leaves_no_lock_held(tmp_path):
     with pytest.raises(checkpoints.CheckpointError, match="no complete checkpoint"):
         train(tiny_config(tmp_path), resume=tmp_path)
     outputs.RunFolderLock(tmp_path).acquire().release()
+
+
+@pytest.mark.slow
+def test_a_budget_that_is_not_whole_updates_is_rounded_down_with_a_note(tmp_path, capsys):
+    args = [*TINY, "--compilation-cache", "", "--runs-dir", str(tmp_path), "--eval-episodes", "0"]
+    result = cli.main("ppo", [*args, "--total-timesteps", "2.1e3"])
+    err = capsys.readouterr().err
+    assert (
+        "note: total_timesteps=2,100 is not a whole number of updates of 256 env steps: "
+        "training 2,048 env steps per run (8 updates)"
+    ) in err
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert (summary["total_timesteps_asked"], summary["total_timesteps_trained"]) == (2100, 2048)
+    assert summary["env_steps_per_run"] == 2048

@@ -135,3 +135,27 @@ def test_replacing_a_traced_value_with_a_python_number_does_not_recompile():
     traced(replaced)
     traced(hp._replace(lr=jnp.float32(3e-3)))
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_compiling_shows_the_seconds_elapsed_while_the_main_thread_is_busy(terminal):
+    import io
+    import time
+
+    from purejaxrl.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(100, "ppo CartPole-v1", stream=stream, terminal=terminal)
+    with progress.ticking("compiling 2 runs...", every=0.05):
+        time.sleep(0.3)
+    text = stream.getvalue()
+    if terminal:  # one line, redrawn: "\rcompiling 2 runs... 0 s" several times, then a newline
+        assert text.startswith("compiling 2 runs...") and text.count("\r") >= 3
+        assert text.endswith(" s\n") and text.count("\n") == 1
+    else:  # a log: the line, then a line per tick
+        lines = text.splitlines()
+        assert lines[0] == "compiling 2 runs..." and len(lines) >= 3
+        assert all(
+            line.startswith("compiling 2 runs... ") and line.endswith(" s so far")
+            for line in lines[1:]
+        )

@@ -163,7 +163,7 @@ def test_both_forms_have_twin_critics_and_gradient_steps_start_after_learning_st
         ({"alpha_lr": -1e-3}, "alpha_lr=-0.001: must be a finite number in (0.0, inf]"),
         ({"target_entropy_scale": float("nan")}, "target_entropy_scale=nan: must be a finite number"),
         ({"batch_size": 700}, "batch_size=700: must be <= buffer_size=600"),
-        ({"learning_starts": 600}, "learning_starts=600: must be in [0, total_timesteps=600)"),
+        ({"learning_starts": 600}, "learning_starts=600: must be in [0, 600) (the budget in whole updates)"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, message):

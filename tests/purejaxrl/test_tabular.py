@@ -132,8 +132,8 @@ def test_sarsa_learns_to_walk_to_the_treasure_and_seeds_differ():
         ),
         ({"env_id": "Gridworld-Mze-v0"}, "closest: Gridworld-Maze-v0"),
         (
-            {"total_timesteps": 1500},
-            "total_timesteps=1500: must be a positive multiple of steps_per_update",
+            {"total_timesteps": 999},
+            "total_timesteps=999: must be >= steps_per_update=1000 (one update)",
         ),
     ],
 )
