@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+TRAIN_STAMP := $(VENV)/.installed
 
 .PHONY: install train test test-fast lint format bench notebooks clean
 
@@ -11,14 +12,21 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Reinstall when the package metadata changes; the package itself is installed editable.
+# Training needs the core dependencies only; the tests also need the dev and atari extras.
+$(TRAIN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make: installing purejaxrl and what training needs into $(VENV) (the first time: about 1 GB, a few minutes)"
+	$(BIN)/pip install --progress-bar on -e .
+	touch $(TRAIN_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,atari]"
-	touch $(STAMP)
+	@echo "make: installing purejaxrl with the dev and atari extras into $(VENV) (the first time: about 2 GB, a few minutes)"
+	$(BIN)/pip install --progress-bar on -e ".[dev,atari]"
+	touch $(STAMP) $(TRAIN_STAMP)
 
 install: $(STAMP)
 
 ## PPO on CartPole-v1 over 8 seeds in one compiled call, then the result table.
-train: $(STAMP)
+train: $(TRAIN_STAMP)
 	$(BIN)/python -m purejaxrl.ppo --env-id CartPole-v1 --num-seeds 8
 
 ## The whole suite, slow learning tests and notebooks included (CPU only).
