@@ -20,6 +20,7 @@ import tyro
 import envs
 from purejaxrl import checkpoints, outputs, registry
 from purejaxrl.checkpoints import CheckpointError
+from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options
 from purejaxrl.hparams import hparams
 from purejaxrl.outputs import RunFolderError
@@ -209,9 +210,16 @@ class EvaluateArgs:
     run_dir: tyro.conf.Positional[str]
     """A run folder: <runs-dir>/<env-id>/<algo>/<time>."""
     episodes: int = 10
-    """Episodes per run."""
+    """Episodes per run (with --video: episodes in the video, default 1)."""
     seed: int = 0
     """Seed for the evaluation episodes."""
+    video: str = ""
+    """Write a video of one run's greedy policy to this file (.gif or .mp4) instead of
+    evaluating every run; needs the video extra (pip install 'purejaxrl[video]')."""
+    run: int = 0
+    """With --video: the run to show (grid point RUN // num_seeds, seed RUN % num_seeds)."""
+    fps: int = 30
+    """With --video: frames per second."""
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
@@ -240,10 +248,29 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
 
 def main(argv=None, prog: str = "purejaxrl-evaluate") -> None:
     """`purejaxrl evaluate RUN_DIR`, `purejaxrl-evaluate RUN_DIR`, `python -m purejaxrl.evaluate`."""
-    args = tyro.cli(EvaluateArgs, args=argv, prog=prog)
+    # imported here: purejaxrl.cli imports the runner, which imports this module
+    from purejaxrl.cli import tyro_parse
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = tyro_parse(EvaluateArgs, argv, prog)
+        if args.video:
+            from purejaxrl import video
+
+            episodes = args.episodes if any(a.startswith("--episodes") for a in argv) else 1
+            made = video.record(
+                args.run_dir, args.video, episodes=episodes, seed=args.seed, fps=args.fps,
+                run=args.run,
+            )  # fmt: skip
+            print(
+                f"wrote {made['path']}: run {args.run} of {args.run_dir} (checkpoint after update "
+                f"{made['update']}), {len(made['lengths'])} episode(s) of "
+                f"{', '.join(map(str, made['lengths']))} frames, returns "
+                f"{', '.join(f'{r:.1f}' for r in made['returns'])}"
+            )
+            return
         result = evaluate(args.run_dir, args.episodes, args.seed)
-    except (RunFolderError, CheckpointError) as error:
+    except (ConfigError, CheckpointError) as error:  # RunFolderError is a ConfigError
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(

@@ -1,0 +1,147 @@
+"""Videos of a trained policy: `purejaxrl evaluate RUN --video PATH` (GIF or MP4 by extension).
+
+    purejaxrl evaluate runs/CartPole-v1/ppo/<time> --video cartpole.gif
+    purejaxrl evaluate RUN --video run3.mp4 --run 3 --episodes 2 --fps 50
+
+The run's newest intact checkpoint is loaded (`purejaxrl.evaluate`), one run of the sweep is
+chosen (`--run R`: grid point R // num_seeds, seed R % num_seeds, as in config.json's
+`run_order`), its greedy policy plays `--episodes` episodes in one jitted scan, each from its own
+reset, and every observation is drawn by the env's renderer (`envs.render`). The file is
+written by imageio (the `video` extra: `pip install 'purejaxrl[video]'`), atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from envs import render
+from purejaxrl.devices import compiler_options
+from purejaxrl.evaluate import _restore, check_not_diverged, load_run
+from purejaxrl.outputs import RunFolderError
+
+FORMATS = (".gif", ".mp4")
+VIDEO_MISSING = "--video needs the video extra: pip install 'purejaxrl[video]'"
+
+
+def play(act, exported_run, spec: envs.EnvSpec, key, episodes: int):
+    """(observations, returns) of `episodes` greedy episodes of one run.
+
+    Args:
+        act: `act(exported_run, obs (1, ...), key) -> actions (1, ...)`.
+        exported_run: one run's policy (`learner.export`, no run axis).
+
+    Returns:
+        a list of `episodes` arrays (T_i, *obs), each from the reset to the last observation
+        an action was taken in (T_i <= the episode limit, or 1000 without one), and (episodes,)
+        their returns.
+    """
+    env = envs.make_batched(spec, 1)
+    max_steps = spec.episode_limit or 1000
+
+    def one_episode(key):
+        reset_key, key = jax.random.split(key)
+        obs, state = env.reset(reset_key)
+
+        def step(carry, key):
+            obs, state, ended, ret = carry
+            act_key, env_key = jax.random.split(key)
+            action = act(exported_run, obs, act_key)
+            next_obs, state, reward, _, _, info = env.step(env_key, state, action)
+            ret = ret + jnp.where(ended, 0.0, reward[0])
+            shown = (obs[0], ~ended)  # this step's observation, and whether it is in the episode
+            return (next_obs, state, ended | info["returned_episode"][0], ret), shown
+
+        init = (obs, state, jnp.array(False), jnp.array(0.0))
+        (_, _, _, ret), (observations, inside) = jax.lax.scan(
+            step, init, jax.random.split(key, max_steps)
+        )
+        return observations, inside, ret
+
+    run = jax.jit(jax.vmap(one_episode), compiler_options=compiler_options())
+    observations, inside, returns = jax.device_get(run(jax.random.split(key, episodes)))
+    return [o[m] for o, m in zip(observations, inside, strict=True)], np.asarray(returns)
+
+
+def record(
+    run_dir: str | Path,
+    path: str | Path,
+    *,
+    episodes: int = 1,
+    seed: int = 0,
+    fps: int = 30,
+    run: int = 0,
+) -> dict:
+    """Writes a video of run `run`'s greedy policy to `path` (.gif or .mp4).
+
+    Returns:
+        {"path", "update" (the checkpoint's), "frames", "lengths" and "returns" per episode}.
+
+    Raises:
+        RunFolderError: a bad folder, run index, file type, an env without a renderer (or not
+            vmappable: Atari), or no imageio; all before anything is computed or written.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise RunFolderError(f"--video {path}: the file must end in {' or '.join(FORMATS)}")
+    for name, value, low in (("episodes", episodes, 1), ("fps", fps, 1)):
+        if value < low:
+            raise RunFolderError(f"{name}={value}: must be >= {low}")
+    try:
+        import imageio.v3  # noqa: F401
+    except ImportError:
+        raise RunFolderError(VIDEO_MISSING) from None
+    algorithm, config, record_ = load_run(run_dir)
+    check_not_diverged(run_dir)
+    num_runs = record_["num_seeds"] * len(record_["grid_labels"])
+    if not 0 <= run < num_runs:
+        raise RunFolderError(f"run={run}: must be in [0, {num_runs}) (the runs of {run_dir})")
+    spec = config.env_spec()
+    if not spec.vmappable:
+        raise RunFolderError(
+            f"{run_dir}: videos of {config.env_id}, stepped on the host by envpool, are not "
+            "supported yet"
+        )
+    try:
+        frame = render.renderer(spec)
+    except render.NoRendererError as error:
+        raise RunFolderError(str(error)) from None
+    exported, update = _restore(run_dir, algorithm, config, record_, spec)
+    one = jax.tree.map(lambda x: x[run], exported)
+    act = algorithm.make_policy(config, spec)
+    observations, returns = play(act, one, spec, jax.random.key(seed), episodes)
+    frames = np.stack([frame(obs) for episode in observations for obs in episode])
+    write_video(path, frames, fps)
+    return {
+        "path": path,
+        "update": update,
+        "frames": len(frames),
+        "lengths": [len(o) for o in observations],
+        "returns": returns.tolist(),
+    }
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
+    """Writes (T, H, W, 3) uint8 frames as a GIF or an MP4 (H.264), via a temporary file."""
+    import imageio.v3 as iio
+
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        if suffix == ".gif":
+            iio.imwrite(tmp, frames, extension=".gif", duration=1000 / fps, loop=0)
+        else:
+            iio.imwrite(tmp, frames, extension=".mp4", fps=fps)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
