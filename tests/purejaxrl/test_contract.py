@@ -28,9 +28,10 @@ UNTRAINED_LEAVES = {"reinforce", "a2c"}
 mean baseline never trains the value head's zero biases)."""
 
 
-QUIET = {"progress": False, "compilation_cache": ""}
-"""No progress display, and the test session's compilation cache (tests/conftest.py) rather
-than the user's."""
+QUIET = {"progress": False, "compilation_cache": "", "eval_episodes": 0}
+"""No progress display, the test session's compilation cache (tests/conftest.py) rather than the
+user's, and no greedy evaluation at the end of a run (one more compilation per run; the contract
+evaluates each row's folder with `evaluate` instead, and test_outputs.py checks the recorded one)."""
 
 
 def tiny(name: str, **overrides):
