@@ -95,7 +95,7 @@ def test_progress_in_a_log_is_plain_lines_with_the_compile_time(tmp_path):
     proc = cli("purejaxrl.ppo", *args, "--no-tensorboard", cwd=tmp_path)  # stderr is a pipe
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert "compiling 1 run(s)" in lines[0] and "compiled in" in lines[1]
+    assert "compiling 1 run, chunks of" in lines[0] and "compiled in" in lines[1]
     assert "\r" not in proc.stderr
     assert lines[-1].startswith("ppo CartPole-v1: 100.0% 2,048/2,048 steps")
     assert 3 <= len(lines) <= 2 + 11  # about every 10%
