@@ -6,7 +6,6 @@ python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16 
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options
 from purejaxrl.hparams import hparams
 from purejaxrl.outputs import RunFolderError
-from purejaxrl.stats import bootstrap_ci, iqm
 
 
 def load_run(run_dir: str | Path) -> tuple[registry.Algorithm, Any, dict]:
@@ -71,11 +69,7 @@ def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
 
 def check_not_diverged(run_dir: str | Path) -> dict:
     """summary.json of the run; raises `RunFolderError` if any of its runs diverged."""
-    path = Path(run_dir) / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    summary = outputs.read_summary(Path(run_dir)) or {}
     lost = summary.get("diverged") or []
     if lost:
         first = lost[0]
@@ -162,14 +156,10 @@ def greedy_summary(
     rows = []
     for label, per_seed, lost, row in zip(labels, per_run, diverged, results, strict=True):
         worst = row["diverged_scored_at"]
-        scored = np.where(lost, np.nan if worst is None else worst, per_seed)
-        finite = scored[np.isfinite(scored)]
         rows.append(
             {
                 "grid_point": label,
-                "greedy_return_mean": float(finite.mean()) if finite.size else None,
-                "greedy_return_ci95": bootstrap_ci(finite),
-                "greedy_return_iqm": float(iqm(finite)) if finite.size else None,
+                **outputs.seed_statistics("greedy_return", per_seed, lost, worst),
                 "greedy_return_per_seed": [
                     None if gone else float(x) for x, gone in zip(per_seed, lost, strict=True)
                 ],

@@ -159,6 +159,25 @@ def worst_return(metrics: dict[str, np.ndarray]) -> float | None:
     return float(finite.min()) if finite.size else None
 
 
+def seed_statistics(
+    name: str, per_seed: np.ndarray, diverged: np.ndarray, worst: float | None
+) -> dict[str, Any]:
+    """`<name>_mean`, `_ci95`, `_iqm` and `_iqm_ci95` over the seeds of one grid point, the
+    diverged seeds scored at `worst` (`DIVERGED_RULE`) and seeds without a score (NaN) left out.
+
+    Args:
+        per_seed: (seed,) scores; diverged: (seed,) bool.
+    """
+    scored = np.where(diverged, np.nan if worst is None else worst, per_seed)
+    finite = scored[np.isfinite(scored)]
+    return {
+        f"{name}_mean": float(finite.mean()) if finite.size else None,
+        f"{name}_ci95": bootstrap_ci(finite),
+        f"{name}_iqm": float(iqm(finite)) if finite.size else None,
+        f"{name}_iqm_ci95": bootstrap_ci(finite, statistic=iqm),
+    }
+
+
 def summarize(
     metrics: dict[str, np.ndarray], grid_labels: list[str], diverged: np.ndarray | None = None
 ) -> list[dict]:
@@ -179,17 +198,12 @@ def summarize(
         diverged = np.zeros(finals.shape, bool)
     finals = np.where(diverged, np.nan, finals)
     worst = worst_return(metrics) if diverged.any() else None
-    scored = np.where(diverged, np.nan if worst is None else worst, finals)
     rows = []
-    for label, per_seed, counted, lost in zip(grid_labels, finals, scored, diverged, strict=True):
-        finite = counted[np.isfinite(counted)]
+    for label, per_seed, lost in zip(grid_labels, finals, diverged, strict=True):
         rows.append(
             {
                 "grid_point": label,
-                "final_return_mean": float(finite.mean()) if finite.size else None,
-                "final_return_ci95": bootstrap_ci(finite),
-                "final_return_iqm": float(iqm(finite)) if finite.size else None,
-                "final_return_iqm_ci95": bootstrap_ci(finite, statistic=iqm),
+                **seed_statistics("final_return", per_seed, lost, worst),
                 "final_return_per_seed": [
                     None if not np.isfinite(x) else float(x) for x in per_seed
                 ],

@@ -120,10 +120,16 @@ def steps_since_episode_start(done_t: jax.Array) -> jax.Array:
     Returns:
         int32, shape (T, ...).
     """
+    t, start_time = episode_start_times(done_t)
+    return (t - start_time).astype(jnp.int32)
+
+
+def episode_start_times(done_t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(t, s_t): each step's index and the index of the first step of its episode, both of
+    shape (T, 1, ...) broadcastable against `done_t` (T, ...); the rollout starts an episode."""
     t = jnp.arange(done_t.shape[0]).reshape((-1,) + (1,) * (done_t.ndim - 1))
     starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
-    start_time = jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
-    return (t - start_time).astype(jnp.int32)
+    return t, jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
 
 
 def complete_episode_mask(done_t: jax.Array) -> jax.Array:
@@ -154,9 +160,7 @@ def episodes_started_before(done_t: jax.Array, start_window: int) -> jax.Array:
     Returns:
         bool, shape (T, ...).
     """
-    t = jnp.arange(done_t.shape[0]).reshape((-1,) + (1,) * (done_t.ndim - 1))
-    starts = jnp.concatenate([jnp.ones_like(done_t[:1]), done_t[:-1]]).astype(bool)
-    start_time = jax.lax.cummax(jnp.where(starts, t, 0), axis=0)
+    _, start_time = episode_start_times(done_t)
     return start_time < start_window
 
 
