@@ -603,7 +603,11 @@ def _compiling(sweep: Sweep, progress: Progress | None):
 def _initialise(sweep: Sweep) -> tuple[Any, float, float]:
     """(every run's initial state, seconds compiling, seconds initialising): `learner.init`."""
     tick = time.perf_counter()
-    init = jax.jit(lambda k, h: sweep.over_runs(sweep.learner.init)(jax.random.wrap_key_data(k), h))
+    init = jax.jit(
+        lambda k, h: strongly_typed(
+            sweep.over_runs(sweep.learner.init)(jax.random.wrap_key_data(k), h)
+        )
+    )
     init = init.lower(sweep.keys, sweep.hparams).compile(compiler_options())
     compile_time = time.perf_counter() - tick
     tick = time.perf_counter()
@@ -612,6 +616,17 @@ def _initialise(sweep: Sweep) -> tuple[Any, float, float]:
         state = jax.device_put(state, sweep.sharding)
     jax.block_until_ready(state)
     return state, compile_time, time.perf_counter() - tick
+
+
+def strongly_typed(state):
+    """`state` with every weakly typed leaf made strong (same dtype and values).
+
+    An env may start a counter from a Python number (gymnax's `time = 0` is a weak `~int32`);
+    a checkpoint restores it as a plain int32. The chunk program is compiled for the state's
+    types, so without this a resumed run would compile (and run) another program than the one
+    an uninterrupted run uses, and miss the compilation cache.
+    """
+    return jax.tree.map(lambda x: x.astype(x.dtype), state)
 
 
 def _resume(ctx: RunContext) -> None:

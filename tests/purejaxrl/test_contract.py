@@ -74,7 +74,9 @@ def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for
     ragged), checked four ways: seeds differ; grid point 1, seed 1 equals `make_train` run alone
     with its hyperparameters and key (one whole scan, not vmapped: other programs, so the last
     bits may differ); the same sweep stopped after its first chunk and resumed in-process gives
-    every metric and parameter bit for bit; the run folder evaluates."""
+    every metric and parameter bit for bit, the restored state typed exactly as a fresh one (weak
+    types included), so that it runs the uninterrupted run's chunk program; the run folder
+    evaluates."""
     from purejaxrl.evaluate import evaluate
 
     row = registry.get(name)
@@ -122,7 +124,21 @@ def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for
         stopped = runner.run(stopped_config, row.make_learner, name, grid)
     assert stopped.summary["status"] == "interrupted"
     assert stopped.metrics["episode_return"].shape[-1] == chunk
-    resumed = runner.run(stopped_config, row.make_learner, name, grid, resume=stopped.run_dir)
+    restored_types = []
+
+    def restore_and_record_types(run_dir, state, *rest):
+        restored = real_restore(run_dir, state, *rest)
+        restored_types.append(
+            (jax.tree.map(jax.typeof, state), jax.tree.map(jax.typeof, restored[0]))
+        )
+        return restored
+
+    real_restore = runner._restore
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "_restore", restore_and_record_types)
+        resumed = runner.run(stopped_config, row.make_learner, name, grid, resume=stopped.run_dir)
+    [(fresh_types, restored_types)] = restored_types
+    assert restored_types == fresh_types, "the resumed run compiles another chunk program"
     assert resumed.summary["status"] == "complete"
     for key, value in whole.metrics.items():
         np.testing.assert_array_equal(resumed.metrics[key], value, err_msg=key)
