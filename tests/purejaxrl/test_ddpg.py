@@ -46,11 +46,12 @@ def test_normalised_actions_map_onto_the_box_and_never_leave_it():
     assert np.all(mapped >= space.low) and np.all(mapped <= space.high)
 
 
-@pytest.mark.parametrize("env_id", ["Pendulum-v1", "MountainCarContinuous-v0"])
 @pytest.mark.parametrize("noise", ["gaussian", "ou"])
-def test_every_action_given_to_the_env_is_inside_the_action_space(env_id, noise):
+def test_every_action_given_to_the_env_is_inside_the_action_space(noise):
     """Over random networks and exploration noise up to 5x the action range, every stored action
-    is a normalised action in [-1, 1], which `to_env_action` maps into the env's bounds."""
+    is a normalised action in [-1, 1], which `to_env_action` maps into the env's bounds (on
+    Pendulum, [-2, 2]; the map itself, for any box, is the test above)."""
+    env_id = "Pendulum-v1"
     space = envs.make_batched(env_id, 1).action_space
     config = DDPGConfig(
         env_id=env_id, noise=noise, total_timesteps=400, steps_per_update=200, learning_starts=100,
