@@ -20,8 +20,7 @@ import common
 import jax
 import numpy as np
 
-import envs
-from purejaxrl import dqn, ppo
+from purejaxrl import dqn, envs, ppo
 from purejaxrl.hparams import hparams
 
 ENV_ID = "Pong-v5"

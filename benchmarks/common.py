@@ -135,7 +135,7 @@ def env_steps_per_second(env_id: str, num_envs: int, steps: int, repeats: int) -
     of `repeats`)."""
     import jax
 
-    import envs
+    from purejaxrl import envs
 
     env = envs.make_batched(env_id, num_envs)
     space = env.action_space

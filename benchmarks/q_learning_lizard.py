@@ -14,8 +14,7 @@ from __future__ import annotations
 import common
 import numpy as np
 
-import envs
-from purejaxrl import runner
+from purejaxrl import envs, runner
 from purejaxrl.q_learning import QLearningConfig, make_learner
 from purejaxrl.value_iteration import value_iteration
 

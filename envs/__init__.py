@@ -41,10 +41,10 @@ assert sorted(__all__) == sorted(_MODULE_OF)
 
 def __getattr__(name: str):
     if name in _HOMES or name in ("probes",):
-        return importlib.import_module(f"envs.{name}")
+        return importlib.import_module(f".{name}", __name__)
     if name not in _MODULE_OF:
-        raise AttributeError(f"module 'envs' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"envs.{_MODULE_OF[name]}"), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
     globals()[name] = value
     return value
 
@@ -54,9 +54,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from envs.atari import AtariEnv, AtariExtraMissingError
-    from envs.gridworld import Gridworld
-    from envs.registry import (
+    from .atari import AtariEnv, AtariExtraMissingError
+    from .gridworld import Gridworld
+    from .registry import (
         BatchedEnv,
         EnvOptionError,
         EnvSpec,
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
         spec,
         suite,
     )
-    from envs.wrappers import (
+    from .wrappers import (
         ClipAction,
         EpisodeStatistics,
         FlattenObservation,

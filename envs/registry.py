@@ -21,11 +21,11 @@ import gymnax
 import jax
 from gymnax.environments import spaces
 
-from envs import atari
-from envs.atari import EnvOptionError
-from envs.gridworld import Gridworld, gridworld_ids
-from envs.probes import PROBES, Probe
-from envs.wrappers import (
+from . import atari
+from .atari import EnvOptionError
+from .gridworld import Gridworld, gridworld_ids
+from .probes import PROBES, Probe
+from .wrappers import (
     ClipAction,
     EpisodeStatistics,
     FlattenObservation,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from envs.registry import EnvSpec, make, suite
+from .registry import EnvSpec, make, suite
 
 
 class NoRendererError(ValueError):

@@ -16,7 +16,7 @@ from flax import struct
 from gymnax.wrappers.purerl import FlattenObservationWrapper, GymnaxWrapper
 
 if TYPE_CHECKING:
-    from envs.registry import BatchedEnv
+    from .registry import BatchedEnv
 
 FlattenObservation = FlattenObservationWrapper
 """Flattens observations (and `info["final_observation"]`) to 1-D: gymnax's own wrapper."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-import envs
+from purejaxrl import envs
 
 
 class ConfigError(ValueError):

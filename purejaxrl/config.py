@@ -23,7 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import (
     ConfigError,
     require,

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import require, require_finite_in, require_torso
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
 from purejaxrl.hparams import hparams_type, traced
@@ -186,7 +186,7 @@ def rewards_clipped(spec: envs.EnvSpec) -> bool:
     """Whether the env clips its training rewards to [-1, 1] (Atari's default, `reward_clip`)."""
     if spec.suite != "atari":
         return False
-    from envs.atari import TRAINING_DEFAULTS
+    from purejaxrl.envs.atari import TRAINING_DEFAULTS
 
     return bool({**TRAINING_DEFAULTS, **dict(spec.options)}["reward_clip"])
 

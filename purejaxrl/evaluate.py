@@ -16,8 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-import envs
-from purejaxrl import checkpoints, outputs, registry
+from purejaxrl import checkpoints, envs, outputs, registry
 from purejaxrl.checkpoints import CheckpointError
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import require
 from purejaxrl.config import BaseConfig
 from purejaxrl.hparams import HParams

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import (
     require,
     require_box_observations,

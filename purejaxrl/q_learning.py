@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import require, require_finite_in
 from purejaxrl.config import BaseConfig
 from purejaxrl.exploration import epsilon_greedy, linear_epsilon
@@ -226,7 +226,7 @@ def values_figure(env, q: np.ndarray, q_star: np.ndarray, title: str, fig=None):
     """
     from matplotlib.figure import Figure
 
-    from envs.gridworld import ARROWS
+    from purejaxrl.envs.gridworld import ARROWS
 
     h, w = env.grid.shape
     if fig is None:

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-import envs
+from purejaxrl import envs
 from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.config import BaseConfig
 from purejaxrl.hparams import hparams_type, traced

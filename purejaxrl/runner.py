@@ -51,8 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
-from purejaxrl import checkpoints, distributed, outputs
+from purejaxrl import checkpoints, distributed, envs, outputs
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options, run_sharding, warn_if_cpu_not_split
 from purejaxrl.evaluate import record_greedy_evaluation

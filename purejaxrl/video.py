@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
-from envs import render
+from purejaxrl import envs
 from purejaxrl.devices import compiler_options
+from purejaxrl.envs import render
 from purejaxrl.evaluate import _restore, check_not_diverged, load_run
 from purejaxrl.outputs import RunFolderError
 

@@ -10,8 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-import envs
-from envs import atari
+from purejaxrl import envs
+from purejaxrl.envs import atari
 
 needs_envpool = pytest.mark.skipif(
     importlib.util.find_spec("envpool") is None,

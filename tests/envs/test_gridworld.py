@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.gridworld import MAPS, MOVES, Gridworld, MapError, parse_map
+from purejaxrl import envs
+from purejaxrl.envs.gridworld import MAPS, MOVES, Gridworld, MapError, parse_map
 
 
 def reference_step(grid, cell, executed):

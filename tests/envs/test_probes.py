@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.probes import PROBES
+from purejaxrl import envs
+from purejaxrl.envs.probes import PROBES
 
 
 def rollout(env_id, actions, steps=2, n=64):

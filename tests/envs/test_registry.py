@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gymnax.environments import spaces
 
-import envs
-from envs import atari, registry
+from purejaxrl import envs
+from purejaxrl.envs import atari, registry
 
 needs_envpool = pytest.mark.skipif(
     importlib.util.find_spec("envpool") is None, reason="Atari needs the atari extra"
@@ -84,12 +84,13 @@ def test_atari_spec_reads_envpool_without_starting_a_pool(monkeypatch):
 
 
 def test_importing_envs_starts_no_jax_backend():
-    """A program can still split the CPU after `import envs` (gymnax is loaded on first use)."""
+    """A program can still split the CPU after `from purejaxrl import envs` (gymnax is loaded on
+    first use)."""
     import subprocess
     import sys
 
     code = (
-        "import envs, purejaxrl, purejaxrl.ppo, purejaxrl.dqn, purejaxrl.ddpg, purejaxrl.a2c, "
+        "import purejaxrl.envs, purejaxrl.ppo, purejaxrl.dqn, purejaxrl.ddpg, purejaxrl.a2c, "
         "purejaxrl.reinforce, purejaxrl.q_learning, purejaxrl.sac, purejaxrl.pqn, purejaxrl.cli, "
         "purejaxrl.runner, purejaxrl.registry, purejaxrl.__main__, "
         "purejaxrl.evaluate\n"

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd
+from purejaxrl import envs
+from purejaxrl.envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd
 
 
 def test_unknown_env_id_lists_the_closest_ids():

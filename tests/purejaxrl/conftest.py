@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import envs
+from purejaxrl import envs
 from purejaxrl.config import hparams
 from purejaxrl.networks import make_actor_critic
 

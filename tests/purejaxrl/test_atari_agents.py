@@ -95,7 +95,7 @@ def test_algorithms_without_atari_support_refuse_it():
 
 
 def test_checking_an_atari_config_starts_no_envpool_pool(monkeypatch):
-    from envs import atari
+    from purejaxrl.envs import atari
 
     pools = []
     init = atari.AtariEnv.__init__

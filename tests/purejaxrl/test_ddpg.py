@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from gymnax.environments import spaces
 
-import envs
-from purejaxrl import registry, runner
+from purejaxrl import envs, registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.ddpg import (
     DDPGConfig,

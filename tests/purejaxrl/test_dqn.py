@@ -8,8 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from purejaxrl import registry, runner
+from purejaxrl import envs, registry, runner
 from purejaxrl.config import ConfigError, hparams
 from purejaxrl.dqn import (
     DQNConfig,

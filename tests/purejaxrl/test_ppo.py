@@ -74,7 +74,7 @@ def test_kl_beta_adapts_to_the_kl_of_the_updated_policy_over_the_whole_batch():
     """Schulman et al. 2017, section 4: after the epochs, d = E[KL(pi_old || pi_new)] over the
     update's batch with the new parameters; beta halves if d < d_targ / 1.5, doubles if
     d > 1.5 d_targ. The test replays each update's rollout and computes d itself."""
-    import envs
+    from purejaxrl import envs
     from purejaxrl.networks import make_actor_critic
     from purejaxrl.rollout import collect
 

@@ -113,7 +113,7 @@ needs_envpool = pytest.mark.skipif(
 def atari_stream(env_id, num_envs, steps, seed, **options):
     """(transitions, valid) of `steps` random-action steps of the envpool adapter, as DQN adds
     them: leaves (steps, num_envs, ...), dummy reset steps included and flagged invalid."""
-    import envs
+    from purejaxrl import envs
 
     env = envs.make_batched(env_id, num_envs, seed=seed, **options)
     rng = np.random.default_rng(seed)

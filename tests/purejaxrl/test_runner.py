@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from envs import registry
 from purejaxrl import cli, dqn, ppo, runner
 from purejaxrl.config import TracedFieldError, hparams, hparams_type, static_view
+from purejaxrl.envs import registry
 from purejaxrl.learner import learner_inputs
 
 TINY_PPO = ppo.PPOConfig(

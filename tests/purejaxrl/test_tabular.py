@@ -5,10 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.gridworld import MAPS
-from purejaxrl import runner
+from purejaxrl import envs, runner
 from purejaxrl.config import ConfigError
+from purejaxrl.envs.gridworld import MAPS
 from purejaxrl.q_learning import (
     QLearningConfig,
     make_learner,

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import envs
-from envs import render
-from purejaxrl import evaluate, outputs, registry, runner, video
+from purejaxrl import envs, evaluate, outputs, registry, runner, video
+from purejaxrl.envs import render
 from purejaxrl.grid import Grid
 from purejaxrl.ppo import PPOConfig
 
