@@ -71,10 +71,20 @@ def registered_ids() -> list[str]:
     )
 
 
+def _envpool_game(env_id: str) -> bool:
+    """Whether envpool serves `env_id` (it is installed and lists it); imports envpool only for
+    ids ending in `-v5`."""
+    return atari.looks_like_atari(env_id) and env_id in atari.atari_ids()
+
+
 def is_atari(env_id: str) -> bool:
-    """Whether `env_id` is an Atari game served by envpool (true for `Pong-v5` even without envpool)."""
-    return env_id in atari.atari_ids() or (
-        atari.looks_like_atari(env_id) and env_id not in gymnax.registered_envs
+    """Whether `env_id` is an Atari game served by envpool (true for `Pong-v5` even without envpool).
+
+    Every envpool Atari id ends in `-v5` (`atari.looks_like_atari`; a test checks it), so any other
+    id is answered without importing envpool, which takes 0.6 s.
+    """
+    return atari.looks_like_atari(env_id) and (
+        env_id in atari.atari_ids() or env_id not in gymnax.registered_envs
     )
 
 
@@ -94,11 +104,12 @@ def check_env_id(env_id: str) -> None:
         AtariExtraMissingError: an Atari id (`*-v5`) while envpool is not installed.
         UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
     """
-    ids = registered_ids()
-    if env_id in ids:
+    jax_ids = (gymnax.registered_envs, PROBES, gridworld_ids())
+    if any(env_id in ids for ids in jax_ids) or _envpool_game(env_id):
         return
     if atari.looks_like_atari(env_id) and not atari.atari_ids():
         raise atari.AtariExtraMissingError(f"env id {env_id!r}: {atari.INSTALL_HINT}")
+    ids = registered_ids()
     close = difflib.get_close_matches(env_id, ids, n=5, cutoff=0.4)
     hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
     raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {hint}")
@@ -114,7 +125,7 @@ def _construct(env_id: str, kwargs: dict):
         kind, continuous = PROBES[env_id]
         env = Probe(kind, continuous, **kwargs)
         return env, env.default_params
-    if env_id in atari.atari_ids():
+    if _envpool_game(env_id):
         return atari.AtariEnv(env_id, **kwargs), None
     return gymnax.make(env_id, **kwargs)
 
@@ -141,7 +152,7 @@ def make(env_id: str, **kwargs):
         UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
     """
     check_env_id(env_id)
-    if env_id in atari.atari_ids():
+    if _envpool_game(env_id):
         return _construct(env_id, kwargs)
     try:
         return _stateless(env_id, tuple(sorted(kwargs.items())))

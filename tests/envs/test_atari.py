@@ -298,3 +298,24 @@ def test_cli_refuses_a_bad_option_with_one_line_and_exit_2(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "Atari option noop_max=-5: must be a whole number >= 1" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+@needs_envpool
+def test_every_envpool_atari_id_ends_in_v5_so_other_ids_never_import_envpool():
+    """`envs.is_atari` answers ids without the `-v5` ending without importing envpool (0.6 s of
+    start-up); that is right only while envpool names every Atari game so."""
+    import subprocess
+
+    ids = atari.atari_ids()
+    assert len(ids) > 50 and all(atari.looks_like_atari(env_id) for env_id in ids)
+    code = (
+        "import sys\n"
+        "from purejaxrl import envs\n"
+        "from purejaxrl.ppo import PPOConfig\n"
+        "assert envs.suite('CartPole-v1') == 'gymnax' and envs.suite('Breakout-MinAtar') == 'gymnax'\n"
+        "PPOConfig.for_env('CartPole-v1').validate()\n"
+        "print('envpool' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
