@@ -6,6 +6,7 @@ python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,11 @@ def load_exported(run_dir: str | Path):
 def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
     """(policies, update): the newest intact checkpoint's learner state, checked against this
     algorithm's, then exported; and its update. A damaged newer checkpoint is named on stderr."""
-    learner = algorithm.make_learner(config, spec)
     num_runs = record["num_seeds"] * len(record["grid_labels"])
+    spec = config.env_spec() if spec is None else spec
+    if not spec.vmappable:  # a host env is built for the runs vmapped over it (`EnvSpec.runs`)
+        spec = dataclasses.replace(spec, runs=num_runs)
+    learner = algorithm.make_learner(config, spec)
     hp = hparams(config)
     keys = jax.random.split(jax.random.key(0), num_runs)
     state = jax.eval_shape(jax.vmap(learner.init, in_axes=(0, None)), keys, hp)
@@ -118,6 +122,59 @@ def greedy_returns(
     num_runs = jax.tree.leaves(exported)[0].shape[0]
     keys = jax.random.split(key, num_runs)
     return jax.jit(jax.vmap(one_run), compiler_options=compiler_options())(exported, keys)
+
+
+def greedy_returns_on_host(
+    act, exported, spec: envs.EnvSpec, num_episodes: int, key: jax.Array
+) -> jax.Array:
+    """`greedy_returns` for an env stepped on the host (Atari through envpool), which cannot be
+    vmapped over runs of different parameters: the runs play one after another on one pool of
+    `num_episodes` games, each run from a reset of every game, until each game has ended once
+    (or the episode limit, after which envpool truncates it). A return is the whole game's
+    unclipped score. The pool's games draw their no-op starts from envpool's own seed (the
+    run's `--seed`), not from `key`.
+
+    Returns:
+        shape (R, num_episodes).
+    """
+    env = envs.make_batched(spec, num_episodes)
+    limit = spec.episode_limit + 1
+
+    def one_run(exported_run, key):
+        obs, state = env.reset(key)
+        empty = jnp.zeros(num_episodes)
+        # (steps taken, key, obs, env state, each game's first return, whether it has ended)
+        init = (jnp.int32(0), key, obs, state, empty, jnp.zeros(num_episodes, bool))
+
+        def going(carry):
+            steps, _, _, _, _, finished = carry
+            return (steps < limit) & ~finished.all()
+
+        def step(carry):
+            steps, key, obs, state, returns, finished = carry
+            key, act_key, env_key = jax.random.split(key, 3)
+            action = act(exported_run, obs, act_key)
+            obs, state, _, _, _, info = env.step(env_key, state, action)
+            first_end = info["returned_episode"] & ~finished
+            returns = jnp.where(first_end, info["episode_return"], returns)
+            return steps + 1, key, obs, state, returns, finished | info["returned_episode"]
+
+        return jax.lax.while_loop(going, step, init)[4]
+
+    run = jax.jit(one_run, compiler_options=compiler_options())
+    num_runs = jax.tree.leaves(exported)[0].shape[0]
+    keys = jax.random.split(key, num_runs)
+    returns = []
+    for r in range(num_runs):
+        returns.append(run(jax.tree.map(lambda x, r=r: x[r], exported), keys[r]))
+    return jnp.stack(returns)
+
+
+def play_greedy(act, exported, spec: envs.EnvSpec, num_episodes: int, key: jax.Array):
+    """(R, num_episodes) greedy returns: `greedy_returns` for JAX envs (all runs in one vmapped
+    program), `greedy_returns_on_host` for Atari."""
+    play = greedy_returns if spec.vmappable else greedy_returns_on_host
+    return play(act, exported, spec, num_episodes, key)
 
 
 GREEDY_DEFINITION = (
@@ -218,15 +275,9 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     algorithm, config, record = load_run(run_dir)
     check_not_diverged(run_dir)
     spec = config.env_spec()
-    if not spec.vmappable:
-        raise RunFolderError(
-            f"{run_dir}: evaluating checkpoints of {config.env_id}, whose env cannot be vmapped "
-            "(Atari through envpool), is not supported yet; the run's metrics.npz holds its "
-            "training game scores"
-        )
     exported, update = _restore(run_dir, algorithm, config, record, spec)
     act = algorithm.make_policy(config, spec)
-    returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
+    returns = play_greedy(act, exported, spec, episodes, jax.random.key(seed))
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
     return {
         "returns": returns,

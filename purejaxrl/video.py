@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import jax
@@ -69,6 +70,41 @@ def play(act, exported_run, spec: envs.EnvSpec, key, episodes: int):
     return [o[m] for o, m in zip(observations, inside, strict=True)], np.asarray(returns)
 
 
+def play_on_host(act, exported_run, spec: envs.EnvSpec, key, episodes: int):
+    """`play` for an env stepped on the host (Atari through envpool): one jitted step per call,
+    stopping at each game's end, and only the newest frame of each observation kept (a game can
+    last `spec.episode_limit` = 27,000 steps, whose whole stacked observations would take GBs).
+
+    Returns:
+        a list of `episodes` arrays (T_i, 1, 84, 84), and (episodes,) their returns: each
+        game's unclipped score.
+    """
+    env = envs.make_batched(spec, 1)
+    reset = jax.jit(env.reset)
+
+    @jax.jit
+    def step(exported_run, obs, state, key):
+        act_key, env_key = jax.random.split(key)
+        action = act(exported_run, obs, act_key)
+        obs, state, _, _, _, info = env.step(env_key, state, action)
+        return obs, state, info["returned_episode"][0], info["episode_return"][0]
+
+    observations, returns = [], []
+    for episode_key in jax.random.split(key, episodes):
+        reset_key, step_key = jax.random.split(episode_key)
+        obs, state = reset(reset_key)
+        shown = []
+        for t in range(spec.episode_limit):
+            shown.append(np.asarray(obs[0, -1:]))
+            t_key = jax.random.fold_in(step_key, t)
+            obs, state, ended, score = step(exported_run, obs, state, t_key)
+            if ended:
+                break
+        observations.append(np.stack(shown))
+        returns.append(float(score))
+    return observations, np.asarray(returns)
+
+
 def record(
     run_dir: str | Path,
     path: str | Path,
@@ -84,8 +120,8 @@ def record(
         {"path", "update" (the checkpoint's), "frames", "lengths" and "returns" per episode}.
 
     Raises:
-        RunFolderError: a bad folder, run index, file type, an env without a renderer (or not
-            vmappable: Atari), or no imageio; all before anything is computed or written.
+        RunFolderError: a bad folder, run index, file type, an env without a renderer, or no
+            imageio; all before anything is computed or written.
     """
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
@@ -103,11 +139,6 @@ def record(
     if not 0 <= run < num_runs:
         raise RunFolderError(f"run={run}: must be in [0, {num_runs}) (the runs of {run_dir})")
     spec = config.env_spec()
-    if not spec.vmappable:
-        raise RunFolderError(
-            f"{run_dir}: videos of {config.env_id}, stepped on the host by envpool, are not "
-            "supported yet"
-        )
     try:
         frame = render.renderer(spec)
     except render.NoRendererError as error:
@@ -115,7 +146,8 @@ def record(
     exported, update = _restore(run_dir, algorithm, config, record_, spec)
     one = jax.tree.map(lambda x: x[run], exported)
     act = algorithm.make_policy(config, spec)
-    observations, returns = play(act, one, spec, jax.random.key(seed), episodes)
+    play_episodes = play if spec.vmappable else play_on_host
+    observations, returns = play_episodes(act, one, spec, jax.random.key(seed), episodes)
     frames = np.stack([frame(obs) for episode in observations for obs in episode])
     write_video(path, frames, fps)
     return {
@@ -127,8 +159,20 @@ def record(
     }
 
 
+MP4_BLOCK = 16
+"""H.264 codes 16 x 16 macroblocks; imageio-ffmpeg would resize other frame sizes (blurring them)."""
+
+
+def pad_to_blocks(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) frames padded with black at the bottom and right to multiples of `MP4_BLOCK`."""
+    height, width = frames.shape[1:3]
+    pad_h, pad_w = -height % MP4_BLOCK, -width % MP4_BLOCK
+    return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0))) if pad_h or pad_w else frames
+
+
 def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Writes (T, H, W, 3) uint8 frames as a GIF or an MP4 (H.264), via a temporary file."""
+    """Writes (T, H, W, 3) uint8 frames as a GIF or an MP4 (H.264; padded by `pad_to_blocks`),
+    via a temporary file."""
     import imageio.v3 as iio
 
     suffix = path.suffix.lower()
@@ -139,7 +183,9 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
         if suffix == ".gif":
             iio.imwrite(tmp, frames, extension=".gif", duration=1000 / fps, loop=0)
         else:
-            iio.imwrite(tmp, frames, extension=".mp4", fps=fps)
+            with warnings.catch_warnings():  # JAX warns of any fork; ffmpeg's is exec'd at once
+                warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
+                iio.imwrite(tmp, pad_to_blocks(frames), extension=".mp4", fps=fps)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:

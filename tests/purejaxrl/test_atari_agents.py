@@ -189,3 +189,29 @@ def test_dqn_keeps_each_atari_frame_once_so_the_papers_replay_fits_in_8_gb():
     assert buffer.bytes_per_transition(example) * config.buffer_size < 8e9
     cartpole = dqn.DQNConfig()
     assert isinstance(dqn.make_buffer(cartpole, cartpole.env_spec()), replay.ReplayBuffer)
+
+
+def test_atari_runs_evaluate_and_film_on_envpool_each_game_to_its_end(tmp_path):
+    """`evaluate` plays each run's greedy policy on a pool of games (a `lax.while_loop` until
+    every game has ended once) and `evaluate --video` steps one game from Python: the first game
+    of each is envpool's env 0 with the run's seed, so both play the same game and must score
+    the same. A score is a whole game of Pong: one side reached 21."""
+    iio = pytest.importorskip("imageio.v3")
+    from purejaxrl import video
+    from purejaxrl.evaluate import evaluate
+
+    config = ppo.PPOConfig.for_env(
+        "Pong-v5", **TINY_PPO, runs_dir=str(tmp_path), progress=False, compilation_cache="",
+        tensorboard=False, num_seeds=2, eval_episodes=0,
+    )  # fmt: skip
+    run_dir = runner.run(config, ppo.make_learner, "ppo").run_dir
+    returns = evaluate(run_dir, episodes=2)["returns"]
+    assert returns.shape == (1, 2, 2)
+    assert np.all(returns == np.round(returns)) and np.all(np.abs(returns) <= 21)
+    assert np.all(returns != 0), "a game of Pong ends 21 to less: never level"
+    for run in range(2):
+        made = video.record(run_dir, tmp_path / f"run{run}.mp4", run=run)
+        assert made["returns"] == [returns[0, run, 0]]
+        frames = iio.imread(tmp_path / f"run{run}.mp4")
+        assert frames.shape == (made["lengths"][0], 176, 176, 3)  # 2 x 84, padded to 16s
+        assert made["lengths"][0] > 21 * 20  # 21 points take hundreds of steps
