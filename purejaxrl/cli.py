@@ -361,8 +361,9 @@ def resume_args(config_cls: type, algo: str, run_dir: str, argv: Sequence[str], 
     if rest:
         budget = any(arg.startswith("--total-timesteps") for arg in rest)
         why = (
-            "; a longer budget cannot be added exactly, since schedules (learning-rate "
-            "annealing, exploration decay) are laid out over the budget a run starts with"
+            "; a longer budget is not added to a run: its folder records one config, and "
+            "where the algorithm has schedules (learning-rate annealing, exploration decay) "
+            "they are laid out over the budget the run started with; start a new run instead"
             if budget
             else ""
         )

@@ -260,7 +260,10 @@ def test_bad_resume_and_runs_dir_inputs_exit_2_with_one_line(tmp_path):
         (["--resume"], "give the run folder"),
         (["--resume", str(tmp_path / "none")], "no such run folder"),
         (["--resume", str(tmp_path), "--lr", "1e-3"], "(got also --lr 1e-3): the run goes on"),
-        (["--resume", str(tmp_path), "--total-timesteps", "9"], "a longer budget cannot be added"),
+        (
+            ["--resume", str(tmp_path), "--total-timesteps", "9"],
+            "a longer budget is not added to a run",
+        ),
         (["--runs-dir", str(tmp_path / "a_file"), "--total-timesteps", "512"], "is a file"),
     ]
     for args, expected in cases:
