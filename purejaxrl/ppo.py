@@ -24,6 +24,7 @@ file into a sweep are `runner.py` and `cli.py`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple
 
@@ -199,15 +200,28 @@ class PPOState:
 def ppo_loss(
     network: ActorCritic, params, batch: Batch, hp: PPOHParams, kl_beta, config: StaticView
 ) -> tuple[jax.Array, Metrics]:
-    """The PPO objective on one minibatch, to minimise.
+    """The PPO objective on one minibatch, to minimise: `ppo_objective` of the network's
+    distribution and value on `batch.obs`."""
+    dist, value = network.apply(params, batch.obs)
+    return ppo_objective(dist, value, batch, hp, kl_beta, config)
+
+
+def ppo_objective(
+    dist, value: jax.Array, batch: Batch, hp: PPOHParams, kl_beta, config: StaticView
+) -> tuple[jax.Array, Metrics]:
+    """The PPO objective of the current policy `dist` and values `value` on `batch`, to minimise.
 
     Policy term, with ratio r = pi(a|s) / pi_old(a|s) and advantages A:
       clip: -E[min(r A, clip(r, 1 - eps, 1 + eps) A)]          (Schulman et al. 2017, eq. 7)
       kl:   -E[r A] + beta E[KL(pi_old(.|s) || pi(.|s))]          (Schulman et al. 2017, eq. 8)
     plus vf_coef times the (optionally clipped) squared value error against the GAE returns and
     minus ent_coef times the policy entropy. Every expectation is a mean over the valid steps.
+
+    Args:
+        dist, value: the policy and value being trained, on `batch.obs`; any batch shape B
+            (B = (minibatch,) for PPO, (T, envs of the minibatch) for recurrent PPO).
+        batch: fields of shape (*B, ...).
     """
-    dist, value = network.apply(params, batch.obs)
     log_ratio = dist.log_prob(batch.action) - batch.log_prob
     ratio = jnp.exp(log_ratio)
     weight = batch.valid.astype(jnp.float32)
@@ -254,8 +268,13 @@ def batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
         () the mean KL.
     """
     dist, _ = network.apply(params, batch.obs)
-    weight = batch.valid.astype(jnp.float32)  # (B,)
-    return (batch.dist.kl(dist) * weight).sum() / jnp.maximum(weight.sum(), 1.0)
+    return mean_kl(batch.dist, dist, batch.valid)
+
+
+def mean_kl(old_dist, dist, valid: jax.Array) -> jax.Array:
+    """() E[KL(old_dist || dist)] over the entries where `valid` (any batch shape) is true."""
+    weight = valid.astype(jnp.float32)
+    return (old_dist.kl(dist) * weight).sum() / jnp.maximum(weight.sum(), 1.0)
 
 
 def adapt_kl_beta(kl_beta, update_kl, kl_target) -> jax.Array:
@@ -272,6 +291,66 @@ def adapt_kl_beta(kl_beta, update_kl, kl_target) -> jax.Array:
     return jnp.where(update_kl > kl_target * 1.5, kl_beta * 2, kl_beta)
 
 
+def ppo_optimizer(config: StaticView, hp: PPOHParams) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam (eps 1e-5); with anneal_lr, PureJaxRL's schedule: constant
+    within an update, linear to 0 over the updates."""
+    if config.anneal_lr:
+        steps_per_lr_step = config.update_epochs * config.num_minibatches
+
+        def lr(count):
+            return hp.lr * (1.0 - (count // steps_per_lr_step) / config.num_updates)
+    else:
+        lr = hp.lr
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+
+def ppo_epochs(
+    loss: Callable[[Any, Any], tuple[jax.Array, Metrics]],
+    params,
+    opt_state,
+    tx: optax.GradientTransformation,
+    batch,
+    epoch_keys: jax.Array,
+    config: StaticView,
+    sample_axis: int = 0,
+) -> tuple[Any, Any, Metrics]:
+    """`config.update_epochs` passes over `batch`, each shuffled and split into
+    `config.num_minibatches` minibatches along `sample_axis`, one gradient step of `loss` on each.
+
+    Args:
+        loss: `loss(params, minibatch) -> (scalar, metrics)`.
+        batch: a pytree whose leaves share the sample axis `sample_axis`: (B, ...) with axis 0 for
+            PPO's flattened steps; (T, N, ...) with axis 1 for recurrent PPO's whole sequences.
+        epoch_keys: (update_epochs,) the shuffling key of each epoch.
+
+    Returns:
+        (params, opt_state, metrics): metrics averaged over every minibatch of every epoch.
+    """
+    grad_fn = jax.grad(loss, has_aux=True)
+    num_samples = jax.tree.leaves(batch)[0].shape[sample_axis]
+
+    def minibatch_step(carry, minibatch):
+        params, opt_state = carry
+        grads, metrics = grad_fn(params, minibatch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    def split(x, order):
+        x = jnp.take(x, order, axis=sample_axis)
+        x = x.reshape(
+            (*x.shape[:sample_axis], config.num_minibatches, -1, *x.shape[sample_axis + 1 :])
+        )
+        return jnp.moveaxis(x, sample_axis, 0)  # (num_minibatches, ...)
+
+    def epoch(carry, key):
+        order = jax.random.permutation(key, num_samples)
+        minibatches = jax.tree.map(lambda x: split(x, order), batch)
+        return jax.lax.scan(minibatch_step, carry, minibatches)
+
+    (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), epoch_keys)
+    return params, opt_state, jax.tree.map(jnp.mean, metrics)
+
+
 def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner:
     """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
     config, spec = learner_inputs(config, spec)
@@ -279,22 +358,13 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
         spec, config.num_envs, normalize_observations=config.normalize_observations
     )
     network = make_actor_critic(config, spec)
-    steps_per_lr_step = config.update_epochs * config.num_minibatches
-
-    def optimizer(hp: PPOHParams) -> optax.GradientTransformation:
-        if config.anneal_lr:
-            # PureJaxRL's schedule: constant within an update, linear to 0 over the updates.
-            def lr(count):
-                return hp.lr * (1.0 - (count // steps_per_lr_step) / config.num_updates)
-        else:
-            lr = hp.lr
-        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(lr, eps=1e-5))
 
     def init(key: jax.Array, hp: PPOHParams) -> PPOState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
-        return PPOState(params, optimizer(hp).init(params), env_state, obs, hp.kl_beta, key)
+        opt_state = ppo_optimizer(config, hp).init(params)
+        return PPOState(params, opt_state, env_state, obs, hp.kl_beta, key)
 
     def update(state: PPOState, hp: PPOHParams) -> tuple[PPOState, Metrics]:
         env_state, obs, key, traj = collect(
@@ -317,27 +387,16 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
             traj.valid,
         )
         batch = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), batch)
-        tx = optimizer(hp)
-        grad_fn = jax.grad(ppo_loss, argnums=1, has_aux=True)
 
-        def minibatch_step(carry, minibatch: Batch):
-            params, opt_state = carry
-            grads, metrics = grad_fn(network, params, minibatch, hp, state.kl_beta, config)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), metrics
-
-        def epoch(carry, key):
-            order = jax.random.permutation(key, config.batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[order].reshape((config.num_minibatches, -1, *x.shape[1:])), batch
-            )
-            return jax.lax.scan(minibatch_step, carry, minibatches)
+        def loss(params, minibatch: Batch):
+            return ppo_loss(network, params, minibatch, hp, state.kl_beta, config)
 
         key, *epoch_keys = jax.random.split(state.key, config.update_epochs + 1)
-        (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jnp.stack(epoch_keys)
-        )
-        metrics = jax.tree.map(jnp.mean, metrics)  # "kl": each minibatch's, before its step
+        params, opt_state, metrics = ppo_epochs(
+            loss, state.params, state.opt_state, ppo_optimizer(config, hp), batch,
+            jnp.stack(epoch_keys), config,
+        )  # fmt: skip
+        # "kl": each minibatch's, before its step
         kl_beta = state.kl_beta
         if config.loss == "kl":
             update_kl = batch_kl(network, params, batch)  # the new policy on the whole batch
