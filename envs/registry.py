@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -24,11 +25,12 @@ from gymnax.environments import spaces
 from . import atari
 from .atari import EnvOptionError
 from .gridworld import Gridworld, gridworld_ids
-from .probes import PROBES, Probe
+from .probes import PROBES, make_probe
 from .wrappers import (
     ClipAction,
     EpisodeStatistics,
     FlattenObservation,
+    KeepObservation,
     NormalizeObservation,
     VmapEnv,
 )
@@ -123,7 +125,7 @@ def _construct(env_id: str, kwargs: dict):
         return env, env.default_params
     if env_id in PROBES:
         kind, continuous = PROBES[env_id]
-        env = Probe(kind, continuous, **kwargs)
+        env = make_probe(kind, continuous, **kwargs)
         return env, env.default_params
     if _envpool_game(env_id):
         return atari.AtariEnv(env_id, **kwargs), None
@@ -222,8 +224,9 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
 
     Raises:
         UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
-        EnvOptionError: an option the env does not take (only Atari envs take options), or a
-            value it does not allow (`envs.atari.OPTION_RULES`), in one line.
+        EnvOptionError: an option the env does not take (JAX envs take only `obs_keep`, see
+            `jax_env_options`), or a value it does not allow (`envs.atari.OPTION_RULES`), in one
+            line.
     """
     check_env_id(env_id)
     frozen = tuple(sorted(options.items()))
@@ -233,10 +236,8 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
         return EnvSpec(
             env_id, "atari", observation_space, action_space, vmappable, limit, frozen, seed
         )
-    if options:
-        raise EnvOptionError("only Atari (envpool) envs take options")
     env, params = make(env_id)
-    stack = _training_stack(env, params, flatten=True)
+    stack = _training_stack(env, params, flatten=True, **jax_env_options(env, params, options))
     return EnvSpec(
         env_id,
         suite(env_id),
@@ -249,11 +250,52 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
     )
 
 
-def _training_stack(env, params, flatten: bool):
-    """Episode statistics, flattening of multi-dimensional observations, action clipping."""
+JAX_ENV_OPTIONS = ("obs_keep",)
+"""The options a JAX env (gymnax, probe, gridworld) takes: `obs_keep`, the observation entries
+to keep (`wrappers.KeepObservation`)."""
+
+
+def jax_env_options(env, params, options: dict) -> dict:
+    """The options of a JAX env, checked: `obs_keep` must name distinct entries of its flattened
+    vector observation, given as one index or a tuple (`obs_keep=0,2` on the command line).
+
+    Raises:
+        EnvOptionError: another option, or bad indices, in one line.
+    """
+    unknown = sorted(set(options) - set(JAX_ENV_OPTIONS))
+    if unknown:
+        raise EnvOptionError(
+            f"{', '.join(unknown)}: only Atari (envpool) envs take options; JAX envs take only "
+            "obs_keep=I,J,... (the observation entries to keep)"
+        )
+    if "obs_keep" not in options:
+        return {}
+    keep = options["obs_keep"]
+    keep = (keep,) if isinstance(keep, int) else keep
+    space = env.observation_space(params)
+    size = math.prod(space.shape)
+    ok = (
+        isinstance(keep, tuple)
+        and len(keep) >= 1
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < size for i in keep)
+        and len(set(keep)) == len(keep)
+    )
+    if not ok or not isinstance(space, spaces.Box):
+        raise EnvOptionError(
+            f"obs_keep={options['obs_keep']!r}: must be distinct indices in [0, {size}) of the "
+            f"flattened observation (shape {tuple(space.shape)}), e.g. obs_keep=0,2"
+        )
+    return {"obs_keep": keep}
+
+
+def _training_stack(env, params, flatten: bool, obs_keep: tuple[int, ...] | None = None):
+    """Episode statistics, flattening of multi-dimensional observations, the kept observation
+    entries (`obs_keep`: flattening first), action clipping."""
     env = EpisodeStatistics(env)
-    if flatten and len(env.observation_space(params).shape) > 1:
+    if (flatten or obs_keep) and len(env.observation_space(params).shape) > 1:
         env = FlattenObservation(env)
+    if obs_keep:
+        env = KeepObservation(env, obs_keep)
     if isinstance(env.action_space(params), spaces.Box):
         env = ClipAction(env)
     return env
@@ -298,10 +340,9 @@ def make_batched(
             )
         atari_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
         return atari_env
-    if options:
-        raise EnvOptionError("only Atari (envpool) envs take options")
     single, params = make(env_id)
-    batched: BatchedEnv = VmapEnv(_training_stack(single, params, flatten), params, num_envs)
+    stack = _training_stack(single, params, flatten, **jax_env_options(single, params, options))
+    batched: BatchedEnv = VmapEnv(stack, params, num_envs)
     if normalize_observations:
         batched = NormalizeObservation(batched)
     return batched

@@ -1,6 +1,6 @@
 """Wrappers for gymnax 1.0 environments; `envs.registry.make_batched` stacks them for training.
 
-Single-env wrappers (`EpisodeStatistics`, `FlattenObservation`, `ClipAction`) keep the six-value
+Single-env wrappers (`EpisodeStatistics`, `FlattenObservation`, `KeepObservation`, `ClipAction`) keep the six-value
 `step` API and compose with gymnax's own. `VmapEnv` turns one env into a batch of `num_envs` (a
 `BatchedEnv`, the protocol in `envs.registry`, which envpool's Atari env implements directly).
 Batch-level wrappers (`NormalizeObservation`) sit on top of any `BatchedEnv`.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 from flax import struct
+from gymnax.environments import spaces
 from gymnax.wrappers.purerl import FlattenObservationWrapper, GymnaxWrapper
 
 if TYPE_CHECKING:
@@ -61,6 +62,33 @@ class EpisodeStatistics(GymnaxWrapper):
             jnp.where(done, 0, episode_length),
         )
         return obs, new_state, reward, terminated, truncated, info
+
+
+class KeepObservation(GymnaxWrapper):
+    """Keeps the entries `keep` of a vector observation, in that order: a partially observed task
+    from any gymnax env (CartPole-v1 with `keep=(0, 2)`, cart position and pole angle, hides the
+    velocities). `info["final_observation"]` is cut the same way; the observation space becomes a
+    Box of the kept entries' bounds. Indices are checked by `envs.registry.jax_env_options`.
+    """
+
+    def __init__(self, env, keep: tuple[int, ...]):
+        super().__init__(env)
+        self.keep = jnp.asarray(keep, jnp.int32)  # (K,)
+
+    def observation_space(self, params=None):
+        space = self._env.observation_space(params)
+        low = jnp.broadcast_to(jnp.asarray(space.low), space.shape)[self.keep]
+        high = jnp.broadcast_to(jnp.asarray(space.high), space.shape)[self.keep]
+        return spaces.Box(low, high, (len(self.keep),), space.dtype)
+
+    def reset(self, key, params=None):
+        obs, state = self._env.reset(key, params)
+        return obs[..., self.keep], state
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
+        info = {**info, "final_observation": info["final_observation"][..., self.keep]}
+        return obs[..., self.keep], state, reward, terminated, truncated, info
 
 
 class ClipAction(GymnaxWrapper):

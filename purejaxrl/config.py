@@ -64,8 +64,10 @@ class TaskConfig:
     total_timesteps: int = 500_000
     """Environment steps per run (summed over parallel envs), rounded down to whole updates."""
     env_options: tuple[str, ...] = ()
-    """Atari (envpool) options as key=value, e.g. episodic_life=False repeat_action_probability=0.25;
-    gymnax envs take none."""
+    """Env options as key=value. Atari (envpool): e.g. episodic_life=False
+    repeat_action_probability=0.25. JAX envs (gymnax, probes, gridworlds): obs_keep=I,J,... keeps
+    those entries of the (flattened) observation, e.g. obs_keep=0,2 on CartPole-v1 hides the
+    velocities."""
 
     @property
     def parsed_env_options(self) -> dict[str, Any]:

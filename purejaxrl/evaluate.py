@@ -7,6 +7,7 @@ python -m purejaxrl.evaluate runs/CartPole-v1/ppo/20261121-120000 --episodes 16 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,14 +86,22 @@ def check_not_diverged(run_dir: str | Path) -> dict:
 
 
 def greedy_returns(
-    act, exported, env: str | envs.EnvSpec, num_episodes: int, key: jax.Array
+    act,
+    exported,
+    env: str | envs.EnvSpec,
+    num_episodes: int,
+    key: jax.Array,
+    initial_carry=None,
 ) -> jax.Array:
     """Returns of `num_episodes` episodes per run, each the first episode of its own env.
 
     Args:
-        act: `act(exported_one_run, obs (E, ...), key) -> actions (E, ...)`.
+        act: `act(exported_one_run, obs (E, ...), key) -> actions (E, ...)`; for a recurrent
+            policy `act(exported_one_run, obs, key, carry, first) -> (actions, carry)`.
         exported: parameters with a leading run axis R.
         env: the env's id or `envs.EnvSpec`; it must be vmappable (not Atari).
+        initial_carry: a recurrent policy's `initial_carry(num_envs) -> carry`
+            (`policy_memory`), None for a feed-forward one.
 
     Returns:
         shape (R, num_episodes).
@@ -100,23 +109,27 @@ def greedy_returns(
     spec = envs.spec(env) if isinstance(env, str) else env
     env = envs.make_batched(spec, num_episodes)
     max_steps = (spec.episode_limit or 1000) + 1
+    act = with_memory(act, initial_carry)
 
     def one_run(exported_run, key):
         obs, state = env.reset(key)
         empty = jnp.zeros(num_episodes)
+        memory = () if initial_carry is None else initial_carry(num_episodes)
+        first = jnp.ones(num_episodes, bool)
 
         def step(carry, key):
-            obs, state, returns, finished = carry
+            obs, state, memory, first, returns, finished = carry
             act_key, env_key = jax.random.split(key)
-            action = act(exported_run, obs, act_key)
+            action, memory = act(exported_run, obs, act_key, memory, first)
             obs, state, _, _, _, info = env.step(env_key, state, action)
             first_end = info["returned_episode"] & ~finished
             returns = jnp.where(first_end, info["episode_return"], returns)
-            return (obs, state, returns, finished | info["returned_episode"]), None
+            first = info["returned_episode"]
+            return (obs, state, memory, first, returns, finished | first), None
 
         keys = jax.random.split(key, max_steps)
-        init = (obs, state, empty, jnp.zeros(num_episodes, bool))
-        (_, _, returns, _), _ = jax.lax.scan(step, init, keys)
+        init = (obs, state, memory, first, empty, jnp.zeros(num_episodes, bool))
+        (*_, returns, _), _ = jax.lax.scan(step, init, keys)
         return returns
 
     num_runs = jax.tree.leaves(exported)[0].shape[0]
@@ -170,11 +183,33 @@ def greedy_returns_on_host(
     return jnp.stack(returns)
 
 
-def play_greedy(act, exported, spec: envs.EnvSpec, num_episodes: int, key: jax.Array):
+def play_greedy(
+    act, exported, spec: envs.EnvSpec, num_episodes: int, key: jax.Array, initial_carry=None
+):
     """(R, num_episodes) greedy returns: `greedy_returns` for JAX envs (all runs in one vmapped
-    program), `greedy_returns_on_host` for Atari."""
-    play = greedy_returns if spec.vmappable else greedy_returns_on_host
-    return play(act, exported, spec, num_episodes, key)
+    program), `greedy_returns_on_host` for Atari (feed-forward policies only: the recurrent
+    ones refuse image observations)."""
+    if spec.vmappable:
+        return greedy_returns(act, exported, spec, num_episodes, key, initial_carry)
+    return greedy_returns_on_host(act, exported, spec, num_episodes, key)
+
+
+def policy_memory(algorithm: registry.Algorithm, config, spec):
+    """`initial_carry(num_envs) -> carry` of a recurrent algorithm's policy, None otherwise."""
+    make = algorithm.make_initial_carry
+    return None if make is None else functools.partial(make, config, spec)
+
+
+def with_memory(act, initial_carry):
+    """`act` in the recurrent form `(exported, obs, key, carry, first) -> (action, carry)`: a
+    feed-forward `act` (`initial_carry` None) gets an empty carry it hands back unchanged."""
+    if initial_carry is not None:
+        return act
+
+    def act_with_memory(exported, obs, key, carry, first):
+        return act(exported, obs, key), carry
+
+    return act_with_memory
 
 
 GREEDY_DEFINITION = (
@@ -206,8 +241,10 @@ def greedy_summary(
     spec = config.env_spec()
     if episodes < 1 or not spec.vmappable or algo not in registry.ALGORITHMS:
         return None
-    act = registry.get(algo).make_policy(config, spec)
-    returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed))
+    algorithm = registry.get(algo)
+    act = algorithm.make_policy(config, spec)
+    memory = policy_memory(algorithm, config, spec)
+    returns = greedy_returns(act, exported, spec, episodes, jax.random.key(seed), memory)
     per_run = np.asarray(returns, np.float64).mean(axis=-1).reshape(len(labels), -1)
     rows = []
     for label, per_seed, lost, row in zip(labels, per_run, diverged, results, strict=True):
@@ -277,7 +314,8 @@ def evaluate(run_dir: str | Path, episodes: int = 10, seed: int = 0) -> dict:
     spec = config.env_spec()
     exported, update = _restore(run_dir, algorithm, config, record, spec)
     act = algorithm.make_policy(config, spec)
-    returns = play_greedy(act, exported, spec, episodes, jax.random.key(seed))
+    memory = policy_memory(algorithm, config, spec)
+    returns = play_greedy(act, exported, spec, episodes, jax.random.key(seed), memory)
     returns = np.asarray(returns).reshape(len(record["grid_labels"]), record["num_seeds"], episodes)
     return {
         "returns": returns,

@@ -12,6 +12,12 @@ An algorithm module provides (the names a row points at, these by default):
 - `make_train(config, spec=None) -> train(key, hp)` (`learner.scan_updates` of the learner);
 - `make_policy(config, spec=None) -> act(exported, obs, key) -> action`, the greedy policy that
   `evaluate` plays from a checkpoint's exported parameters.
+
+A recurrent policy also needs its memory: its row names `initial_carry(config, spec, num_envs) ->
+carry` (the hidden state of `num_envs` fresh episodes), and its `act` is then
+`act(exported, obs, key, carry, first) -> (action, carry)`, where `first` (E,) is true where `obs`
+is the first observation of an episode (the previous step ended one), so the policy resets its
+carry there. Rows without `initial_carry` keep the feed-forward `act`.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ class Algorithm:
     policy: str = "make_policy"
     report: str | None = None
     """Optional `report(result: runner.RunResult) -> str | None`: a line printed after the table."""
+    initial_carry: str | None = None
+    """For a recurrent policy: `initial_carry(config, spec, num_envs) -> carry`; its `act` is then
+    `act(exported, obs, key, carry, first) -> (action, carry)` (see the module docstring)."""
 
     def _attr(self, name: str) -> Any:
         return getattr(importlib.import_module(self.module), name)
@@ -80,6 +89,16 @@ class Algorithm:
         return self._attr(self.policy)
 
     @property
+    def recurrent(self) -> bool:
+        """Whether its policy carries a memory (`initial_carry`)."""
+        return self.initial_carry is not None
+
+    @property
+    def make_initial_carry(self) -> Callable | None:
+        """`initial_carry(config, spec, num_envs) -> carry` of a recurrent policy, else None."""
+        return None if self.initial_carry is None else self._attr(self.initial_carry)
+
+    @property
     def make_report(self) -> Callable | None:
         """The after-run report, if the algorithm has one."""
         return None if self.report is None else self._attr(self.report)
@@ -94,6 +113,17 @@ ALGORITHMS: dict[str, Algorithm] = {
             probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 150,
                    "update_epochs": 4, "num_minibatches": 2, "lr": 3e-3, "gamma": 0.9,
                    "ent_coef": 0.0, "anneal_lr": False, "hidden_sizes": (32, 32)},
+        ),
+        Algorithm(
+            "ppo_rnn", "purejaxrl.ppo_rnn", "on-policy",
+            "recurrent PPO (GRU or LSTM) for partially observed tasks",
+            tiny={"total_timesteps": 4 * 16 * 4, "num_steps": 16, "num_minibatches": 2,
+                  "hidden_sizes": (16,), "rnn_size": 16, "head_sizes": (16,)},
+            probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 150,
+                   "update_epochs": 4, "num_minibatches": 2, "lr": 3e-3, "gamma": 0.9,
+                   "ent_coef": 0.0, "anneal_lr": False, "hidden_sizes": (32,), "rnn_size": 32,
+                   "head_sizes": (32,)},
+            initial_carry="initial_carry",
         ),
         Algorithm(
             "a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)",

@@ -36,14 +36,51 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
         the advanced key, and a `RolloutStep` whose fields have shape (num_steps, N, ...).
     """
 
-    def step(carry, _):
-        env_state, obs, key = carry
-        key, act_key, env_key = jax.random.split(key, 3)
+    def apply(params, obs, first, memory):
         dist, value = network.apply(params, obs)
+        return dist, value, memory
+
+    first = jnp.zeros(obs.shape[:1], bool)  # unread by a feed-forward network
+    env_state, obs, _, _, key, trajectory, _ = collect_with_memory(
+        env, apply, params, env_state, obs, first, (), key, num_steps
+    )
+    return env_state, obs, key, trajectory
+
+
+def collect_with_memory(
+    env,
+    apply,
+    params,
+    env_state,
+    obs: jax.Array,
+    first: jax.Array,
+    memory: Any,
+    key: jax.Array,
+    num_steps: int,
+):
+    """`collect` for a policy with memory (a recurrent network's hidden state).
+
+    At step t, `apply(params, obs_t, first_t, memory_t) -> (distribution, value, memory_{t+1})`,
+    where first_t (N,) is true where obs_t is the first observation of an episode: the env was
+    just reset, or the previous step ended an episode (first_t = done_{t-1}, and the given
+    `first` for t = 0). The policy resets its memory where first_t (see `purejaxrl.ppo_rnn`).
+
+    Returns:
+        (env_state, obs, first, memory, key, trajectory, memories): the env state, observation,
+        first flags and memory after the last step (what the next rollout starts from), the
+        advanced key, a `RolloutStep` whose fields have shape (num_steps, N, ...), and the memory
+        after every step, leaves (num_steps, ...).
+    """
+
+    def step(carry, _):
+        env_state, obs, first, memory, key = carry
+        key, act_key, env_key = jax.random.split(key, 3)
+        dist, value, memory = apply(params, obs, first, memory)
         action = dist.sample(act_key)
         next_obs, env_state, reward, terminated, truncated, info = env.step(
             env_key, env_state, action
         )
+        done = jnp.logical_or(terminated, truncated)
         transition = RolloutStep(
             obs=obs,
             action=action,
@@ -51,13 +88,16 @@ def collect(env, network, params, env_state, obs: jax.Array, key: jax.Array, num
             value=value,
             reward=reward,
             terminated=terminated,
-            done=jnp.logical_or(terminated, truncated),
+            done=done,
             next_obs=info["final_observation"],
             valid=info.get("valid", jnp.ones_like(terminated)),
             dist=dist,
             info=episode_info(info),
         )
-        return (env_state, next_obs, key), transition
+        return (env_state, next_obs, done, memory, key), (transition, memory)
 
-    (env_state, obs, key), trajectory = jax.lax.scan(step, (env_state, obs, key), None, num_steps)
-    return env_state, obs, key, trajectory
+    init = (env_state, obs, first, memory, key)
+    (env_state, obs, first, memory, key), (trajectory, memories) = jax.lax.scan(
+        step, init, None, num_steps
+    )
+    return env_state, obs, first, memory, key, trajectory, memories

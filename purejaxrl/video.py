@@ -24,18 +24,20 @@ import numpy as np
 from purejaxrl import envs
 from purejaxrl.devices import compiler_options
 from purejaxrl.envs import render
-from purejaxrl.evaluate import _restore, check_not_diverged, load_run
+from purejaxrl.evaluate import _restore, check_not_diverged, load_run, policy_memory, with_memory
 from purejaxrl.outputs import RunFolderError
 
 FORMATS = (".gif", ".mp4")
 VIDEO_MISSING = "--video needs the video extra: pip install 'purejaxrl[video]'"
 
 
-def play(act, exported_run, spec: envs.EnvSpec, key, episodes: int):
+def play(act, exported_run, spec: envs.EnvSpec, key, episodes: int, initial_carry=None):
     """(observations, returns) of `episodes` greedy episodes of one run.
 
     Args:
-        act: `act(exported_run, obs (1, ...), key) -> actions (1, ...)`.
+        act: `act(exported_run, obs (1, ...), key) -> actions (1, ...)`; for a recurrent policy
+            (`initial_carry` given, see `evaluate.greedy_returns`) `act(exported_run, obs, key,
+            carry, first) -> (actions, carry)`.
         exported_run: one run's policy (`learner.export`, no run axis).
 
     Returns:
@@ -45,22 +47,26 @@ def play(act, exported_run, spec: envs.EnvSpec, key, episodes: int):
     """
     env = envs.make_batched(spec, 1)
     max_steps = spec.episode_limit or 1000
+    act = with_memory(act, initial_carry)
 
     def one_episode(key):
         reset_key, key = jax.random.split(key)
         obs, state = env.reset(reset_key)
 
         def step(carry, key):
-            obs, state, ended, ret = carry
+            obs, state, memory, ended, ret = carry
             act_key, env_key = jax.random.split(key)
-            action = act(exported_run, obs, act_key)
+            # the carry starts at zero (step 0 needs no reset); after the episode nothing is shown
+            first = jnp.reshape(ended, (1,))
+            action, memory = act(exported_run, obs, act_key, memory, first)
             next_obs, state, reward, _, _, info = env.step(env_key, state, action)
             ret = ret + jnp.where(ended, 0.0, reward[0])
             shown = (obs[0], ~ended)  # this step's observation, and whether it is in the episode
-            return (next_obs, state, ended | info["returned_episode"][0], ret), shown
+            return (next_obs, state, memory, ended | info["returned_episode"][0], ret), shown
 
-        init = (obs, state, jnp.array(False), jnp.array(0.0))
-        (_, _, _, ret), (observations, inside) = jax.lax.scan(
+        memory = () if initial_carry is None else initial_carry(1)
+        init = (obs, state, memory, jnp.array(False), jnp.array(0.0))
+        (*_, ret), (observations, inside) = jax.lax.scan(
             step, init, jax.random.split(key, max_steps)
         )
         return observations, inside, ret
@@ -146,8 +152,11 @@ def record(
     exported, update = _restore(run_dir, algorithm, config, record_, spec)
     one = jax.tree.map(lambda x: x[run], exported)
     act = algorithm.make_policy(config, spec)
-    play_episodes = play if spec.vmappable else play_on_host
-    observations, returns = play_episodes(act, one, spec, jax.random.key(seed), episodes)
+    memory = policy_memory(algorithm, config, spec)
+    if spec.vmappable:
+        observations, returns = play(act, one, spec, jax.random.key(seed), episodes, memory)
+    else:  # Atari: feed-forward policies only (the recurrent ones refuse image observations)
+        observations, returns = play_on_host(act, one, spec, jax.random.key(seed), episodes)
     frames = np.stack([frame(obs) for episode in observations for obs in episode])
     write_video(path, frames, fps)
     return {
