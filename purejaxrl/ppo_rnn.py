@@ -94,13 +94,15 @@ class PPORNNConfig(PPOConfig):
     supports_image_observations: ClassVar[bool] = False
 
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        if self.num_minibatches >= 1 and self.num_envs >= 1:  # else PPOConfig's checks say so
+            require(
+                self,
+                "num_minibatches",
+                self.num_envs % self.num_minibatches == 0,
+                f"must divide num_envs = {self.num_envs} (minibatches are whole sequences of envs)",
+            )
         spec = super().validate(spec)
-        require(
-            self,
-            "num_minibatches",
-            self.num_envs % self.num_minibatches == 0,
-            f"must divide num_envs = {self.num_envs} (minibatches are whole sequences of envs)",
-        )
+        require(self, "cell", self.cell in ("gru", "lstm"), "must be gru or lstm")
         require(self, "rnn_size", self.rnn_size >= 1, "must be >= 1")
         require(self, "head_sizes", all(h >= 1 for h in self.head_sizes), "widths must be >= 1")
         return spec
