@@ -20,6 +20,7 @@ import pytest
 from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams, traced_fields
 from purejaxrl.devices import compiler_options
+from purejaxrl.evaluate import policy_memory, with_memory
 
 NAMES = list(registry.ALGORITHMS)
 
@@ -156,7 +157,8 @@ def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
     """On Probe-ObsActionReward (one step, observation +-1, reward 1 for the action that matches
     its sign; continuous: 1 - (a - obs / 2)^2), trained at the row's `probe` settings, the policy
     `evaluate` plays picks the rewarded action for both observations. Discrete actions where the
-    algorithm takes them, else continuous."""
+    algorithm takes them, else continuous. A recurrent policy (registry `initial_carry`) plays it
+    from a fresh carry, both observations first of their episodes."""
     row = registry.get(name)
     if row.probe is None:
         pytest.skip(f"{name} has no probe settings (tabular; its own tests check it exactly)")
@@ -169,7 +171,11 @@ def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
     out = jax.jit(row.make_train(config, spec))(jax.random.key(0), hparams(config))
     exported = row.make_learner(config, spec).export(out.state)
     obs = jnp.array([[1.0], [-1.0]])
-    action = np.asarray(row.make_policy(config, spec)(exported, obs, jax.random.key(1)))
+    memory = policy_memory(row, config, spec)  # a recurrent policy's carry: episodes begin here
+    act = with_memory(row.make_policy(config, spec), memory)
+    carry = () if memory is None else memory(2)
+    action, _ = act(exported, obs, jax.random.key(1), carry, jnp.ones(2, bool))
+    action = np.asarray(action)
     if spec.discrete_actions:
         np.testing.assert_array_equal(action, [1, 0])
     else:
