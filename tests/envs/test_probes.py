@@ -54,3 +54,29 @@ def test_continuous_action_probes_peak_at_the_target():
     np.testing.assert_allclose(r, 0.0)
     (obs, r, _), _ = rollout("Probe-ObsActionRewardContinuous-v0", jnp.full((64, 1), 0.5))
     np.testing.assert_allclose(r, np.where(obs > 0, 1.0, 0.0))
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_the_memory_probe_rewards_the_first_observation_of_each_episode(continuous):
+    """Probe-FirstObsMemory: observations are fair signs, episodes last 1 to 8 steps, and every
+    step rewards the action of the sign shown at the episode's first step (continuous: 1 -
+    (a - cue / 2)^2, so the action 0.5 scores 1 exactly where the cue was +1)."""
+    env_id = f"Probe-FirstObsMemory{'Continuous' if continuous else ''}-v0"
+    env = envs.make_batched(env_id, 256)
+    obs, state = env.reset(jax.random.key(0))
+    cue = np.asarray(obs[:, 0])
+    action = jnp.full((256, 1), 0.5) if continuous else jnp.ones(256, jnp.int32)
+    lengths, length, all_obs = [], np.zeros(256, int), []
+    for t in range(24):
+        all_obs.append(np.asarray(obs[:, 0]))
+        obs, state, reward, term, trunc, _ = env.step(jax.random.key(t + 1), state, action)
+        np.testing.assert_allclose(reward, np.where(cue > 0, 1.0, 0.0), atol=1e-6)
+        length += 1
+        term = np.asarray(term)
+        lengths += list(length[term])
+        length[term] = 0
+        cue = np.where(term, np.asarray(obs[:, 0]), cue)  # a new episode shows its cue
+        assert not np.asarray(trunc).any()
+    assert set(lengths) == set(range(1, 9))
+    assert set(np.unique(np.stack(all_obs))) == {-1.0, 1.0}
+    assert 0.4 < float(np.mean(np.stack(all_obs) > 0)) < 0.6

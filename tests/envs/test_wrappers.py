@@ -110,3 +110,58 @@ def test_normalized_observations_have_unit_scale():
     seen = np.concatenate(seen[50:])
     assert np.all(np.abs(seen.mean(0)) < 0.5)
     assert np.all((seen.std(0) > 0.5) & (seen.std(0) < 1.5))
+
+
+def test_obs_keep_shows_the_chosen_entries_of_every_observation_and_final_observation():
+    """CartPole-v1 with obs_keep=(2, 0) steps exactly as CartPole-v1 (same keys, same actions)
+    and shows entries 2 and 0, in that order, of each observation and final observation; the
+    space is the Box of those entries."""
+    spec = envs.spec("CartPole-v1", obs_keep=(2, 0))
+    assert spec.observation_space.shape == (2,) and spec.options == (("obs_keep", (2, 0)),)
+    full_space = envs.spec("CartPole-v1").observation_space
+    np.testing.assert_array_equal(spec.observation_space.high, np.asarray(full_space.high)[[2, 0]])
+    kept, full = envs.make_batched(spec, 8), envs.make_batched("CartPole-v1", 8)
+    (obs_k, state_k), (obs_f, state_f) = (
+        kept.reset(jax.random.key(0)),
+        full.reset(jax.random.key(0)),
+    )
+    ended = 0
+    for t in range(40):  # random actions end some episodes: final observations differ from obs
+        np.testing.assert_array_equal(obs_k, obs_f[:, [2, 0]])
+        key = jax.random.key(t + 1)
+        action = jax.random.bernoulli(key, shape=(8,)).astype(jnp.int32)
+        obs_k, state_k, r_k, term_k, _, info_k = kept.step(key, state_k, action)
+        obs_f, state_f, r_f, term_f, _, info_f = full.step(key, state_f, action)
+        np.testing.assert_array_equal(r_k, r_f)
+        np.testing.assert_array_equal(term_k, term_f)
+        np.testing.assert_array_equal(
+            info_k["final_observation"], info_f["final_observation"][:, [2, 0]]
+        )
+        ended += int(term_f.sum())
+    assert ended > 0
+
+
+@pytest.mark.parametrize("bad", [(0, 4), (1, 1), (), -1, "x", 1.5, True])
+def test_obs_keep_refuses_bad_indices_in_one_line(bad):
+    with pytest.raises(envs.EnvOptionError) as error:
+        envs.spec("CartPole-v1", obs_keep=bad)
+    assert "must be distinct indices in [0, 4)" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_memory_chain_bsuite_runs_through_the_training_stack():
+    """gymnax's MemoryChain-bsuite (memory length 5): the context shown at the start, a reward of
+    +-1 at the end of every 6-step episode, through the batched training stack."""
+    env = envs.make_batched("MemoryChain-bsuite", 16)
+    obs, state = env.reset(jax.random.key(0))
+    assert obs.shape == (16, 3)
+    rewards, dones = [], []
+    for t in range(12):
+        obs, state, reward, _, truncated, info = env.step(
+            jax.random.key(t), state, jnp.zeros(16, jnp.int32)
+        )
+        rewards.append(np.asarray(reward))
+        dones.append(np.asarray(info["returned_episode"]))
+    rewards, dones = np.stack(rewards), np.stack(dones)
+    np.testing.assert_array_equal(dones[[5, 11]], True)
+    assert set(np.unique(rewards[[5, 11]])) <= {-1.0, 1.0} and not rewards[:5].any()
