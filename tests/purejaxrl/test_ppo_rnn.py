@@ -30,7 +30,7 @@ def test_reset_carry_zeroes_exactly_the_envs_whose_episode_begins(cell):
         np.testing.assert_array_equal(leaf, [[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_replaying_a_rollout_reproduces_its_policy_and_values_across_episode_boundaries(cell):
     """Two rollouts of 4 envs x 24 steps on Probe-FirstObsMemory (episodes of 1 to 8 steps, so
     many begin inside a rollout; the second rollout starts mid-episode from a nonzero carry), with
@@ -145,3 +145,20 @@ def test_minibatches_must_split_the_envs_and_bad_sizes_are_refused_in_one_line()
     with pytest.raises(ConfigError, match="image observations"):
         ppo_rnn.PPORNNConfig(torso="nature_cnn").validate()
     assert registry.get("ppo_rnn").recurrent and not registry.get("ppo").recurrent
+
+
+@pytest.mark.slow
+def test_a_video_plays_the_recurrent_policy_episode_by_episode():
+    """`evaluate --video`'s player runs the recurrent act with its carry: two greedy episodes of
+    an untrained GRU policy on CartPole, each as long as its return (1 per step)."""
+    from purejaxrl import video
+    from purejaxrl.evaluate import policy_memory
+
+    config = ppo_rnn.PPORNNConfig(**SMALL)
+    spec = config.validate()
+    state = ppo_rnn.make_learner(config, spec).init(jax.random.key(0), hparams(config))
+    exported = {"params": state.params, "obs_stats": None}
+    act = ppo_rnn.make_policy(config, spec)
+    memory = policy_memory(registry.get("ppo_rnn"), config, spec)
+    observations, returns = video.play(act, exported, spec, jax.random.key(1), 2, memory)
+    assert [len(o) for o in observations] == [int(r) for r in returns] and min(returns) >= 5
