@@ -24,6 +24,7 @@ _HOMES = {
     ),
     "atari": ("AtariEnv", "AtariExtraMissingError"),
     "gridworld": ("Gridworld",),
+    "boardgames": ("BOARD_GAMES", "BoardGameExtraMissingError", "VersusRandom", "pgx_env"),
     "wrappers": (
         "ClipAction", "EpisodeStatistics", "FlattenObservation", "NormalizeObservation", "VmapEnv",
     ),
@@ -31,10 +32,11 @@ _HOMES = {
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "AtariEnv", "AtariExtraMissingError", "BatchedEnv", "ClipAction", "EnvOptionError", "EnvSpec",
+    "AtariEnv", "AtariExtraMissingError", "BOARD_GAMES", "BatchedEnv",
+    "BoardGameExtraMissingError", "ClipAction", "EnvOptionError", "EnvSpec",
     "EpisodeStatistics", "FlattenObservation", "Gridworld", "NormalizeObservation",
     "UnknownEnvironmentError", "VmapEnv", "check_env_id", "is_atari", "make", "make_batched",
-    "registered_ids", "spec", "suite",
+    "VersusRandom", "pgx_env", "registered_ids", "spec", "suite",
 ]  # fmt: skip
 assert sorted(__all__) == sorted(_MODULE_OF)
 
@@ -55,6 +57,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .atari import AtariEnv, AtariExtraMissingError
+    from .boardgames import BOARD_GAMES, BoardGameExtraMissingError, VersusRandom, pgx_env
     from .gridworld import Gridworld
     from .registry import (
         BatchedEnv,

@@ -24,6 +24,7 @@ from gymnax.environments import spaces
 
 from . import atari
 from .atari import EnvOptionError
+from .boardgames import BOARD_GAMES, VersusRandom
 from .gridworld import Gridworld, gridworld_ids
 from .probes import PROBES, make_probe
 from .wrappers import (
@@ -35,7 +36,7 @@ from .wrappers import (
     VmapEnv,
 )
 
-Suite = Literal["gymnax", "probe", "gridworld", "atari"]
+Suite = Literal["gymnax", "probe", "gridworld", "atari", "pgx"]
 
 
 class UnknownEnvironmentError(ValueError):
@@ -69,6 +70,7 @@ def registered_ids() -> list[str]:
         list(gymnax.registered_envs)
         + list(PROBES)
         + list(gridworld_ids())
+        + list(BOARD_GAMES)
         + list(atari.atari_ids())
     )
 
@@ -96,6 +98,8 @@ def suite(env_id: str) -> Suite:
         return "probe"
     if env_id in gridworld_ids():
         return "gridworld"
+    if env_id in BOARD_GAMES:
+        return "pgx"
     return "atari" if is_atari(env_id) else "gymnax"
 
 
@@ -106,7 +110,7 @@ def check_env_id(env_id: str) -> None:
         AtariExtraMissingError: an Atari id (`*-v5`) while envpool is not installed.
         UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
     """
-    jax_ids = (gymnax.registered_envs, PROBES, gridworld_ids())
+    jax_ids = (gymnax.registered_envs, PROBES, gridworld_ids(), BOARD_GAMES)
     if any(env_id in ids for ids in jax_ids) or _envpool_game(env_id):
         return
     if atari.looks_like_atari(env_id) and not atari.atari_ids():
@@ -122,6 +126,9 @@ def _construct(env_id: str, kwargs: dict):
     if env_id in gridworld_ids():
         name, slip = gridworld_ids()[env_id]
         env = Gridworld(name, **{"slip": slip, **kwargs})
+        return env, env.default_params
+    if env_id in BOARD_GAMES:  # two-player pgx games, here against a random player
+        env = VersusRandom(env_id, **kwargs)
         return env, env.default_params
     if env_id in PROBES:
         kind, continuous = PROBES[env_id]

@@ -147,6 +147,9 @@ class BaseConfig(RunConfig, TaskConfig):
     update takes seconds); they change how the run is seen and saved, not its numbers."""
     supports_image_observations: ClassVar[bool] = False
     """Whether the algorithm has a network for image observations (a CNN torso)."""
+    plays_board_games: ClassVar[bool] = False
+    """Whether the algorithm trains on the two-player pgx games (suite "pgx": tic_tac_toe, ...);
+    only those that search the game tree by self-play do (alphazero)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -185,7 +188,11 @@ class BaseConfig(RunConfig, TaskConfig):
         id or option. Builds no envpool pool."""
         try:
             return envs.spec(self.env_id, seed=self.seed, **self.parsed_env_options)
-        except (envs.UnknownEnvironmentError, envs.AtariExtraMissingError) as error:
+        except (
+            envs.UnknownEnvironmentError,
+            envs.AtariExtraMissingError,
+            envs.BoardGameExtraMissingError,
+        ) as error:
             raise ConfigError(f"env_id: {error}") from None
         except envs.EnvOptionError as error:
             raise ConfigError(f"env_options={self.env_options!r}: {error}") from None
@@ -206,6 +213,10 @@ class BaseConfig(RunConfig, TaskConfig):
             self, "env_id", self.supports_image_observations or not spec.image_observations,
             f"image observations {spec.observation_space.shape}: this algorithm has MLPs only "
             "and does not support Atari (ppo and dqn do)",
+        )  # fmt: skip
+        require(
+            self, "env_id", self.plays_board_games or spec.suite != "pgx",
+            "a two-player board game: only alphazero trains on it",
         )  # fmt: skip
         require(self, "total_timesteps", self.total_timesteps > 0, "must be > 0")
         self.validate_run()

@@ -27,9 +27,10 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-Family = Literal["on-policy", "off-policy", "tabular"]
+Family = Literal["on-policy", "off-policy", "tabular", "planning"]
 """The loop an algorithm's update runs: rollouts then epochs of minibatches (on-policy), acting
-into a replay buffer with gradient steps on a schedule (off-policy), or table updates."""
+into a replay buffer with gradient steps on a schedule (off-policy), table updates, or self-play
+with a tree search at every move, then gradient steps on a replay of its targets (planning)."""
 
 
 class UnknownAlgorithmError(ValueError):
@@ -182,6 +183,13 @@ ALGORITHMS: dict[str, Algorithm] = {
             tiny={"env_id": "Gridworld-Lizard-v0", "total_timesteps": 4000},
             report="value_iteration_report",
         ),
+        Algorithm(
+            "alphazero", "purejaxrl.alphazero", "planning",
+            "AlphaZero: MCTS self-play on pgx board games (needs the planning extra)",
+            tiny={"total_timesteps": 8 * 9 * 3, "num_envs": 8, "num_steps": 9,
+                  "num_simulations": 4, "buffer_size": 256, "batch_size": 16,
+                  "gradient_steps": 2, "hidden_sizes": (16,)},
+        ),  # no probe: its envs are two-player games, not the one-step probes
     )
 }  # fmt: skip
 """Every algorithm, by command-line name. Adding one: its module plus one row here."""

@@ -43,6 +43,11 @@ RUNS = {
     "q_learning": [
         "--total-timesteps", "20000", "--steps-per-update", "500", "--num-seeds", "3",
     ],
+    "alphazero": [
+        "--total-timesteps", str(8 * 9 * 40), "--num-envs", "8", "--num-simulations", "4",
+        "--buffer-size", "256", "--batch-size", "16", "--gradient-steps", "2",
+        "--hidden-sizes", "16", "--num-seeds", "2",
+    ],
 }  # fmt: skip
 
 

@@ -1,0 +1,465 @@
+"""AlphaZero: MCTS self-play (mctx) on two-player pgx board games; results in runs/<game>/alphazero/.
+
+    python -m purejaxrl.alphazero --env-id tic_tac_toe --num-seeds 4
+    python -m purejaxrl.alphazero --lr 1e-3 3e-3 --temperature 0.5 1.0   # 2 x 2 runs, one program
+    python benchmarks/alphazero_tictactoe.py   # trains, then checks it against perfect play
+
+Needs the `planning` extra (mctx, pgx): `pip install 'purejaxrl[planning]'`. The env ids are pgx's
+game ids (`tic_tac_toe`, `connect_four`), known to the env layer (`envs/boardgames.py`), which
+also gives `evaluate` a one-player view of each game against a random player.
+
+Reading map, top to bottom:
+  AlphaZeroConfig  static fields (game, games in parallel, simulations, replay, network) and
+                   traced ones (`hp.lr`, Dirichlet noise, temperature, L2 coefficient)
+  AlphaZeroNet     f_theta(s) = (p, v): policy logits and a tanh value
+  search           one batched `mctx.muzero_policy` search, the true game (pgx `step`) as model
+  Sample, alphazero_loss  the replay's (observation, search policy pi, outcome z) and the loss
+  outcome_targets  z for every position of a self-play rollout, by a backward scan
+  make_learner     init: network, Adam, empty replay; update: self-play a rollout of num_steps
+                   moves in num_envs games (a `lax.scan` of searches), store its targets, then
+                   gradient_steps minibatch steps on the replay
+  make_train, make_policy  the whole run; the raw network's greedy move (what `evaluate` plays)
+The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solver) with
+`value_optimal_moves` here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from purejaxrl import envs
+from purejaxrl.checks import require, require_finite_in
+from purejaxrl.config import BaseConfig
+from purejaxrl.hparams import hparams_type, traced
+from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
+from purejaxrl.networks import MLP, orthogonal
+from purejaxrl.replay import BufferState, ReplayBuffer
+
+
+@dataclass(frozen=True)
+class AlphaZeroConfig(BaseConfig):
+    """AlphaZero (Silver et al. 2017, 2018): self-play guided by MCTS, on a two-player pgx game."""
+
+    env_id: str = "tic_tac_toe"
+    """A two-player pgx game: tic_tac_toe or connect_four."""
+    total_timesteps: int = 150_000
+    """Self-play moves per run (summed over parallel games)."""
+    num_envs: int = 64
+    """Self-play games played in parallel."""
+    num_steps: int = 9
+    """Moves per game in each update's rollout. Every update starts its games afresh (games
+    restart as they end), so positions after a rollout's last finished game have no outcome and
+    are dropped: use at least the game's longest length (9 for tic_tac_toe, 42 for connect_four)."""
+    num_simulations: int = 32
+    """MCTS simulations per move in self-play."""
+    buffer_size: int = 8192
+    """Replay capacity in positions (FIFO); at least num_envs * num_steps."""
+    batch_size: int = 128
+    """Positions per gradient step, drawn uniformly from the replay."""
+    gradient_steps: int = 16
+    """Gradient steps after each update's rollout."""
+    hidden_sizes: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of the shared torso of f_theta."""
+    lr: float = traced(1e-3)
+    """Adam learning rate."""
+    dirichlet_alpha: float = traced(0.3)
+    """Concentration of the Dirichlet noise mixed into the root prior in self-play."""
+    dirichlet_fraction: float = traced(0.25)
+    """Weight of the Dirichlet noise in the root prior: (1 - f) p + f Dir(alpha)."""
+    temperature: float = traced(1.0)
+    """Self-play moves are drawn with probability proportional to visits^(1 / temperature);
+    0 plays the most visited move. The policy target is the visit distribution itself."""
+    l2_coef: float = traced(1e-4)
+    """c in the loss: an explicit L2 penalty c ||theta||^2 on every parameter, added to the loss
+    (not decoupled weight decay)."""
+
+    plays_board_games: ClassVar[bool] = True
+    suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "pgx": {"eval_episodes": 64},
+    }  # the greedy evaluation (against a random player) is cheap: use more games
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
+        spec = super().validate(spec)
+        require(
+            self, "env_id", spec.suite == "pgx",
+            f"alphazero plays two-player board games: {', '.join(envs.BOARD_GAMES)}",
+        )  # fmt: skip
+        for name in ("num_envs", "num_steps", "num_simulations", "batch_size", "gradient_steps"):
+            require(self, name, getattr(self, name) >= 1, "must be >= 1")
+        require(
+            self,
+            "total_timesteps",
+            self.num_updates >= 1,
+            f"must be >= num_envs * num_steps = {self.steps_per_update} (one update)",
+        )
+        require(
+            self,
+            "buffer_size",
+            self.buffer_size >= self.steps_per_update,
+            f"must be >= num_envs * num_steps = {self.steps_per_update} (one rollout)",
+        )
+        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
+        require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "dirichlet_alpha", 0.0, math.inf, open_low=True)
+        require_finite_in(self, "dirichlet_fraction", 0.0, 1.0)
+        require_finite_in(self, "temperature", 0.0, math.inf)
+        require_finite_in(self, "l2_coef", 0.0, math.inf)
+        return spec
+
+
+Config = AlphaZeroConfig
+AlphaZeroHParams = hparams_type(AlphaZeroConfig)
+"""`hp`: AlphaZeroConfig's traced fields as float32 arrays, scalars in one run."""
+
+
+class AlphaZeroNet(nn.Module):
+    """f_theta(s) = (p, v): an MLP torso, policy logits over the board's moves and a tanh value
+    in [-1, 1], the expected outcome for the player to move."""
+
+    num_actions: int
+    hidden_sizes: tuple[int, ...] = (128, 128)
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_sizes, "relu")(obs.reshape((*obs.shape[:-3], -1)).astype(jnp.float32))
+        logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01))(x)
+        value = nn.Dense(1, kernel_init=orthogonal(1.0))(x)
+        return logits, jnp.tanh(value[..., 0])  # (..., A), (...)
+
+
+def masked_logits(logits: jax.Array, legal: jax.Array) -> jax.Array:
+    """Illegal moves get the lowest finite logit: probability 0, and no NaN in softmaxes."""
+    return jnp.where(legal, logits, jnp.finfo(logits.dtype).min)
+
+
+def search(
+    network: AlphaZeroNet,
+    game,
+    params,
+    key: jax.Array,
+    state,
+    num_simulations: int,
+    *,
+    dirichlet_alpha=0.3,
+    dirichlet_fraction=0.0,
+    temperature=0.0,
+):
+    """One batched AlphaZero search (PUCT, `mctx.muzero_policy`) from every state of a batch.
+
+    The model is the true game: a node's embedding is the pgx `State`, and expanding action a
+    steps it with pgx's `step`. Values follow mctx's convention, each from the point of view of
+    the player to move at its node:
+      - the reward of an edge s --a--> s' is pgx's reward of the player who moved (who was to
+        move at s): +1 if a won, -1 if it lost (a draw, or a non-final move: 0);
+      - the discount is -1 while the game goes on: in two-player zero-sum games the value of s'
+        for the player to move at s' is minus its value for the player at s, and mctx backs up
+        Q(s, a) = r + discount * V(s');
+      - at a terminal s' the discount is 0 and V(s') = 0, so Q(s, a) is exactly the outcome r
+        for the mover (the value of a terminal state is its outcome, counted on the edge into it).
+    Illegal moves are masked at the root (`invalid_actions`) and in every node's prior.
+
+    Args:
+        state: a pgx `State` with leading axis B, none terminated.
+        num_simulations: static.
+        dirichlet_alpha, dirichlet_fraction: root noise (0 fraction: none).
+        temperature: the returned `action` is drawn with probability ~ visits^(1 / temperature);
+            0 takes the most visited move.
+
+    Returns:
+        mctx `PolicyOutput`: `action` (B,), `action_weights` (B, A) the visit distribution (zero
+        on illegal moves), `search_tree`.
+    """
+    import mctx
+
+    def apply(state):
+        logits, value = network.apply(params, state.observation)
+        return masked_logits(logits, state.legal_action_mask), value
+
+    def recurrent_fn(params_, key_, action, state):
+        del params_, key_
+        mover = state.current_player  # (B,)
+        state = jax.vmap(game.step)(state, action)
+        logits, value = apply(state)
+        reward = jnp.take_along_axis(state.rewards, mover[:, None], axis=1)[:, 0]
+        output = mctx.RecurrentFnOutput(
+            reward=reward,
+            discount=jnp.where(state.terminated, 0.0, -1.0),
+            prior_logits=logits,
+            value=jnp.where(state.terminated, 0.0, value),
+        )
+        return output, state
+
+    logits, value = apply(state)
+    root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=state)
+    return mctx.muzero_policy(
+        params,
+        key,
+        root,
+        recurrent_fn,
+        num_simulations,
+        invalid_actions=~state.legal_action_mask,
+        dirichlet_alpha=dirichlet_alpha,
+        dirichlet_fraction=dirichlet_fraction,
+        temperature=temperature,
+    )
+
+
+class Sample(struct.PyTreeNode):
+    """One replay entry; a batch adds a leading axis B."""
+
+    obs: jax.Array  # (*obs_shape) the position, from the player to move's point of view
+    policy: jax.Array  # (A,) pi, the search's visit distribution at that position
+    outcome: jax.Array  # () z, the game's final result for the player to move: +1, 0 or -1
+
+
+def alphazero_loss(
+    network: AlphaZeroNet, params, batch: Sample, l2_coef
+) -> tuple[jax.Array, Metrics]:
+    """The AlphaZero loss on a batch (Silver et al. 2017, eq. 1; 2018):
+
+        L = mean_B[(z - v)^2 - pi^T log p] + c ||theta||^2,   (p, v) = f_theta(s)
+
+    c ||theta||^2 is an explicit L2 term over every parameter (biases included), not decoupled
+    weight decay. log p is the log-softmax of the logits (illegal moves have pi = 0 and add 0).
+    """
+    logits, value = network.apply(params, batch.obs)  # (B, A), (B,)
+    value_loss = jnp.mean(jnp.square(batch.outcome - value))
+    policy_loss = -jnp.mean(jnp.sum(batch.policy * jax.nn.log_softmax(logits), axis=-1))
+    l2 = sum(jnp.sum(jnp.square(w)) for w in jax.tree.leaves(params))
+    total = value_loss + policy_loss + l2_coef * l2
+    return total, {
+        "loss": total,
+        "value_loss": value_loss,
+        "policy_loss": policy_loss,
+        "l2": l2,
+    }
+
+
+def outcome_targets(reward: jax.Array, terminated: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """z for every position of a rollout, and whether its game finished within the rollout.
+
+    Position t's mover got `reward[t]` from its own move; if that move ended the game, z_t is
+    that reward, else the game went on with the other player to move, so z_t = -z_{t+1}.
+
+    Args:
+        reward, terminated: (T, N), the mover's reward of step t and whether step t ended a game.
+
+    Returns:
+        z (T, N) and valid (T, N) bool (false after the last finished game of a column).
+    """
+
+    def back(z_next, step):
+        r, done = step
+        z = jnp.where(done, r, -z_next)
+        return z, z
+
+    _, z = jax.lax.scan(back, jnp.zeros_like(reward[0]), (reward, terminated), reverse=True)
+    valid = jnp.cumsum(terminated[::-1], axis=0)[::-1] > 0
+    return z, valid
+
+
+@struct.dataclass
+class AlphaZeroState:
+    params: Any
+    opt_state: Any
+    replay: BufferState  # of `Sample`s, capacity buffer_size
+    key: jax.Array
+
+
+def make_network(config, spec: envs.EnvSpec) -> AlphaZeroNet:
+    return AlphaZeroNet(spec.num_actions, tuple(config.hidden_sizes))
+
+
+def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> Learner:
+    """Builds AlphaZero's `Learner` (static fields only; traced ones arrive as `hp`)."""
+    config, spec = learner_inputs(config, spec)
+    game = envs.pgx_env(config.env_id)
+    network = make_network(config, spec)
+    buffer = ReplayBuffer(config.buffer_size)
+    num_envs, num_steps = config.num_envs, config.num_steps
+
+    def optimizer(hp: AlphaZeroHParams) -> optax.GradientTransformation:
+        return optax.adam(hp.lr)
+
+    def init(key: jax.Array, hp: AlphaZeroHParams) -> AlphaZeroState:
+        key, net_key = jax.random.split(key)
+        state = game.init(jax.random.key(0))
+        params = network.init(net_key, state.observation[None])
+        example = Sample(
+            state.observation, jnp.zeros(game.num_actions, jnp.float32), jnp.float32(0.0)
+        )
+        return AlphaZeroState(params, optimizer(hp).init(params), buffer.init(example), key)
+
+    def self_play(params, key, hp: AlphaZeroHParams):
+        """num_steps moves in num_envs games, restarted as they end; leaves (T, N, ...)."""
+        key, init_key = jax.random.split(key)
+        state = jax.vmap(game.init)(jax.random.split(init_key, num_envs))
+
+        def move(state, key):
+            search_key, reset_key = jax.random.split(key)
+            out = search(
+                network, game, params, search_key, state, config.num_simulations,
+                dirichlet_alpha=hp.dirichlet_alpha, dirichlet_fraction=hp.dirichlet_fraction,
+                temperature=hp.temperature,
+            )  # fmt: skip
+            mover = state.current_player  # (N,)
+            next_state = jax.vmap(game.step)(state, out.action)
+            reward = jnp.take_along_axis(next_state.rewards, mover[:, None], axis=1)[:, 0]
+            fresh = jax.vmap(game.init)(jax.random.split(reset_key, num_envs))
+            done = next_state.terminated
+            next_state = jax.tree.map(
+                lambda f, s: jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s),
+                fresh,
+                next_state,
+            )
+            return next_state, (state.observation, out.action_weights, reward, done)
+
+        _, (obs, policy, reward, done) = jax.lax.scan(move, state, jax.random.split(key, num_steps))
+        return obs, policy, reward, done
+
+    def update(state: AlphaZeroState, hp: AlphaZeroHParams) -> tuple[AlphaZeroState, Metrics]:
+        key, play_key, sample_key = jax.random.split(state.key, 3)
+        obs, policy, reward, done = self_play(state.params, play_key, hp)  # (T, N, ...)
+        z, valid = outcome_targets(reward, done)
+        flat = Sample(obs, policy, z)
+        flat = jax.tree.map(lambda x: x.reshape((num_envs * num_steps, *x.shape[2:])), flat)
+        replay = buffer.add(state.replay, flat, valid.reshape(-1))
+        tx = optimizer(hp)
+        grad_fn = jax.grad(alphazero_loss, argnums=1, has_aux=True)
+
+        def gradient_step(carry, key):
+            params, opt_state = carry
+            batch = buffer.sample(replay, key, config.batch_size)
+            grads, metrics = grad_fn(network, params, batch, hp.l2_coef)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), metrics
+
+        (params, opt_state), metrics = jax.lax.scan(
+            gradient_step,
+            (state.params, state.opt_state),
+            jax.random.split(sample_key, config.gradient_steps),
+        )
+        # every rollout of num_steps >= 1 stores at least one position per game it finished; a
+        # rollout too short to finish any (num_steps below the game's length) leaves the replay
+        # empty, and then the steps above learned from zeros: keep the old parameters
+        learned = replay.size > 0
+        params, opt_state = jax.tree.map(
+            lambda new, old: jnp.where(learned, new, old),
+            (params, opt_state),
+            (state.params, state.opt_state),
+        )
+        metrics = jax.tree.map(jnp.mean, metrics)
+        # the "episodes" of self-play are its finished games; their return is the first mover's
+        # outcome (0 when play is perfect: tic-tac-toe is a draw)
+        first_move = jnp.concatenate([jnp.ones((1, num_envs), bool), done[:-1]], axis=0)
+        opening = first_move & valid  # (T, N) the first position of each finished game
+        games = opening.sum()
+        first_mover = jnp.where(games > 0, (z * opening).sum() / jnp.maximum(games, 1), jnp.nan)
+        metrics = {
+            "episode_return": first_mover,
+            "episodes": games.astype(jnp.int32),
+            "draws": jnp.where(games > 0, ((z == 0) & opening).sum() / games, jnp.nan),
+            "game_length": jnp.where(games > 0, valid.sum() / jnp.maximum(games, 1), jnp.nan),
+            **metrics,
+        }
+        return AlphaZeroState(params, opt_state, replay, key), metrics
+
+    def export(state: AlphaZeroState) -> dict:
+        return {"params": state.params}
+
+    return Learner(init, update, export, config.num_updates, config.steps_per_update)
+
+
+def make_train(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None):
+    """`train(key, hp) -> TrainOutput`, one pure jittable function for a whole run."""
+    return scan_updates(make_learner(config, spec))
+
+
+def make_policy(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None):
+    """`act(exported, obs, key) -> action`: the raw network's most probable legal move, no search
+    (what `evaluate` plays against the random player; obs (E, D) flattened, as the env gives)."""
+    config, spec = learner_inputs(config, spec)
+    network = make_network(config, spec)
+    game = envs.pgx_env(config.env_id)
+    obs_shape = tuple(game.observation_shape)
+
+    def act(exported, obs, key):
+        del key
+        board = obs.reshape((obs.shape[0], *obs_shape))
+        logits, _ = network.apply(exported["params"], board)
+        legal = legal_moves(config.env_id, board)
+        return jnp.argmax(masked_logits(logits, legal), axis=-1)
+
+    return act
+
+
+def legal_moves(env_id: str, obs: jax.Array) -> jax.Array:
+    """(E, A) bool: the legal moves of pgx observations (E, *obs_shape) of our games: an empty
+    cell (tic_tac_toe), a column whose top cell is empty (connect_four)."""
+    occupied = obs[..., :2].sum(-1) > 0  # (E, rows, cols)
+    if env_id == "tic_tac_toe":
+        return ~occupied.reshape((obs.shape[0], -1))
+    return ~occupied[:, 0, :]
+
+
+def value_optimal_moves(
+    network: AlphaZeroNet, params, key, boards: np.ndarray, num_simulations: int
+) -> np.ndarray:
+    """The move the search plays (greedy: most visited, no noise) in each tic-tac-toe position.
+
+    Args:
+        boards: (P, 9) int, 0 empty, 1 the first player's (X) mark, 2 the second's (O); X is to
+            move when the counts are equal.
+
+    Returns:
+        (P,) int moves.
+    """
+    game = envs.pgx_env("tic_tac_toe")
+    state = tictactoe_states(game, boards)
+    out = jax.jit(
+        lambda params, key, state: search(network, game, params, key, state, num_simulations)
+    )(params, key, state)
+    return np.asarray(out.action)
+
+
+def tictactoe_states(game, boards: np.ndarray):
+    """pgx tic-tac-toe states (leading axis P) of boards (P, 9) coded as in `value_optimal_moves`."""
+    boards = np.asarray(boards)
+    count = (boards > 0).sum(axis=1)
+    color = (count % 2).astype(np.int32)  # pgx: 0 = X, 1 = O, the colour to move
+    pgx_board = np.where(boards == 0, -1, boards - 1).astype(np.int32)
+    base = jax.vmap(game.init)(jax.random.split(jax.random.key(0), len(boards)))
+    x = base._x._replace(
+        color=jnp.asarray(color), board=jnp.asarray(pgx_board), winner=-jnp.ones(len(boards), int)
+    )
+    # pgx's current_player is the player id of the colour to move; with player 0 playing X
+    state = base.replace(
+        current_player=jnp.asarray(color),
+        _x=x,
+        legal_action_mask=jnp.asarray(boards == 0),
+        _step_count=jnp.asarray(count, jnp.int32),
+    )
+    return state.replace(observation=jax.vmap(game.observe)(state))  # the mover's view
+
+
+if __name__ == "__main__":
+    from purejaxrl.cli import main
+
+    main("alphazero")
