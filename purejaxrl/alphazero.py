@@ -20,7 +20,7 @@ Reading map, top to bottom:
                    gradient_steps minibatch steps on the replay
   make_train, make_policy  the whole run; the raw network's greedy move (what `evaluate` plays)
 The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solver) with
-`value_optimal_moves` here.
+`search_moves` here.
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ class AlphaZeroConfig(BaseConfig):
     are dropped: use at least the game's longest length (9 for tic_tac_toe, 42 for connect_four)."""
     num_simulations: int = 32
     """MCTS simulations per move in self-play."""
+    opening_moves: int = 0
+    """Each self-play game opens with k uniformly random legal moves, k drawn uniformly from
+    0 .. opening_moves at the game's start; only the positions from move k on enter the replay.
+    Not in the papers: it shows the network positions that self-play alone rarely reaches (those
+    after a blunder), which the exact check plays from (see benchmarks/README.md). 0: none."""
     buffer_size: int = 8192
     """Replay capacity in positions (FIFO); at least num_envs * num_steps."""
     batch_size: int = 128
@@ -103,6 +108,7 @@ class AlphaZeroConfig(BaseConfig):
         )  # fmt: skip
         for name in ("num_envs", "num_steps", "num_simulations", "batch_size", "gradient_steps"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
+        require(self, "opening_moves", self.opening_moves >= 0, "must be >= 0 (0: none)")
         require(
             self,
             "total_timesteps",
@@ -307,40 +313,53 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
         )
         return AlphaZeroState(params, optimizer(hp).init(params), buffer.init(example), key)
 
-    def self_play(params, key, hp: AlphaZeroHParams):
-        """num_steps moves in num_envs games, restarted as they end; leaves (T, N, ...)."""
-        key, init_key = jax.random.split(key)
+    def new_games(key):
+        """num_envs fresh games and the random opening length of each, (N,)."""
+        init_key, opening_key = jax.random.split(key)
         state = jax.vmap(game.init)(jax.random.split(init_key, num_envs))
+        opening = jax.random.randint(opening_key, (num_envs,), 0, config.opening_moves + 1)
+        return state, opening
 
-        def move(state, key):
-            search_key, reset_key = jax.random.split(key)
+    def self_play(params, key, hp: AlphaZeroHParams):
+        """num_steps moves in num_envs games, restarted as they end; leaves (T, N, ...), and
+        whether each position is a searched one (after its game's random opening)."""
+        key, init_key = jax.random.split(key)
+
+        def move(carry, key):
+            state, opening = carry
+            search_key, random_key, reset_key = jax.random.split(key, 3)
             out = search(
                 network, game, params, search_key, state, config.num_simulations,
                 dirichlet_alpha=hp.dirichlet_alpha, dirichlet_fraction=hp.dirichlet_fraction,
                 temperature=hp.temperature,
             )  # fmt: skip
-            mover = state.current_player  # (N,)
-            next_state = jax.vmap(game.step)(state, out.action)
-            reward = jnp.take_along_axis(next_state.rewards, mover[:, None], axis=1)[:, 0]
-            fresh = jax.vmap(game.init)(jax.random.split(reset_key, num_envs))
-            done = next_state.terminated
-            next_state = jax.tree.map(
-                lambda f, s: jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s),
-                fresh,
-                next_state,
+            searched = state._step_count >= opening  # (N,) moves made so far in each game
+            uniform = jax.random.categorical(
+                random_key, jnp.where(state.legal_action_mask, 0.0, -jnp.inf)
             )
-            return next_state, (state.observation, out.action_weights, reward, done)
+            action = jnp.where(searched, out.action, uniform)
+            mover = state.current_player  # (N,)
+            next_state = jax.vmap(game.step)(state, action)
+            reward = jnp.take_along_axis(next_state.rewards, mover[:, None], axis=1)[:, 0]
+            done = next_state.terminated
+            fresh, fresh_opening = new_games(reset_key)
 
-        _, (obs, policy, reward, done) = jax.lax.scan(move, state, jax.random.split(key, num_steps))
-        return obs, policy, reward, done
+            def restart(f, s):
+                return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s)
+
+            next_carry = jax.tree.map(restart, (fresh, fresh_opening), (next_state, opening))
+            return next_carry, (state.observation, out.action_weights, reward, done, searched)
+
+        _, trajectory = jax.lax.scan(move, new_games(init_key), jax.random.split(key, num_steps))
+        return trajectory
 
     def update(state: AlphaZeroState, hp: AlphaZeroHParams) -> tuple[AlphaZeroState, Metrics]:
         key, play_key, sample_key = jax.random.split(state.key, 3)
-        obs, policy, reward, done = self_play(state.params, play_key, hp)  # (T, N, ...)
+        obs, policy, reward, done, searched = self_play(state.params, play_key, hp)  # (T, N, ...)
         z, valid = outcome_targets(reward, done)
         flat = Sample(obs, policy, z)
         flat = jax.tree.map(lambda x: x.reshape((num_envs * num_steps, *x.shape[2:])), flat)
-        replay = buffer.add(state.replay, flat, valid.reshape(-1))
+        replay = buffer.add(state.replay, flat, (valid & searched).reshape(-1))
         tx = optimizer(hp)
         grad_fn = jax.grad(alphazero_loss, argnums=1, has_aux=True)
 
@@ -419,10 +438,11 @@ def legal_moves(env_id: str, obs: jax.Array) -> jax.Array:
     return ~occupied[:, 0, :]
 
 
-def value_optimal_moves(
+def search_moves(
     network: AlphaZeroNet, params, key, boards: np.ndarray, num_simulations: int
 ) -> np.ndarray:
-    """The move the search plays (greedy: most visited, no noise) in each tic-tac-toe position.
+    """The move the search plays (greedy: most visited, no noise) in each tic-tac-toe position,
+    with the trained network `params` (e.g. an `export`'s "params").
 
     Args:
         boards: (P, 9) int, 0 empty, 1 the first player's (X) mark, 2 the second's (O); X is to
@@ -440,7 +460,7 @@ def value_optimal_moves(
 
 
 def tictactoe_states(game, boards: np.ndarray):
-    """pgx tic-tac-toe states (leading axis P) of boards (P, 9) coded as in `value_optimal_moves`."""
+    """pgx tic-tac-toe states (leading axis P) of boards (P, 9) coded as in `search_moves`."""
     boards = np.asarray(boards)
     count = (boards > 0).sum(axis=1)
     color = (count % 2).astype(np.int32)  # pgx: 0 = X, 1 = O, the colour to move

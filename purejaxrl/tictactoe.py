@@ -90,3 +90,25 @@ def legal_positions() -> tuple[Board, ...]:
 def decision_positions() -> np.ndarray:
     """(P, 9) int: the legal positions that are not over (someone must move): 4,520 of them."""
     return np.array([b for b in legal_positions() if not is_terminal(b)], dtype=np.int32)
+
+
+def count_mistakes(moves: np.ndarray) -> dict[str, int]:
+    """How a player's moves at every position of `decision_positions()` compare with perfect play.
+
+    `losing` counts the positions where the move turns a position the mover can at least draw
+    into a lost one. With none, the player never loses against anyone, the perfect player
+    included, from any position its side is not already lost in, playing either side: by
+    induction on the moves left, every position it leaves keeps its value >= 0 for it, and no
+    reply of the opponent can lower a minimax value. `suboptimal` also counts moves that give up
+    value without losing (a win played into a draw).
+
+    Args:
+        moves: (4520,) int, the player's move in each row of `decision_positions()`.
+    """
+    losing = suboptimal = 0
+    for board, move in zip(decision_positions(), moves, strict=True):
+        board = tuple(int(c) for c in board)
+        before, after = value(board), move_values(board).get(int(move), -1)  # illegal: lost
+        losing += before >= 0 and after < 0
+        suboptimal += after < before
+    return {"positions": len(moves), "losing": losing, "suboptimal": suboptimal}

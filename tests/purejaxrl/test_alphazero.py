@@ -39,6 +39,21 @@ def test_the_solver_counts_the_legal_positions_and_finds_the_empty_board_a_draw(
     assert set(ttt.move_values(ttt.EMPTY).values()) == {0}  # no opening move loses
 
 
+def test_mistakes_are_counted_against_the_solver():
+    boards = ttt.decision_positions()
+    perfect = [ttt.optimal_moves(tuple(int(c) for c in b))[0] for b in boards]
+    assert ttt.count_mistakes(np.array(perfect)) == {"positions": 4520, "losing": 0, "suboptimal": 0}
+    first_empty = np.argmax(boards == 0, axis=1)  # a plausible but naive player
+    naive = ttt.count_mistakes(first_empty)
+    assert 0 < naive["losing"] <= naive["suboptimal"] < 4520
+    empty = int(np.flatnonzero((boards == 0).all(axis=1))[0])
+    corner_edge = int(np.flatnonzero((boards == (X, 0, 0, 0, 0, 0, 0, 0, 0)).all(axis=1))[0])
+    one_blunder = np.array(perfect)
+    one_blunder[corner_edge] = 1  # O beside X's corner: lost
+    one_blunder[empty] = 4  # still optimal
+    assert ttt.count_mistakes(one_blunder) == {"positions": 4520, "losing": 1, "suboptimal": 1}
+
+
 def test_the_solver_values_hand_positions_for_the_player_to_move():
     # X to move, X X . / O O . / . . . : X wins at 2
     board = (X, X, _, O, O, _, _, _, _)
@@ -203,25 +218,13 @@ def test_against_the_random_player_an_illegal_move_loses_and_outcomes_are_the_ag
 # ---- learning -------------------------------------------------------------------------------------
 
 
-def mistakes(network, params, num_simulations: int) -> tuple[int, int]:
-    """(losing, suboptimal): over tic-tac-toe's 4,520 positions with a move to make, how often
-    the search (greedy, no noise) turns a position it can draw or win into a lost one, and how
-    often its move gives up any value at all (e.g. a win for a draw)."""
-    boards = ttt.decision_positions()
-    moves = az.value_optimal_moves(network, params, jax.random.key(1), boards, num_simulations)
-    losing = suboptimal = 0
-    for board, move in zip(boards, moves, strict=True):
-        board = tuple(int(c) for c in board)
-        value, after = ttt.value(board), ttt.move_values(board)[int(move)]
-        losing += value >= 0 and after < 0
-        suboptimal += after < value
-    return losing, suboptimal
-
-
 @pytest.mark.learning
 def test_self_play_learns_to_never_lose_against_the_perfect_player_from_any_position():
     config = dataclasses.replace(az.Config(), total_timesteps=64 * 9 * 60)
     spec = config.validate()
     out = jax.jit(az.make_train(config, spec))(jax.random.key(0), hparams(config))
-    losing, suboptimal = mistakes(az.make_network(config, spec), out.state.params, 64)
-    assert losing == 0, f"{losing} of 4520 positions lost (and {suboptimal} not optimal)"
+    network = az.make_network(config, spec)
+    boards = ttt.decision_positions()
+    moves = az.search_moves(network, out.state.params, jax.random.key(1), boards, 64)
+    mistakes = ttt.count_mistakes(moves)
+    assert mistakes["losing"] == 0, mistakes

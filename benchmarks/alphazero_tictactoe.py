@@ -1,0 +1,84 @@
+"""AlphaZero on tic-tac-toe against perfect play; results in benchmarks/results/alphazero_tictactoe.json.
+
+Trains `--num-seeds` seeds of `purejaxrl.alphazero` at its defaults (vmapped, one program) and,
+every `--eval-every` updates, plays the search (greedy, no noise, `--eval-simulations` per move)
+in each of tic-tac-toe's 4,520 positions with a move to make, both sides, and counts against
+the minimax solver (`purejaxrl/tictactoe.py`) the moves that turn a drawn or won position into a
+lost one ("losing": 0 means the agent never loses to the perfect player from any position its
+side is not already lost in) and those that give up any value ("suboptimal").
+
+    python benchmarks/alphazero_tictactoe.py [--num-seeds 2] [--updates 600] [--eval-every 100]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import common
+import jax
+import numpy as np
+
+from purejaxrl import alphazero as az
+from purejaxrl import tictactoe as ttt
+from purejaxrl.hparams import hparams
+
+
+def main() -> None:
+    parser = common.argument_parser(__doc__)
+    parser.add_argument("--num-seeds", type=int, default=2)
+    parser.add_argument("--updates", type=int, default=600)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--eval-simulations", type=int, nargs="+", default=[64])
+    parser.add_argument("--num-simulations", type=int, default=az.Config.num_simulations)
+    parser.add_argument("--opening-moves", type=int, default=az.Config.opening_moves)
+    parser.add_argument("--out", default="alphazero_tictactoe", help="results/<out>.json")
+    args = parser.parse_args()
+
+    base = az.Config(num_simulations=args.num_simulations, opening_moves=args.opening_moves)
+    config = dataclasses.replace(base, total_timesteps=base.steps_per_update * args.updates)
+    spec = config.validate()
+    learner = az.make_learner(config, spec)
+    network = az.make_network(config, spec)
+    hp = hparams(config)
+    keys = jax.random.split(jax.random.key(config.seed), args.num_seeds)
+    state = jax.jit(jax.vmap(learner.init, in_axes=(0, None)))(keys, hp)
+
+    def chunk(state):
+        return jax.lax.scan(lambda s, _: learner.update(s, hp), state, None, args.eval_every)
+
+    chunk = jax.jit(jax.vmap(chunk))
+    boards = ttt.decision_positions()
+    curve, train_time = [], 0.0
+    for done in range(args.eval_every, args.updates + 1, args.eval_every):
+        start = time.perf_counter()
+        state, metrics = chunk(state)
+        jax.block_until_ready(state)
+        train_time += time.perf_counter() - start
+        row = {
+            "updates": done,
+            "moves": done * config.steps_per_update,
+            "train_time_s": round(train_time, 1),
+            "self_play_draws": np.asarray(metrics["draws"][:, -10:].mean(axis=1)).tolist(),
+        }
+        for sims in args.eval_simulations:
+            counts = []
+            for seed in range(args.num_seeds):
+                params = jax.tree.map(lambda x, s=seed: x[s], state.params)
+                moves = az.search_moves(network, params, jax.random.key(1), boards, sims)
+                counts.append(ttt.count_mistakes(moves))
+            row[f"losing_at_{sims}"] = [c["losing"] for c in counts]
+            row[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
+        curve.append(row)
+        common.report(row)
+    record = {
+        "command": common.command(args),
+        "config": dataclasses.asdict(config),
+        "positions": len(boards),
+        "curve": curve,
+    }
+    common.write_record(args.out, record)
+
+
+if __name__ == "__main__":
+    main()
