@@ -221,6 +221,33 @@ def test_against_the_random_player_an_illegal_move_loses_and_outcomes_are_the_ag
     np.testing.assert_array_equal(np.asarray(total), -1.0)
 
 
+@pytest.mark.parametrize("env_id", envs.BOARD_GAMES)
+def test_the_policy_reads_the_legal_moves_from_the_observation_as_pgx_has_them(env_id):
+    """`make_policy` gets flattened observations only, so it finds the legal moves there:
+    compared with pgx's mask along random games, 8 of them, until each has ended."""
+    game = envs.pgx_env(env_id)
+
+    @jax.jit
+    def random_games(key):
+        def step(state, key):
+            action = jax.random.categorical(key, jnp.where(state.legal_action_mask, 0.0, -jnp.inf))
+            going = ~state.terminated
+            return jax.vmap(game.step)(state, action), (
+                state.observation,
+                state.legal_action_mask,
+                going,
+            )
+
+        state = jax.vmap(game.init)(jax.random.split(key, 8))
+        return jax.lax.scan(step, state, jax.random.split(key, 42))[1]
+
+    obs, mask, going = random_games(jax.random.key(0))  # (42, 8, ...)
+    going = np.asarray(going)
+    legal = np.asarray(jax.vmap(lambda o: az.legal_moves(env_id, o))(obs))
+    np.testing.assert_array_equal(legal[going], np.asarray(mask)[going])
+    assert going.sum() > 8 * 5  # games of several moves were compared
+
+
 # ---- learning -------------------------------------------------------------------------------------
 
 

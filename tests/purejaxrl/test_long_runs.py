@@ -46,7 +46,7 @@ RUNS = {
     "alphazero": [
         "--total-timesteps", str(8 * 9 * 40), "--num-envs", "8", "--num-simulations", "4",
         "--buffer-size", "256", "--batch-size", "16", "--gradient-steps", "2",
-        "--hidden-sizes", "16", "--num-seeds", "2",
+        "--hidden-sizes", "16", "--num-seeds", "2", "--eval-episodes", "0",
     ],
 }  # fmt: skip
 
