@@ -49,6 +49,8 @@ class VersusRandomState(environment.EnvState):
 @struct.dataclass
 class VersusRandomParams(environment.EnvParams):
     max_steps_in_episode: int = 1000
+    """The env uses the board's cell count (`VersusRandom.default_params`): more than the agent's
+    moves in any game, so no game is truncated, and `evaluate`'s episodes scan that many steps."""
 
 
 class VersusRandom(environment.Environment[VersusRandomState, VersusRandomParams]):
@@ -61,7 +63,8 @@ class VersusRandom(environment.Environment[VersusRandomState, VersusRandomParams
 
     @property
     def default_params(self) -> VersusRandomParams:
-        return VersusRandomParams()
+        cells = math.prod(self.game.observation_shape[:-1])  # 9 (tic_tac_toe), 42 (connect_four)
+        return VersusRandomParams(max_steps_in_episode=cells)
 
     @property
     def name(self) -> str:
