@@ -16,7 +16,8 @@ Reading map, top to bottom:
   Sample, alphazero_loss  the replay's (observation, search policy pi, outcome z) and the loss
   outcome_targets  z for every position of a self-play rollout, by a backward scan
   make_learner     init: network, Adam, empty replay; update: self-play a rollout of num_steps
-                   moves in num_envs games (a `lax.scan` of searches), store its targets, then
+                   moves in num_envs games (a `lax.scan` of searches; each game opens with up to
+                   opening_moves random moves, not stored), store its targets, then
                    gradient_steps minibatch steps on the replay
   make_train, make_policy  the whole run; the raw network's greedy move (what `evaluate` plays)
 The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solver) with
