@@ -23,6 +23,11 @@ from purejaxrl.devices import compiler_options
 from purejaxrl.evaluate import policy_memory, with_memory
 
 NAMES = list(registry.ALGORITHMS)
+SLOW_SWEEPS = {"alphazero": "its search compiles for about 45 s"}
+"""Rows whose chunked-sweep test runs in the `slow` tier (`make test`, not `make test-fast`)."""
+SWEEP_NAMES = [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW_SWEEPS else name for name in NAMES
+]
 
 UNTRAINED_LEAVES = {"reinforce", "a2c"}
 """Rows whose tiny run leaves some parameter leaves at their initial values in every seed (the
@@ -67,7 +72,7 @@ def stop_after_the_first_chunk(ctx: runner.RunContext, chunk: runner.ChunkRecord
     chunk.stop_asked = chunk.stop_asked or chunk.first == 0
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SWEEP_NAMES)
 def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for_bit(
     name, tmp_path, monkeypatch
 ):
