@@ -46,7 +46,25 @@ class ProbeParams(environment.EnvParams):
 KINDS = ("Constant", "ObsReward", "TwoStep", "ActionReward", "ObsActionReward")
 
 
-class Probe(environment.Environment[ProbeState, ProbeParams]):
+class SignSpaces:
+    """The spaces every probe shares: a one-entry observation in [-1, 1], and two actions (or
+    one continuous action in [-1, 1] when `self.continuous`); `step` decides when it ends."""
+
+    continuous: bool
+
+    def is_terminated(self, state, params) -> jax.Array:
+        return jnp.bool_(False)
+
+    def action_space(self, params=None):
+        if self.continuous:
+            return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
+        return spaces.Discrete(2)
+
+    def observation_space(self, params=None):
+        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
+
+
+class Probe(SignSpaces, environment.Environment[ProbeState, ProbeParams]):
     """One probe MDP; `kind` is one of `KINDS`, `continuous` picks the action space."""
 
     def __init__(self, kind: str, continuous: bool = False):
@@ -104,17 +122,6 @@ class Probe(environment.Environment[ProbeState, ProbeParams]):
     def observe(self, key, state: ProbeState, action, params) -> jax.Array:
         return jnp.reshape(state.obs, (1,)).astype(jnp.float32)
 
-    def is_terminated(self, state: ProbeState, params) -> jax.Array:
-        return jnp.bool_(False)
-
-    def action_space(self, params=None):
-        if self.continuous:
-            return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
-        return spaces.Discrete(2)
-
-    def observation_space(self, params=None):
-        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
-
 
 @struct.dataclass
 class MemoryProbeState(environment.EnvState):
@@ -124,7 +131,7 @@ class MemoryProbeState(environment.EnvState):
     length: jax.Array  # () steps this episode lasts, uniform in [1, max_length]
 
 
-class MemoryProbe(environment.Environment[MemoryProbeState, ProbeParams]):
+class MemoryProbe(SignSpaces, environment.Environment[MemoryProbeState, ProbeParams]):
     """Probe-FirstObsMemory: reward for recalling the episode's first observation (see above)."""
 
     max_length: int = 8
@@ -165,17 +172,6 @@ class MemoryProbe(environment.Environment[MemoryProbeState, ProbeParams]):
 
     def observe(self, state: MemoryProbeState) -> jax.Array:
         return jnp.reshape(state.obs, (1,)).astype(jnp.float32)
-
-    def is_terminated(self, state: MemoryProbeState, params) -> jax.Array:
-        return jnp.bool_(False)
-
-    def action_space(self, params=None):
-        if self.continuous:
-            return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
-        return spaces.Discrete(2)
-
-    def observation_space(self, params=None):
-        return spaces.Box(-1.0, 1.0, (1,), jnp.float32)
 
 
 def probe_id(kind: str, continuous: bool) -> str:

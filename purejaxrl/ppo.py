@@ -12,7 +12,7 @@ Reading map, top to bottom:
   PPOConfig      static fields (shapes, loop counts) and traced ones (`hp.lr`, `hp.gamma`, ...)
   Batch, PPOState  what the loss sees; the learner state of one run
   ppo_loss       the clipped (or KL-penalised) surrogate, value and entropy terms
-  batch_kl, adapt_kl_beta  the KL penalty's coefficient, adapted after each update (--loss kl)
+  batch_kl, adapt_kl_beta, next_kl_beta  the KL penalty's coefficient, adapted after each update (--loss kl)
   make_learner   init: reset envs, init network and Adam; update: collect a rollout
                  (`rollout.collect`), GAE (`returns.generalized_advantage_estimation`), then
                  epochs x minibatches of gradient steps, all `lax.scan`s
@@ -400,17 +400,26 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
         kl_beta = state.kl_beta
         if config.loss == "kl":
             update_kl = batch_kl(network, params, batch)  # the new policy on the whole batch
-            kl_beta = adapt_kl_beta(kl_beta, update_kl, hp.kl_target)
-            metrics["update_kl"] = update_kl
-            metrics["kl_beta"] = kl_beta
+            kl_beta = next_kl_beta(kl_beta, update_kl, hp.kl_target, metrics)
         state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
         return state, {**episode_metrics(traj.info), **metrics}
 
-    def export(state: PPOState) -> dict:
-        obs_stats = getattr(state.env_state, "obs_stats", None)
-        return {"params": state.params, "obs_stats": obs_stats}
+    return Learner(init, update, export_policy, config.num_updates, config.batch_size)
 
-    return Learner(init, update, export, config.num_updates, config.batch_size)
+
+def next_kl_beta(kl_beta, update_kl, kl_target, metrics: dict) -> jax.Array:
+    """`adapt_kl_beta`, with the update's KL and the new beta added to `metrics`."""
+    kl_beta = adapt_kl_beta(kl_beta, update_kl, kl_target)
+    metrics["update_kl"] = update_kl
+    metrics["kl_beta"] = kl_beta
+    return kl_beta
+
+
+def export_policy(state) -> dict:
+    """What `make_policy`'s act reads from a PPO-like state: the parameters and, with
+    `--normalize-observations`, the running observation statistics (else None)."""
+    obs_stats = getattr(state.env_state, "obs_stats", None)
+    return {"params": state.params, "obs_stats": obs_stats}
 
 
 def make_train(config: PPOConfig, spec: envs.EnvSpec | None = None):

@@ -58,8 +58,9 @@ from purejaxrl.networks import MLP, orthogonal
 from purejaxrl.ppo import (
     Batch,
     PPOConfig,
-    adapt_kl_beta,
+    export_policy,
     mean_kl,
+    next_kl_beta,
     ppo_epochs,
     ppo_objective,
     ppo_optimizer,
@@ -320,17 +321,11 @@ def make_learner(config: PPORNNConfig, spec: envs.EnvSpec | None = None) -> Lear
         if config.loss == "kl":  # the new policy on the whole batch, replayed
             _, dist, _ = network.apply(params, start_carry, traj.obs, first)
             update_kl = mean_kl(traj.dist, dist, traj.valid)
-            kl_beta = adapt_kl_beta(kl_beta, update_kl, hp.kl_target)
-            metrics["update_kl"] = update_kl
-            metrics["kl_beta"] = kl_beta
+            kl_beta = next_kl_beta(kl_beta, update_kl, hp.kl_target, metrics)
         state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
         return state, {**episode_metrics(traj.info), **metrics}
 
-    def export(state: PPORNNState) -> dict:
-        obs_stats = getattr(state.env_state, "obs_stats", None)
-        return {"params": state.params, "obs_stats": obs_stats}
-
-    return Learner(init, update, export, config.num_updates, config.batch_size)
+    return Learner(init, update, export_policy, config.num_updates, config.batch_size)
 
 
 def make_train(config: PPORNNConfig, spec: envs.EnvSpec | None = None):
