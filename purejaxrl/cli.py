@@ -475,6 +475,7 @@ def usage() -> str:
     lines = [
         "usage: purejaxrl ALGO [options]      train (ALGO --help lists its options)",
         "       purejaxrl evaluate RUN_DIR    greedy episodes of a run's checkpoint",
+        "       purejaxrl collect RUN_DIR --out PATH   a dataset of a run's policy (--help)",
         "",
         "algorithms:",
     ]
@@ -485,7 +486,8 @@ def usage() -> str:
 
 
 def command(argv: Sequence[str] | None = None) -> None:
-    """The `purejaxrl` script and `python -m purejaxrl`: `ALGO [options]` or `evaluate RUN_DIR`."""
+    """The `purejaxrl` script and `python -m purejaxrl`: `ALGO [options]`, `evaluate RUN_DIR` or
+    `collect [RUN_DIR] --out PATH`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in HELP_FLAGS:
         print(usage())
@@ -495,5 +497,10 @@ def command(argv: Sequence[str] | None = None) -> None:
         from purejaxrl.evaluate import main as evaluate_main
 
         evaluate_main(rest, prog="purejaxrl evaluate")
+        return
+    if name == "collect":
+        from purejaxrl.collect import main as collect_main
+
+        collect_main(rest, prog="purejaxrl collect")
         return
     main(name, rest, prog=f"purejaxrl {name}")

@@ -24,6 +24,7 @@ from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options
 from purejaxrl.hparams import hparams
 from purejaxrl.outputs import RunFolderError
+from purejaxrl.rollout import first_episode_returns
 
 
 def load_run(run_dir: str | Path) -> tuple[registry.Algorithm, Any, dict]:
@@ -50,9 +51,10 @@ def load_exported(run_dir: str | Path):
     return algorithm, config, _restore(run_dir, algorithm, config, record)[0]
 
 
-def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
-    """(policies, update): the newest intact checkpoint's learner state, checked against this
-    algorithm's, then exported; and its update. A damaged newer checkpoint is named on stderr."""
+def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None, newest=None):
+    """(policies, update): the newest intact checkpoint's learner state (of those after at most
+    `newest` updates, if given), checked against this algorithm's, then exported; and its update.
+    A damaged newer checkpoint is named on stderr."""
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     spec = config.env_spec() if spec is None else spec
     if not spec.vmappable:  # a host env is built for the runs vmapped over it (`EnvSpec.runs`)
@@ -64,7 +66,7 @@ def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None):
     metrics = jax.eval_shape(jax.vmap(learner.update, in_axes=(0, None)), state, hp)[1]
     about = {"algo": record["algo"], "env_id": config.env_id, "num_runs": num_runs}
     snapshot, notes = checkpoints.restore_newest_intact(
-        run_dir, state, {k: v.dtype for k, v in metrics.items()}, num_runs, about
+        run_dir, state, {k: v.dtype for k, v in metrics.items()}, num_runs, about, newest
     )
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -112,25 +114,7 @@ def greedy_returns(
     act = with_memory(act, initial_carry)
 
     def one_run(exported_run, key):
-        obs, state = env.reset(key)
-        empty = jnp.zeros(num_episodes)
-        memory = () if initial_carry is None else initial_carry(num_episodes)
-        first = jnp.ones(num_episodes, bool)
-
-        def step(carry, key):
-            obs, state, memory, first, returns, finished = carry
-            act_key, env_key = jax.random.split(key)
-            action, memory = act(exported_run, obs, act_key, memory, first)
-            obs, state, _, _, _, info = env.step(env_key, state, action)
-            first_end = info["returned_episode"] & ~finished
-            returns = jnp.where(first_end, info["episode_return"], returns)
-            first = info["returned_episode"]
-            return (obs, state, memory, first, returns, finished | first), None
-
-        keys = jax.random.split(key, max_steps)
-        init = (obs, state, memory, first, empty, jnp.zeros(num_episodes, bool))
-        (*_, returns, _), _ = jax.lax.scan(step, init, keys)
-        return returns
+        return first_episode_returns(act, exported_run, env, max_steps, key, initial_carry)
 
     num_runs = jax.tree.leaves(exported)[0].shape[0]
     keys = jax.random.split(key, num_runs)

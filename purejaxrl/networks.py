@@ -200,42 +200,74 @@ class ActorCritic(nn.Module):
             policy_features = MLP(self.hidden_sizes, self.activation)(obs)
         else:
             policy_features = AtariCNN(self.torso)(obs)
-        head = nn.Dense(self.action_dim, kernel_init=orthogonal(0.01))
-        out = head(policy_features)
-        if self.discrete:
-            dist = Categorical(out)
-        else:
-            log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
-            dist = DiagGaussian(out, jnp.broadcast_to(log_std, out.shape))
+        dist = policy_head(self, policy_features, self.action_dim, self.discrete)
         shared = self.shared_torso or self.torso != "mlp"
         value_features = policy_features if shared else MLP(self.hidden_sizes, self.activation)(obs)
         value = nn.Dense(1, kernel_init=orthogonal(1.0))(value_features)
         return dist, value[..., 0]
 
 
+def policy_head(module: nn.Module, features: jax.Array, action_dim: int, discrete: bool):
+    """The action distribution on `features`, inside `module`'s compact call: a linear head
+    initialised with scale 0.01 (a near-uniform policy) giving Categorical logits, or the mean of
+    a DiagGaussian whose state-independent `log_std` parameter starts at 0."""
+    out = nn.Dense(action_dim, kernel_init=orthogonal(0.01))(features)
+    if discrete:
+        return Categorical(out)
+    log_std = module.param("log_std", nn.initializers.zeros, (action_dim,))
+    return DiagGaussian(out, jnp.broadcast_to(log_std, out.shape))
+
+
+class Policy(nn.Module):
+    """A policy alone, without a value head: an MLP torso and `policy_head` (ActorCritic's policy
+    half). Returns the distribution (Categorical or DiagGaussian) over batch shape obs.shape[:-1]."""
+
+    action_dim: int
+    discrete: bool
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array):
+        features = MLP(self.hidden_sizes, self.activation)(obs)
+        return policy_head(self, features, self.action_dim, self.discrete)
+
+
+def action_dim(spec) -> int:
+    """The width of a policy's output for `spec`: the action count, or the action vector's size."""
+    return spec.num_actions if spec.discrete_actions else math.prod(spec.action_space.shape)
+
+
 def make_actor_critic(config, spec) -> ActorCritic:
     """The `ActorCritic` of an on-policy config (hidden_sizes, activation, optional shared_torso
     and torso) for the env `spec` (an `envs.EnvSpec`): a Categorical policy for discrete actions,
     a Gaussian one otherwise; `torso="auto"` resolved from the observations."""
-    discrete = spec.discrete_actions
-    action_dim = spec.num_actions if discrete else math.prod(spec.action_space.shape)
     shared = getattr(config, "shared_torso", False)
     torso = resolve_torso(getattr(config, "torso", "mlp"), spec.observation_space)
-    return ActorCritic(action_dim, discrete, config.hidden_sizes, config.activation, shared, torso)
+    return ActorCritic(
+        action_dim(spec), spec.discrete_actions, config.hidden_sizes, config.activation, shared,
+        torso,
+    )  # fmt: skip
 
 
-def make_actor_critic_policy(config, spec=None):
+def make_actor_critic_policy(config, spec=None, sample: bool = False):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of an actor-critic
-    checkpoint, `exported = {"params", "obs_stats"}` (obs_stats None without normalisation)."""
+    checkpoint, `exported = {"params", "obs_stats"}` (obs_stats None without normalisation); with
+    `sample`, a sample of its distribution instead."""
     network = make_actor_critic(config, config.env_spec() if spec is None else spec)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
         if exported["obs_stats"] is not None:
             obs = exported["obs_stats"].normalize(obs)
         dist, _ = network.apply(exported["params"], obs)
-        return dist.mode()
+        return dist.sample(key) if sample else dist.mode()
 
     return act
+
+
+def make_actor_critic_sampler(config, spec=None):
+    """`act(exported, obs, key) -> action`: a sample of an actor-critic checkpoint's policy."""
+    return make_actor_critic_policy(config, spec, sample=True)
 
 
 class QNetwork(nn.Module):

@@ -49,6 +49,7 @@ from purejaxrl.networks import (
     TorsoName,
     make_actor_critic,
     make_actor_critic_policy,
+    make_actor_critic_sampler,
 )
 from purejaxrl.returns import generalized_advantage_estimation
 from purejaxrl.rollout import collect
@@ -431,6 +432,9 @@ def make_policy(config: PPOConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
     return make_actor_critic_policy(config, spec)
 
+
+make_sampling_policy = make_actor_critic_sampler
+"""`act(exported, obs, key) -> action`: a sample of the policy (`collect --mode stochastic`)."""
 
 if __name__ == "__main__":
     from purejaxrl.cli import main

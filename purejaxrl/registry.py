@@ -11,7 +11,10 @@ An algorithm module provides (the names a row points at, these by default):
 - `make_learner(config, spec=None) -> learner.Learner`;
 - `make_train(config, spec=None) -> train(key, hp)` (`learner.scan_updates` of the learner);
 - `make_policy(config, spec=None) -> act(exported, obs, key) -> action`, the greedy policy that
-  `evaluate` plays from a checkpoint's exported parameters.
+  `evaluate` plays from a checkpoint's exported parameters;
+- optionally (`sampler`), `make_sampling_policy(config, spec=None) -> act(exported, obs, key)`,
+  a sample of the policy's distribution, for algorithms whose policy is stochastic
+  (`purejaxrl collect --mode stochastic`).
 
 A recurrent policy also needs its memory: its row names `initial_carry(config, spec, num_envs) ->
 carry` (the hidden state of `num_envs` fresh episodes), and its `act` is then
@@ -27,10 +30,12 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-Family = Literal["on-policy", "off-policy", "tabular", "planning"]
+Family = Literal["on-policy", "off-policy", "tabular", "planning", "offline"]
 """The loop an algorithm's update runs: rollouts then epochs of minibatches (on-policy), acting
-into a replay buffer with gradient steps on a schedule (off-policy), table updates, or self-play
-with a tree search at every move, then gradient steps on a replay of its targets (planning)."""
+into a replay buffer with gradient steps on a schedule (off-policy), table updates, self-play
+with a tree search at every move, then gradient steps on a replay of its targets (planning), or
+gradient steps on a fixed dataset, then evaluation episodes in the env (offline,
+`purejaxrl/offline.py`)."""
 
 
 class UnknownAlgorithmError(ValueError):
@@ -62,6 +67,10 @@ class Algorithm:
     policy: str = "make_policy"
     report: str | None = None
     """Optional `report(result: runner.RunResult) -> str | None`: a line printed after the table."""
+    sampler: str | None = None
+    """For a stochastic policy: `make_sampling_policy(config, spec=None) -> act(exported, obs,
+    key)`, which samples the policy's distribution (`collect --mode stochastic`); None if it has
+    none."""
     initial_carry: str | None = None
     """For a recurrent policy: `initial_carry(config, spec, num_envs) -> carry`; its `act` is then
     `act(exported, obs, key, carry, first) -> (action, carry)` (see the module docstring)."""
@@ -90,6 +99,11 @@ class Algorithm:
         return self._attr(self.policy)
 
     @property
+    def make_sampler(self) -> Callable | None:
+        """`make_sampling_policy(config, spec=None) -> act(exported, obs, key)`, else None."""
+        return None if self.sampler is None else self._attr(self.sampler)
+
+    @property
     def recurrent(self) -> bool:
         """Whether its policy carries a memory (`initial_carry`)."""
         return self.initial_carry is not None
@@ -110,6 +124,7 @@ ALGORITHMS: dict[str, Algorithm] = {
     for row in (
         Algorithm(
             "ppo", "purejaxrl.ppo", "on-policy", "PPO, clipped or adaptive-KL, with GAE",
+            sampler="make_sampling_policy",
             tiny={"total_timesteps": 4 * 128 * 4},
             probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 150,
                    "update_epochs": 4, "num_minibatches": 2, "lr": 3e-3, "gamma": 0.9,
@@ -117,12 +132,14 @@ ALGORITHMS: dict[str, Algorithm] = {
         ),
         Algorithm(
             "a2c", "purejaxrl.a2c", "on-policy", "advantage actor-critic (synchronous A3C)",
+            sampler="make_sampling_policy",
             tiny={"total_timesteps": 8 * 5 * 20},
             probe={"num_envs": 16, "num_steps": 8, "total_timesteps": 16 * 8 * 400, "lr": 3e-3,
                    "gamma": 0.9, "optimizer": "adam", "hidden_sizes": (32, 32)},
         ),
         Algorithm(
             "reinforce", "purejaxrl.reinforce", "on-policy", "REINFORCE, with baselines",
+            sampler="make_sampling_policy",
             tiny={"total_timesteps": 8 * 1000 * 3, "baseline": "mean"},
             probe={"num_envs": 4, "total_timesteps": 4 * 200 * 150, "lr": 1e-2, "gamma": 0.9,
                    "anneal_lr": False, "hidden_sizes": (32, 32)},
@@ -190,6 +207,15 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "num_simulations": 4, "buffer_size": 256, "batch_size": 16,
                   "gradient_steps": 2, "hidden_sizes": (16,)},
         ),  # no probe: its envs are two-player games, not the one-step probes
+        Algorithm(
+            "bc", "purejaxrl.bc", "offline",
+            "behaviour cloning of a dataset (purejaxrl collect makes one)",
+            sampler="make_sampling_policy", report="dataset_report",
+            tiny={"dataset": "random", "random_dataset_steps": 256, "total_timesteps": 4 * 25,
+                  "steps_per_update": 25, "batch_size": 32, "eval_envs": 2,
+                  "hidden_sizes": (16, 16)},
+        ),  # no probe: it imitates its dataset, and a random one is all a row can name; test_bc.py
+        # clones a dataset of the probe's rewarded actions instead
     )
 }  # fmt: skip
 """Every algorithm, by command-line name. Adding one: its module plus one row here."""

@@ -47,7 +47,12 @@ from purejaxrl.checks import require, require_box_observations, require_finite_i
 from purejaxrl.config import BaseConfig
 from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
-from purejaxrl.networks import ActivationName, make_actor_critic, make_actor_critic_policy
+from purejaxrl.networks import (
+    ActivationName,
+    make_actor_critic,
+    make_actor_critic_policy,
+    make_actor_critic_sampler,
+)
 from purejaxrl.returns import (
     complete_episode_mask,
     episode_return,
@@ -295,6 +300,9 @@ def make_policy(config: ReinforceConfig, spec: envs.EnvSpec | None = None):
     """`act(exported, obs, key) -> action`: the deterministic (mode) policy of a checkpoint."""
     return make_actor_critic_policy(config, spec)
 
+
+make_sampling_policy = make_actor_critic_sampler
+"""`act(exported, obs, key) -> action`: a sample of the policy (`collect --mode stochastic`)."""
 
 if __name__ == "__main__":
     from purejaxrl.cli import main

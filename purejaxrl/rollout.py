@@ -1,4 +1,5 @@
-"""On-policy experience collection shared by PPO, A2C and REINFORCE."""
+"""On-policy experience collection shared by PPO, A2C and REINFORCE; the episodes of a fixed
+policy (`first_episode_returns`), which evaluation and the offline learners play."""
 
 from __future__ import annotations
 
@@ -101,3 +102,36 @@ def collect_with_memory(
         step, init, None, num_steps
     )
     return env_state, obs, first, memory, key, trajectory, memories
+
+
+def first_episode_returns(act, exported, env, max_steps: int, key: jax.Array, initial_carry=None):
+    """The return of the first episode of each of `env`'s envs under the policy `act`.
+
+    Args:
+        act: `act(exported, obs (E, ...), key, carry, first) -> (action, carry)` (a feed-forward
+            policy through `evaluate.with_memory`).
+        env: a `BatchedEnv` of E envs, reset here from `key`.
+        max_steps: steps played (at least the episode limit + 1, so that every episode ends).
+        initial_carry: a recurrent policy's `initial_carry(E) -> carry`, None for a feed-forward
+            one.
+
+    Returns:
+        (E,) each env's first return (0 for an env whose episode did not end within max_steps).
+    """
+    num = env.num_envs
+    obs, state = env.reset(key)  # and the steps' keys split from the same key, as always here
+    memory = () if initial_carry is None else initial_carry(num)
+
+    def step(carry, key):
+        obs, state, memory, first, returns, finished = carry
+        act_key, env_key = jax.random.split(key)
+        action, memory = act(exported, obs, act_key, memory, first)
+        obs, state, _, _, _, info = env.step(env_key, state, action)
+        first_end = info["returned_episode"] & ~finished
+        returns = jnp.where(first_end, info["episode_return"], returns)
+        first = info["returned_episode"]
+        return (obs, state, memory, first, returns, finished | first), None
+
+    init = (obs, state, memory, jnp.ones(num, bool), jnp.zeros(num), jnp.zeros(num, bool))
+    (*_, returns, _), _ = jax.lax.scan(step, init, jax.random.split(key, max_steps))
+    return returns

@@ -23,7 +23,10 @@ from purejaxrl.devices import compiler_options
 from purejaxrl.evaluate import policy_memory, with_memory
 
 NAMES = list(registry.ALGORITHMS)
-SLOW_SWEEPS = {"alphazero": "its search compiles for about 45 s"}
+SLOW_SWEEPS = {
+    "alphazero": "its search compiles for about 45 s",
+    "bc": "about 30 s: its random dataset and evaluation episodes compile besides its updates",
+}
 """Rows whose chunked-sweep test runs in the `slow` tier (`make test`, not `make test-fast`)."""
 SWEEP_NAMES = [
     pytest.param(name, marks=pytest.mark.slow) if name in SLOW_SWEEPS else name for name in NAMES
