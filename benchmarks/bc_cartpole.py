@@ -1,11 +1,13 @@
 """Behaviour cloning on CartPole-v1 datasets made from our own PPO run, 8 seeds each; results in
 benchmarks/results/bc_cartpole.json and bc_cartpole_curve.png.
 
-1. PPO at its defaults (5e5 steps, one seed), keeping a checkpoint about every 50 updates.
+1. PPO at its defaults (5e5 steps, one seed), keeping a checkpoint about every 10 updates (at
+   the chunk boundary after each 10: every 18 updates).
 2. Datasets (`purejaxrl collect`, greedy policy, 16 envs): `expert` from the final checkpoint;
-   `medium` from the kept checkpoint whose greedy return (measured on a short probe collection)
-   is nearest `--medium-return` (D4RL's medium policy plays at about a third of the expert's
-   level); `--dataset-steps` transitions each.
+   `medium` from the kept checkpoint whose greedy return (measured on a short probe collection
+   of 16 x 1000 steps, checkpoints probed in order until one plays at 475 or more) is nearest
+   `--medium-return` (D4RL's medium policy plays at about a third of the expert's level);
+   `--dataset-steps` transitions each.
 3. BC at its defaults (20,000 gradient steps of 256 transitions, evaluated by 8 greedy episodes
    every 500), 8 seeds on each dataset. The targets: expert >= 475; medium about the dataset's
    own mean return (cloning cannot beat its data).
@@ -13,7 +15,7 @@ benchmarks/results/bc_cartpole.json and bc_cartpole_curve.png.
     python benchmarks/bc_cartpole.py [--num-seeds 8] [--dataset-steps 100000] [--medium-return 200]
 
 The same by hand (the commands the record lists):
-    python -m purejaxrl ppo --env-id CartPole-v1 --checkpoint-every 50 --keep-checkpoints 100
+    python -m purejaxrl ppo --env-id CartPole-v1 --checkpoint-every 10 --keep-checkpoints 200
     purejaxrl collect RUN_DIR --out runs/datasets/cartpole-expert --split expert --steps 100000
     purejaxrl collect RUN_DIR --checkpoint U --out runs/datasets/cartpole-medium --split medium ...
     python -m purejaxrl bc --dataset runs/datasets/cartpole-expert --num-seeds 8
@@ -64,7 +66,7 @@ def main() -> None:
     runs_dir = Path(args.runs_dir)
 
     # 1. the expert's run, keeping part-way checkpoints for the medium dataset
-    config = ppo.PPOConfig(env_id="CartPole-v1", checkpoint_every=50, keep_checkpoints=100,
+    config = ppo.PPOConfig(env_id="CartPole-v1", checkpoint_every=10, keep_checkpoints=200,
                            runs_dir=str(runs_dir), progress=False)  # fmt: skip
     result = runner.run(config, ppo.make_learner, "ppo")
     print(cli.format_table(result), flush=True)
@@ -80,6 +82,8 @@ def main() -> None:
         probe = make_dataset(CollectArgs(run_dir, out="-", steps=16 * 1000, checkpoint=step))
         probes[step] = probe.mean_return()
         common.report("checkpoint", step, {"greedy_probe_return": probes[step]})
+        if probes[step] >= 475:
+            break
     medium_step = min(probes, key=lambda s: abs(probes[s] - args.medium_return))
     record["checkpoint_probe_returns"] = probes
     folder = runs_dir / "datasets"

@@ -40,9 +40,11 @@ INTERRUPTED_EXIT = 130
 def format_table(result: RunResult) -> str:
     """The result table printed at the end of a CLI run."""
     s = result.summary
+    # env steps; gradient steps for offline algorithms (`BaseConfig.step_unit`)
+    unit = getattr(result.config, "step_unit", "env steps")
     head = (
         f"{s['algo']} on {s['env_id']}: {plural(s['num_seeds'], 'seed')} x "
-        f"{plural(s['grid_points'], 'grid point')}, {s['env_steps_per_run']:,} env steps each"
+        f"{plural(s['grid_points'], 'grid point')}, {s['env_steps_per_run']:,} {unit} each"
     )
     if s["status"] != "complete":
         head += f"\n{s['status']} after {s['updates_done']} of {s['num_updates']} updates"
@@ -81,11 +83,13 @@ def format_table(result: RunResult) -> str:
                     f"  {row['grid_point'] or 'default'}, seed {seed}: no episode ended in the "
                     f"last {FINAL_FRACTION:.0%} of updates, so it has no final return"
                 )
+    played_by = getattr(result.config, "returns_played_by", "") or (
+        "the training episodes (exploring policy) that ended"
+    )
     lines += [
         "",
-        "final return: per seed, the training episodes (exploring policy) that ended in the last "
-        f"{FINAL_FRACTION:.0%} of updates;\na diverged seed is scored at the worst training "
-        "return recorded",
+        f"final return: per seed, {played_by} in the last {FINAL_FRACTION:.0%} of updates;\na "
+        "diverged seed is scored at the worst training return recorded",
     ]
     if greedy:
         lines.append(
@@ -94,7 +98,7 @@ def format_table(result: RunResult) -> str:
     lines += [
         "",
         f"compile {s['compile_time_s']:.1f} s, run {s['run_time_s']:.1f} s, "
-        f"{s['steps_per_second']:,.0f} env steps/s on {s['device']}",
+        f"{s['steps_per_second']:,.0f} {unit}/s on {s['device']}",
     ]
     if result.run_dir is not None:
         lines.append(f"outputs: {result.run_dir}")

@@ -5,6 +5,8 @@
         --split medium                                   # a checkpoint part-way through the run
     purejaxrl collect runs/Pendulum-v1/ddpg/<time> --mode noise --noise-std 0.3 --out ...
     purejaxrl collect --mode random --env-id CartPole-v1 --out data/cartpole-random
+    purejaxrl collect runs/CartPole-v1/dqn/<time> --mode replay --checkpoint 100 \
+        --out data/cartpole-medium-replay --split medium-replay   # the run's replay buffer
     purejaxrl collect --concat data/cartpole-medium data/cartpole-expert --split medium-expert \
         --out data/cartpole-medium-expert                # two datasets, one after the other
     python -m purejaxrl.collect ...                      # the same
@@ -20,11 +22,13 @@ final observation of every episode. Policy modes (`--mode`):
   noise       greedy plus Gaussian noise of --noise-std times half the action range, clipped to
               the action space (continuous actions)
   random      uniformly random actions; needs no run (--env-id)
+  replay      no playing: the replay buffer of an off-policy run (DQN, DDPG, SAC) as its
+              checkpoint holds it, oldest first (D4RL's medium-replay: what the agent saw while
+              it learned); --steps and --num-envs do not apply
 
 A part-way checkpoint exists only if the run kept it: train with `--checkpoint-every N
 --keep-checkpoints K` large enough (checkpoints are saved every N updates and the newest K kept);
-`--checkpoint U` then picks the one after U updates. Not done: medium-replay (an off-policy run's
-replay buffer dumped from its checkpoint).
+`--checkpoint U` then picks the one after U updates.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from purejaxrl import datasets, envs
 from purejaxrl.checks import ConfigError
 from purejaxrl.devices import compiler_options
 
-Mode = Literal["greedy", "stochastic", "epsilon", "noise", "random"]
+Mode = Literal["greedy", "stochastic", "epsilon", "noise", "random", "replay"]
 
 
 def random_policy(spec: envs.EnvSpec) -> Callable:
@@ -172,8 +176,10 @@ class CollectArgs:
     out: str = ""
     """The dataset folder to write (replaced if it is a dataset already)."""
     mode: Mode = "greedy"
-    """How actions are chosen: greedy, stochastic, epsilon, noise or random (see the module's
-    docstring)."""
+    """greedy: the run's evaluation policy; stochastic: a sample of its policy; epsilon: a
+    uniformly random action with probability --epsilon (discrete actions); noise: Gaussian noise
+    of --noise-std half action ranges (continuous actions); random: uniform actions, no run;
+    replay: an off-policy run's replay buffer as its checkpoint holds it (medium-replay)."""
     steps: int = 100_000
     """Transitions to record, over all envs (rounded down to a multiple of num_envs)."""
     num_envs: int = 16
@@ -218,16 +224,19 @@ def check_args(args: CollectArgs) -> None:
     require(args, "noise_std", args.noise_std >= 0.0, "must be >= 0")
     if args.mode == "random":
         require(args, "run_dir", not args.run_dir, "--mode random plays no run: leave it out")
+    elif args.mode == "replay":
+        require(args, "run_dir", bool(args.run_dir), "--mode replay reads a run's replay buffer: "
+                "give its folder")  # fmt: skip
     else:
         require(args, "run_dir", bool(args.run_dir),
                 f"--mode {args.mode} plays a run's policy: give its folder")  # fmt: skip
 
 
-def policy_of_run(args: CollectArgs):
-    """(act, exported of run `args.run`, spec, source metadata) of the run folder, its policy
-    wrapped for `args.mode`."""
+def open_run(args: CollectArgs):
+    """(algorithm row, config, spec, source metadata, newest) of `args.run_dir`, checked: a JAX
+    env, a feed-forward policy, the run and checkpoint asked for exist."""
     from purejaxrl import checkpoints
-    from purejaxrl.evaluate import _restore, check_not_diverged, load_run
+    from purejaxrl.evaluate import check_not_diverged, load_run
 
     algorithm, config, record = load_run(args.run_dir)
     check_not_diverged(args.run_dir)
@@ -251,6 +260,23 @@ def policy_of_run(args: CollectArgs):
                 "with --checkpoint-every N --keep-checkpoints K to keep part-way ones)"
             )
         newest = args.checkpoint
+    source = {
+        "run_dir": str(Path(args.run_dir).resolve()),
+        "algo": algorithm.name,
+        "run": args.run,
+        "grid_point": labels[args.run // num_seeds],
+        "run_seed_index": args.run % num_seeds,
+        "run_num_updates": int(algorithm.make_learner(config, spec).num_updates),
+    }
+    return algorithm, config, record, spec, source, newest
+
+
+def policy_of_run(args: CollectArgs):
+    """(act, exported of run `args.run`, spec, source metadata) of the run folder, its policy
+    wrapped for `args.mode`."""
+    from purejaxrl.evaluate import _restore
+
+    algorithm, config, record, spec, source, newest = open_run(args)
     exported, update = _restore(args.run_dir, algorithm, config, record, spec, newest=newest)
     exported = jax.tree.map(lambda x: x[args.run], exported)
     if args.mode == "stochastic":
@@ -270,16 +296,84 @@ def policy_of_run(args: CollectArgs):
             raise ConfigError(f"mode='noise': {spec.env_id} has discrete actions "
                               "(use epsilon)")  # fmt: skip
         act = gaussian_noise_policy(act, spec, args.noise_std)
-    source = {
-        "run_dir": str(Path(args.run_dir).resolve()),
-        "algo": algorithm.name,
-        "run": args.run,
-        "grid_point": labels[args.run // num_seeds],
-        "run_seed_index": args.run % num_seeds,
-        "checkpoint_update": int(update),
-        "run_num_updates": int(algorithm.make_learner(config, spec).num_updates),
+    return act, exported, spec, {**source, "checkpoint_update": int(update)}
+
+
+def replay_of_run(args: CollectArgs) -> datasets.Dataset:
+    """The replay buffer of run `args.run` of an off-policy run folder, as its checkpoint holds
+    it (`replay_arrays`)."""
+    from purejaxrl.evaluate import restore_state
+
+    algorithm, config, record, spec, source, newest = open_run(args)
+    _, state, update = restore_state(args.run_dir, algorithm, config, record, spec, newest)
+    buffer = getattr(state, "buffer", None)
+    if buffer is None or not hasattr(getattr(buffer, "data", None), "next_obs"):
+        raise ConfigError(f"mode='replay': {algorithm.name} keeps no replay buffer of "
+                          "transitions (dqn, ddpg and sac do)")  # fmt: skip
+    run = jax.tree.map(lambda x: np.asarray(x[args.run]), (buffer, state.timesteps))
+    arrays = replay_arrays(*run, config.num_envs, spec)
+    source = {**source, "checkpoint_update": int(update), "policy_mode": "replay",
+              "num_envs": config.num_envs}  # fmt: skip
+    metadata = {"split": args.split or "medium-replay", "env": datasets.spec_record(spec),
+                "source": source}  # fmt: skip
+    return datasets.Dataset(arrays, metadata)
+
+
+def replay_arrays(buffer, timesteps, num_envs: int, spec: envs.EnvSpec) -> dict[str, np.ndarray]:
+    """A replay buffer's transitions as dataset arrays, one stream per env in time order.
+
+    The off-policy loop adds the `num_envs` envs' transitions of each step at consecutive slots,
+    env by env, and counts them in `timesteps`; the buffer keeps the newest `size`. So the
+    oldest kept transition is the (timesteps - size)-th ever added, and the k-th added came from
+    env k % num_envs. Stored continuous actions are in [-1, 1]: they are mapped onto the action
+    space, as the env received them. An episode counts in `episode_returns` if the buffer holds
+    all of it.
+
+    Args:
+        buffer: one run's `replay.BufferState` (numpy leaves, no run axis) of `Transition`s.
+        timesteps: () transitions ever added.
+    """
+    data, size, position = buffer.data, int(buffer.size), int(buffer.position)
+    capacity = np.shape(data.reward)[0]
+    order = np.arange(size) if size < capacity else (position + np.arange(capacity)) % capacity
+    first = int(timesteps) - size  # how many were added before the oldest kept one
+    env_of = (first + np.arange(size)) % num_envs
+    streams = [order[env_of == n] for n in range(num_envs)]
+    rows = np.concatenate(streams)
+    actions = np.asarray(data.action)[rows]
+    if spec.discrete_actions:
+        actions = actions.astype(np.int32)
+    else:
+        space = spec.action_space
+        low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
+        actions = np.clip(low + (actions + 1.0) * 0.5 * (high - low), low, high)
+        actions = actions.reshape((-1, *space.shape)).astype(np.float32)
+    out = {
+        "observations": np.asarray(data.obs)[rows].astype(np.float32),
+        "actions": actions,
+        "rewards": np.asarray(data.reward)[rows].astype(np.float32),
+        "next_observations": np.asarray(data.next_obs)[rows].astype(np.float32),
+        "terminals": np.asarray(data.terminated)[rows].astype(bool),
+        "timeouts": np.asarray(data.truncated)[rows].astype(bool),
     }
-    return act, exported, spec, source
+    lengths = np.array([len(stream) for stream in streams])
+    out["stream_ends"] = np.zeros(len(rows), bool)
+    out["stream_ends"][np.cumsum(lengths)[lengths > 0] - 1] = True
+    returns, steps = [], []
+    start = 0
+    for length in lengths:
+        ends = out["terminals"][start : start + length] | out["timeouts"][start : start + length]
+        rewards = out["rewards"][start : start + length]
+        begin = 0 if first == 0 else None  # the stream's first row begins an episode only then
+        for end in np.flatnonzero(ends):
+            if begin is not None:
+                returns.append(rewards[begin : end + 1].sum())
+                steps.append(end + 1 - begin)
+            begin = end + 1
+        start += length
+    out["episode_returns"] = np.asarray(returns, np.float32)
+    out["episode_lengths"] = np.asarray(steps, np.int32)
+    return out
 
 
 def make_dataset(args: CollectArgs) -> datasets.Dataset:
@@ -294,6 +388,8 @@ def make_dataset(args: CollectArgs) -> datasets.Dataset:
         return datasets.Dataset(
             dataset.arrays, {**dataset.metadata, "split": args.split or "random"}
         )
+    if args.mode == "replay":
+        return replay_of_run(args)
     act, exported, spec, source = policy_of_run(args)
     steps_per_env = args.steps // args.num_envs
     arrays = collect(act, exported, spec, args.num_envs, steps_per_env, jax.random.key(args.seed))

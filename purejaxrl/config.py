@@ -147,6 +147,12 @@ class BaseConfig(RunConfig, TaskConfig):
     update takes seconds); they change how the run is seen and saved, not its numbers."""
     supports_image_observations: ClassVar[bool] = False
     """Whether the algorithm has a network for image observations (a CNN torso)."""
+    step_unit: ClassVar[str] = "env steps"
+    """What `total_timesteps`, the curves' x axis and steps/s count (offline algorithms:
+    gradient steps)."""
+    returns_played_by: ClassVar[str] = ""
+    """Where an offline algorithm's `episode_return` comes from, for the summary and the table;
+    empty: the training episodes, played by the exploring policy (`outputs.FINAL_RETURN_DEFINITION`)."""
     plays_board_games: ClassVar[bool] = False
     """Whether the algorithm trains on the two-player pgx games (suite "pgx": tic_tac_toe, ...);
     only those that search the game tree by self-play do (alphazero)."""

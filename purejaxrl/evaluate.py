@@ -52,9 +52,17 @@ def load_exported(run_dir: str | Path):
 
 
 def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None, newest=None):
-    """(policies, update): the newest intact checkpoint's learner state (of those after at most
-    `newest` updates, if given), checked against this algorithm's, then exported; and its update.
-    A damaged newer checkpoint is named on stderr."""
+    """(policies, update): `restore_state`'s learner state exported (`learner.export`), the
+    policy of every run (leading axis = run); and its update."""
+    learner, state, update = restore_state(run_dir, algorithm, config, record, spec, newest)
+    return jax.jit(jax.vmap(learner.export))(state), update
+
+
+def restore_state(run_dir, algorithm: registry.Algorithm, config, record, spec=None, newest=None):
+    """(learner, state, update): the newest intact checkpoint's learner state of every run (of
+    the checkpoints after at most `newest` updates, if given; host arrays, leading axis = run),
+    checked against this algorithm's, and its update. A damaged newer checkpoint is named on
+    stderr."""
     num_runs = record["num_seeds"] * len(record["grid_labels"])
     spec = config.env_spec() if spec is None else spec
     if not spec.vmappable:  # a host env is built for the runs vmapped over it (`EnvSpec.runs`)
@@ -70,7 +78,7 @@ def _restore(run_dir, algorithm: registry.Algorithm, config, record, spec=None, 
     )
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return jax.jit(jax.vmap(learner.export))(snapshot.state), snapshot.updates_done
+    return learner, snapshot.state, snapshot.updates_done
 
 
 def check_not_diverged(run_dir: str | Path) -> dict:

@@ -23,7 +23,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +46,12 @@ RANDOM_DATASET_ENVS = 16
 @dataclass(frozen=True)
 class OfflineConfig(BaseConfig):
     """Fields every offline algorithm has: the dataset, minibatches, updates and evaluation."""
+
+    step_unit: ClassVar[str] = "gradient steps"
+    returns_played_by: ClassVar[str] = (
+        "the greedy evaluation episodes (eval_envs, each from its own reset) played after each "
+        "update"
+    )
 
     env_id: str = "CartPole-v1"
     """Environment id: the dataset's env, where the policy is evaluated."""

@@ -60,6 +60,18 @@ FINAL_RETURN_DEFINITION = (
 """summary.json's `final_return_definition`."""
 
 
+def final_return_definition(config) -> str:
+    """summary.json's `final_return_definition` for `config`: `FINAL_RETURN_DEFINITION`, or, for
+    a config class whose returns come from other episodes (`returns_played_by`), those."""
+    played_by = getattr(config, "returns_played_by", "")
+    if not played_by:
+        return FINAL_RETURN_DEFINITION
+    return (
+        f"per seed, the mean undiscounted return of {played_by} in the last "
+        f"{FINAL_FRACTION:.0%} of updates; statistics over seeds; {DIVERGED_RULE}"
+    )
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes `data` to `path` via a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -260,6 +272,7 @@ def run_summary(
     notes: list[str],
     times: Timings,
     total_timesteps: int | None = None,
+    definition: str = FINAL_RETURN_DEFINITION,
 ) -> dict:
     """What summary.json holds: status, results per grid point, diverged runs, times, versions.
 
@@ -273,6 +286,7 @@ def run_summary(
         times: seconds spent so far in this process.
         total_timesteps: the budget asked for; the run trains it rounded down to whole updates
             (`total_timesteps_trained`).
+        definition: what the final return is (`final_return_definition`).
     """
     num_grid, num_seeds = diverged_at.shape
     num_runs = num_grid * num_seeds
@@ -288,7 +302,7 @@ def run_summary(
         "env_steps_per_run": int(done * steps_per_update),
         "total_timesteps_asked": total_timesteps,
         "total_timesteps_trained": num_updates * steps_per_update,
-        "final_return_definition": FINAL_RETURN_DEFINITION,
+        "final_return_definition": definition,
         "results": summarize(metrics, labels, diverged_at >= 0),
         "diverged": [
             {"grid_point": labels[g], "seed": int(s), "update": int(diverged_at[g, s])}
@@ -313,6 +327,7 @@ def write_results(
     summary: dict,
     labels: list[str],
     title: str,
+    step_unit: str = "env steps",
 ) -> None:
     """Writes metrics.npz (with `diverged_at`), summary.json and curve.png of a run so far.
 
@@ -321,10 +336,12 @@ def write_results(
         diverged_at: (grid, seed), -1 for a run that did not diverge.
         env_steps: (update,) env steps per run at the end of each update.
         labels: the grid points' labels, for the curves' legend.
+        step_unit: what the steps count (the config's `step_unit`), for the x axis.
     """
     save_metrics(run_dir, {**metrics, "diverged_at": diverged_at}, env_steps)
     atomic_write_json(run_dir / "summary.json", summary)
-    plot_curves(run_dir / "curve.png", env_steps, metrics["episode_return"], labels, title)
+    xlabel = f"{step_unit} (per run)".replace("env steps", "environment steps")
+    plot_curves(run_dir / "curve.png", env_steps, metrics["episode_return"], labels, title, xlabel)
 
 
 def forward_fill(x: np.ndarray) -> np.ndarray:
@@ -341,7 +358,14 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -> None:
+def plot_curves(
+    path: Path,
+    env_steps,
+    returns,
+    labels: list[str],
+    title: str,
+    xlabel: str = "environment steps (per run)",
+) -> None:
     """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG.
 
     Args:
@@ -364,7 +388,7 @@ def plot_curves(path: Path, env_steps, returns, labels: list[str], title: str) -
             steps, mean, marker=marker, label=label or plural(curves.shape[0], "seed")
         )
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel("environment steps (per run)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("episode return")
     ax.set_title(title)
     ax.grid(alpha=0.3)

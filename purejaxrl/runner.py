@@ -823,13 +823,15 @@ def write_outputs(ctx: RunContext, status: str) -> RunResult:
         first_update=sweep.first_update, num_updates=sweep.num_updates,
         steps_per_update=sweep.steps_per_update, chunk_updates=sweep.chunk_updates,
         notes=ctx.notes, times=ctx.times, total_timesteps=sweep.config.total_timesteps,
+        definition=outputs.final_return_definition(sweep.config),
     )  # fmt: skip
     if sweep.run_dir is not None and sweep.primary:
         title = f"{sweep.algo} on {sweep.config.env_id} ({outputs.plural(sweep.num_seeds, 'seed')})"
         try:
             outputs.write_results(
-                sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title
-            )
+                sweep.run_dir, shown, diverged, steps, summary, sweep.labels, title,
+                sweep.config.step_unit,
+            )  # fmt: skip
         except OSError as error:
             if not checkpoints.is_disk_full(error):
                 raise

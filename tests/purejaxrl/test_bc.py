@@ -67,6 +67,9 @@ def test_bc_clones_the_action_each_probe_observation_asks_for(tmp_path):
     action = np.asarray(bc.make_policy(config)(params, jnp.array([[1.0], [-1.0]]), None))
     np.testing.assert_allclose(action.reshape(2), [0.5, -0.5], atol=0.05)
     assert float(metrics["episode_return"][-1]) > 0.99
+    # the sampling policy (collect --mode stochastic) draws around the mode, not at it
+    samples = bc.make_sampling_policy(config)(params, jnp.ones((256, 1)), jax.random.key(2))
+    assert abs(float(samples.mean()) - 0.5) < 0.05 and float(samples.std()) > 1e-4
 
 
 @pytest.mark.learning

@@ -156,48 +156,65 @@ def test_the_loader_refuses_a_mismatched_dataset_in_one_line(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ppo_run(tmp_path_factory):
-    """A tiny PPO run of 4 updates that kept a checkpoint after every one."""
-    row = registry.get("ppo")
+def dqn_run(tmp_path_factory):
+    """A tiny DQN run of 5 updates (400 steps of 4 envs each; a buffer of 500) that kept a
+    checkpoint after every update, 2 seeds."""
+    row = registry.get("dqn")
     folder = tmp_path_factory.mktemp("runs")
     config = row.config_cls(**{**row.tiny, "runs_dir": str(folder), "progress": False,
                                "compilation_cache": "", "eval_episodes": 0, "chunk_updates": 1,
                                "checkpoint_every": 1, "keep_checkpoints": 10,
                                "num_seeds": 2})  # fmt: skip
-    return runner.run(config, row.make_learner, "ppo")
+    return runner.run(config, row.make_learner, "dqn")
 
 
-@pytest.mark.slow  # a PPO run, then three collections: about 30 s here
-def test_collect_plays_the_chosen_checkpoint_in_each_policy_mode(ppo_run, tmp_path):
-    """The medium convention (a part-way checkpoint) and the modes: greedy actions are what the
-    run's `make_policy` gives on the recorded observations; epsilon 1 and stochastic actions are
-    not; the metadata says where the data came from; what cannot be done is refused in one line."""
-    run_dir = str(ppo_run.run_dir)
+@pytest.mark.slow  # a DQN run, then three collections: about 30 s here
+def test_collect_plays_the_chosen_checkpoint_and_dumps_its_replay_buffer(dqn_run, tmp_path):
+    """The medium convention (a part-way checkpoint): greedy actions are what the run's
+    `make_policy` gives on the recorded observations, epsilon 1 actions are uniform, and the
+    metadata says where the data came from. medium-replay: the buffer's transitions, one stream
+    per env in time order (each row's next observation is the next row's observation unless an
+    episode ended), complete episodes only. What cannot be done is refused in one line."""
+    run_dir = str(dqn_run.run_dir)
     args = CollectArgs(run_dir, out=str(tmp_path / "d"), steps=256, num_envs=4, run=1,
                        checkpoint=2, split="medium")  # fmt: skip
     greedy = make_dataset(args)
     source = greedy.metadata["source"]
     assert greedy.metadata["split"] == "medium" and source["checkpoint_update"] == 2
-    assert (source["run"], source["run_num_updates"], source["policy_mode"]) == (1, 4, "greedy")
+    assert (source["run"], source["run_num_updates"], source["policy_mode"]) == (1, 5, "greedy")
     assert len(greedy) == 256 and greedy.metadata["env"] == datasets.spec_record(SPEC)
 
-    from purejaxrl.evaluate import _restore, load_run
+    from purejaxrl.evaluate import _restore, load_run, restore_state
 
     algorithm, config, record = load_run(run_dir)
     exported, _ = _restore(run_dir, algorithm, config, record, newest=2)
     act = algorithm.make_policy(config)
     expected = act(jax.tree.map(lambda x: x[1], exported), greedy.observations, None)
     np.testing.assert_array_equal(greedy.actions, expected)
-
     explore = make_dataset(dataclasses.replace(args, mode="epsilon", epsilon=1.0))
     assert explore.metadata["source"]["epsilon"] == 1.0
     assert 0.35 < explore.actions.mean() < 0.65  # uniform, whatever the policy says
-    sampled = make_dataset(dataclasses.replace(args, mode="stochastic"))
-    assert (sampled.actions != act(jax.tree.map(lambda x: x[1], exported),
-                                   sampled.observations, None)).any()  # fmt: skip
+
+    for checkpoint, added in ((1, 400), (2, 800)):  # the buffer of 500 not yet full, then wrapped
+        replay = make_dataset(dataclasses.replace(args, mode="replay", checkpoint=checkpoint,
+                                                  split=""))  # fmt: skip
+        assert replay.metadata["split"] == "medium-replay"
+        assert len(replay) == min(added, 500) and replay.stream_ends.sum() == 4
+        ends = replay.terminals | replay.timeouts | replay.stream_ends
+        inside = np.flatnonzero(~ends)
+        np.testing.assert_array_equal(replay.next_observations[inside],
+                                      replay.observations[inside + 1])  # fmt: skip
+        _, state, _ = restore_state(run_dir, algorithm, config, record, newest=checkpoint)
+        kept = np.asarray(state.buffer.data.obs[1][: len(replay)])
+        assert sorted(map(tuple, replay.observations)) == sorted(map(tuple, kept))
+        episodes = (replay.terminals | replay.timeouts).sum()
+        assert replay.episode_returns.size == episodes - (4 if added > 500 else 0)
+        assert replay.episode_lengths.sum() <= len(replay)
+        np.testing.assert_array_equal(replay.episode_returns, replay.episode_lengths)  # reward 1
 
     bad = [
         (dataclasses.replace(args, checkpoint=7), "checkpoint=7: not kept in"),
+        (dataclasses.replace(args, mode="stochastic"), "dqn has no stochastic policy"),
         (dataclasses.replace(args, mode="noise"), "CartPole-v1 has discrete actions"),
         (dataclasses.replace(args, run=2), "run=2: the run folder has runs 0 to 1"),
         (dataclasses.replace(args, mode="random"), "--mode random plays no run"),
