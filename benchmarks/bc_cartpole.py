@@ -5,9 +5,9 @@ benchmarks/results/bc_cartpole.json and bc_cartpole_curve.png.
    the chunk boundary after each 10: every 18 updates).
 2. Datasets (`purejaxrl collect`, greedy policy, 16 envs): `expert` from the final checkpoint;
    `medium` from the kept checkpoint whose greedy return (measured on a short probe collection
-   of 16 x 1000 steps, checkpoints probed in order until one plays at 475 or more) is nearest
-   `--medium-return` (D4RL's medium policy plays at about a third of the expert's level);
-   `--dataset-steps` transitions each.
+   of 16 x 1000 steps) is nearest `--medium-return` (D4RL's medium policy plays at about a third
+   of the expert's level; PPO's greedy return is not monotonic in training, so this need not be
+   an early checkpoint); `--dataset-steps` transitions each.
 3. BC at its defaults (20,000 gradient steps of 256 transitions, evaluated by 8 greedy episodes
    every 500), 8 seeds on each dataset. The targets: expert >= 475; medium about the dataset's
    own mean return (cloning cannot beat its data).
@@ -82,8 +82,6 @@ def main() -> None:
         probe = make_dataset(CollectArgs(run_dir, out="-", steps=16 * 1000, checkpoint=step))
         probes[step] = probe.mean_return()
         common.report("checkpoint", step, {"greedy_probe_return": probes[step]})
-        if probes[step] >= 475:
-            break
     medium_step = min(probes, key=lambda s: abs(probes[s] - args.medium_return))
     record["checkpoint_probe_returns"] = probes
     folder = runs_dir / "datasets"

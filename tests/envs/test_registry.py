@@ -93,7 +93,7 @@ def test_importing_envs_starts_no_jax_backend():
         "import purejaxrl.envs, purejaxrl.ppo, purejaxrl.dqn, purejaxrl.ddpg, purejaxrl.a2c, "
         "purejaxrl.reinforce, purejaxrl.q_learning, purejaxrl.sac, purejaxrl.pqn, purejaxrl.cli, "
         "purejaxrl.runner, purejaxrl.registry, purejaxrl.__main__, "
-        "purejaxrl.evaluate\n"
+        "purejaxrl.evaluate, purejaxrl.bc, purejaxrl.collect, purejaxrl.datasets, purejaxrl.offline\n"
         "import jax\n"
         "jax.config.update('jax_num_cpu_devices', 3)  # raises once JAX's backends have started\n"
         "print(len(jax.devices()))\n"
