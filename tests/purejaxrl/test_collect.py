@@ -80,6 +80,24 @@ def test_collect_records_the_steps_of_the_env_stepped_by_hand():
     assert 500.0 in data["episode_returns"] and data["episode_lengths"].dtype == np.int32
 
 
+def test_epsilon_greedy_and_gaussian_noise_change_the_greedy_actions_as_asked():
+    """epsilon 0 keeps the greedy action, epsilon 1 is uniform over the actions; the noise has
+    standard deviation noise_std half ranges and is clipped to the action space."""
+    obs = jnp.zeros((4000, 4))
+    always_one = collect.epsilon_greedy_policy(lambda e, o, k: jnp.ones(o.shape[0], int), SPEC, 0.0)
+    assert (always_one((), obs, jax.random.key(0)) == 1).all()
+    uniform = collect.epsilon_greedy_policy(lambda e, o, k: jnp.ones(o.shape[0], int), SPEC, 1.0)
+    assert abs(float(uniform((), obs, jax.random.key(0)).mean()) - 0.5) < 0.03
+    pendulum = envs.spec("Pendulum-v1")  # actions in [-2, 2]: half range 2
+    noisy = collect.gaussian_noise_policy(lambda e, o, k: jnp.zeros((o.shape[0], 1)), pendulum, 0.1)
+    actions = np.asarray(noisy((), obs, jax.random.key(1)))
+    assert actions.shape == (4000, 1) and abs(actions.std() - 0.2) < 0.01
+    at_the_edge = collect.gaussian_noise_policy(lambda e, o, k: jnp.full((o.shape[0], 1), 2.0),
+                                                pendulum, 0.5)  # fmt: skip
+    edge = np.asarray(at_the_edge((), obs, jax.random.key(2)))
+    assert edge.max() == 2.0 and 0.4 < (edge == 2.0).mean() < 0.6  # half clipped back
+
+
 def small_dataset(split: str = "random") -> datasets.Dataset:
     return collect.random_dataset(SPEC, 4, 64, seed=0)
 
@@ -168,11 +186,11 @@ def dqn_run(tmp_path_factory):
     return runner.run(config, row.make_learner, "dqn")
 
 
-@pytest.mark.slow  # a DQN run, then three collections: about 30 s here
+@pytest.mark.slow  # a DQN run, a collection and two buffer dumps: about 35 s here
 def test_collect_plays_the_chosen_checkpoint_and_dumps_its_replay_buffer(dqn_run, tmp_path):
     """The medium convention (a part-way checkpoint): greedy actions are what the run's
-    `make_policy` gives on the recorded observations, epsilon 1 actions are uniform, and the
-    metadata says where the data came from. medium-replay: the buffer's transitions, one stream
+    `make_policy` gives on the recorded observations, and the metadata says where the data came
+    from. medium-replay: the buffer's transitions, one stream
     per env in time order (each row's next observation is the next row's observation unless an
     episode ended), complete episodes only. What cannot be done is refused in one line."""
     run_dir = str(dqn_run.run_dir)
@@ -191,9 +209,6 @@ def test_collect_plays_the_chosen_checkpoint_and_dumps_its_replay_buffer(dqn_run
     act = algorithm.make_policy(config)
     expected = act(jax.tree.map(lambda x: x[1], exported), greedy.observations, None)
     np.testing.assert_array_equal(greedy.actions, expected)
-    explore = make_dataset(dataclasses.replace(args, mode="epsilon", epsilon=1.0))
-    assert explore.metadata["source"]["epsilon"] == 1.0
-    assert 0.35 < explore.actions.mean() < 0.65  # uniform, whatever the policy says
 
     for checkpoint, added in ((1, 400), (2, 800)):  # the buffer of 500 not yet full, then wrapped
         replay = make_dataset(dataclasses.replace(args, mode="replay", checkpoint=checkpoint,

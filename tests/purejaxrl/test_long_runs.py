@@ -49,7 +49,7 @@ RUNS = {
         "--hidden-sizes", "16", "--num-seeds", "2", "--eval-episodes", "0",
     ],
     "bc": [
-        "--dataset", "random", "--random-dataset-steps", "512", "--total-timesteps", "600",
+        "--dataset", "random", "--random-dataset-steps", "512", "--total-timesteps", "250",
         "--steps-per-update", "50", "--batch-size", "32", "--eval-envs", "2",
         "--hidden-sizes", "16", "16", "--num-seeds", "2", "--lr", "1e-3", "3e-3",
     ],
