@@ -31,9 +31,10 @@ Rows are in stream order: the whole stream of env 0 first (its steps in time ord
 1's, ...; a concatenated dataset (medium-expert) appends the streams of its parts. Observations
 are the env's own (raw), never normalised by the policy that collected them.
 
-Why not Minari's format: `minari` 0.5.4 installs beside our dependencies, but writing or reading
-its datasets needs one of its storage back ends (pyarrow or h5py), gymnasium spaces and a
-gymnasium env spec for every dataset, and it stores data per episode; our envs are gymnax's, our
+Why not Minari's format: `minari` 0.5.4 installs beside our dependencies (it adds typer and
+needs gymnasium), but writing or reading its datasets needs one of its storage back ends, the
+optional extras `arrow` (pyarrow) or `hdf5` (h5py), neither of which we depend on, plus
+gymnasium spaces and a gymnasium env spec for every dataset, and it stores data per episode; our envs are gymnax's, our
 collection is many parallel streams cut at a fixed step count, and the two files here are read
 with numpy and json alone. The field names are D4RL's (plus next_observations), so a converter to
 Minari or D4RL is a key-for-key copy.
