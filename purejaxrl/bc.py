@@ -41,7 +41,6 @@ from purejaxrl.networks import ActivationName, Policy, action_dim
 from purejaxrl.offline import (
     OfflineConfig,
     OfflineState,
-    dataset_summary,
     load_dataset,
     make_offline_learner,
 )
@@ -170,11 +169,10 @@ def make_sampling_policy(config: BCConfig, spec: envs.EnvSpec | None = None):
 def dataset_report(result: RunResult) -> str | None:
     """The line printed after the table: the dataset BC learned from and its own mean return."""
     config = result.config
-    about = dataset_summary(load_dataset(config, config.env_spec()))
+    dataset = load_dataset(config, config.env_spec())
     return (
-        f"dataset: {config.dataset} (split {about['split']}), {about['transitions']:,} "
-        f"transitions, {about['episodes']} complete episodes of mean return "
-        f"{about['mean_return']:.1f}"
+        f"dataset: {config.dataset} (split {dataset.metadata.get('split')}), {len(dataset):,} "
+        f"transitions, {dataset.episodes_text()}"
     )
 
 

@@ -436,8 +436,7 @@ def main(argv=None, prog: str = "purejaxrl collect") -> None:
         source.get("run_dir")) else "no run"  # fmt: skip
     print(
         f"wrote {path}: {len(dataset):,} transitions on {dataset.env_id}, "
-        f"{dataset.episode_returns.size} complete episodes, mean return "
-        f"{dataset.mean_return():.1f} (split {dataset.metadata['split']}, mode "
+        f"{dataset.episodes_text()} (split {dataset.metadata['split']}, mode "
         f"{source.get('policy_mode', 'concatenated')}, {where})"
     )
 

@@ -111,6 +111,13 @@ class Dataset:
         returns = self.arrays["episode_returns"]
         return float(returns.mean()) if returns.size else float("nan")
 
+    def episodes_text(self) -> str:
+        """ "K complete episodes of mean return R", or "no complete episode"."""
+        count = self.arrays["episode_returns"].size
+        if not count:
+            return "no complete episode"
+        return f"{count} complete episode{'' if count == 1 else 's'} of mean return {self.mean_return():.1f}"
+
 
 def spec_record(spec: envs.EnvSpec) -> dict[str, Any]:
     """The facts of an env spec a dataset must agree with, as JSON: id, options, suite, episode

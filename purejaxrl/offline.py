@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
@@ -203,14 +202,3 @@ def evaluation_metrics(act, params, env, max_steps: int, key: jax.Array) -> Metr
 
     returns = first_episode_returns(act_with_memory, params, env, max_steps, key)
     return {"episode_return": returns.mean(), "episodes": jnp.int32(returns.shape[0])}
-
-
-def dataset_summary(dataset: datasets.Dataset) -> dict[str, Any]:
-    """What a run records about its dataset: split, size, mean return, source."""
-    return {
-        "split": dataset.metadata.get("split"),
-        "transitions": len(dataset),
-        "episodes": int(np.size(dataset.arrays["episode_returns"])),
-        "mean_return": dataset.mean_return(),
-        "source": dataset.metadata.get("source"),
-    }

@@ -169,7 +169,7 @@ def test_the_greedy_policy_takes_the_action_each_observation_asks_for(name):
     from a fresh carry, both observations first of their episodes."""
     row = registry.get(name)
     if row.probe is None:
-        pytest.skip(f"{name} has no probe settings (tabular, or a two-player game: its own tests)")
+        pytest.skip(f"{name} has no probe settings (its registry row says why; its own tests)")
     config = row.config_cls(**{**row.probe, **QUIET, "env_id": "Probe-ObsActionReward-v0"})
     try:
         spec = config.validate()
