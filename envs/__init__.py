@@ -5,7 +5,8 @@
     envs.make_batched(spec, n)     -> the BatchedEnv that algorithms step, n envs at a time
 
 They live in `envs.registry`; `envs.wrappers` holds the wrappers, `envs.gridworld` the tabular
-worlds, `envs.probes` the probe MDPs and `envs.atari` the envpool adapter.
+worlds, `envs.probes` the probe MDPs, `envs.atari` and `envs.mujoco` the envpool adapters (their
+shared part in `envs.hosted`).
 
 Nothing is loaded until first used: importing gymnax starts JAX's backends (it builds arrays at
 import), and a program that splits the CPU into several devices must do so before that (see
@@ -23,6 +24,7 @@ _HOMES = {
         "is_atari", "make", "make_batched", "registered_ids", "spec", "suite",
     ),
     "atari": ("AtariEnv", "AtariExtraMissingError"),
+    "mujoco": ("MujocoEnv", "MujocoExtraMissingError"),
     "gridworld": ("Gridworld",),
     "boardgames": ("BOARD_GAMES", "BoardGameExtraMissingError", "VersusRandom", "pgx_env"),
     "wrappers": (
@@ -34,7 +36,8 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 __all__ = [
     "AtariEnv", "AtariExtraMissingError", "BOARD_GAMES", "BatchedEnv",
     "BoardGameExtraMissingError", "ClipAction", "EnvOptionError", "EnvSpec",
-    "EpisodeStatistics", "FlattenObservation", "Gridworld", "NormalizeObservation",
+    "EpisodeStatistics", "FlattenObservation", "Gridworld", "MujocoEnv", "MujocoExtraMissingError",
+    "NormalizeObservation",
     "UnknownEnvironmentError", "VmapEnv", "check_env_id", "is_atari", "make", "make_batched",
     "VersusRandom", "pgx_env", "registered_ids", "spec", "suite",
 ]  # fmt: skip
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
     from .atari import AtariEnv, AtariExtraMissingError
     from .boardgames import BOARD_GAMES, BoardGameExtraMissingError, VersusRandom, pgx_env
     from .gridworld import Gridworld
+    from .mujoco import MujocoEnv, MujocoExtraMissingError
     from .registry import (
         BatchedEnv,
         EnvOptionError,

@@ -31,10 +31,7 @@ The adapter gives algorithms gymnax semantics on top of envpool's:
 from __future__ import annotations
 
 import functools
-import numbers
-import os
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +39,9 @@ import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 from jax.experimental import io_callback
+
+from .hosted import EnvOptionError, OptionRule, import_envpool, over_runs
+from .hosted import NotVmappedError as NotVmappedError  # where it was defined before
 
 INSTALL_HINT = (
     "Atari needs envpool: pip install 'purejaxrl[atari]' (envpool >= 1.2, Python >= 3.11)"
@@ -62,24 +62,8 @@ class AtariExtraMissingError(ImportError):
     """An Atari id was asked for but envpool is not installed."""
 
 
-LEAKED_VARIABLES = ("MPLBACKEND", "MPLCONFIGDIR")
-"""Set by envpool 1.2.5 on import (for its Jumanji renderer); restored so that processes started
-later, such as Jupyter kernels, keep drawing their plots."""
-
-
 def _envpool():
-    saved = {name: os.environ.get(name) for name in LEAKED_VARIABLES}
-    try:
-        import envpool
-    except ImportError as error:
-        raise AtariExtraMissingError(f"{INSTALL_HINT}; importing it failed: {error}") from None
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return envpool
+    return import_envpool(AtariExtraMissingError, INSTALL_HINT)
 
 
 def looks_like_atari(env_id: str) -> bool:
@@ -96,38 +80,6 @@ def atari_ids() -> tuple[str, ...]:
         return ()
     specs = envpool.registration.registry.specs
     return tuple(env_id for env_id, entry in specs.items() if entry[0] == "envpool.atari")
-
-
-class EnvOptionError(ValueError):
-    """Raised for an option the environment does not take, or a value it does not allow (only
-    Atari envs take options; `envs.EnvOptionError` is this class)."""
-
-
-@dataclass(frozen=True)
-class OptionRule:
-    """What one envpool Atari option accepts: a bool, a whole number >= `low`, or a number in
-    [`low`, `high`]."""
-
-    kind: Literal["bool", "int", "probability"]
-    low: int = 0
-    note: str = ""
-    """Why the bound is there, appended to the error."""
-
-    def describe(self) -> str:
-        if self.kind == "bool":
-            return "must be True or False"
-        if self.kind == "int":
-            return f"must be a whole number >= {self.low}{self.note}"
-        return "must be a number in [0, 1]"
-
-    def allows(self, value: Any) -> bool:
-        if self.kind == "bool":
-            return isinstance(value, (bool, np.bool_))
-        if isinstance(value, (bool, np.bool_)):
-            return False  # True is an int to Python, not a count or a probability to a user
-        if self.kind == "int":
-            return isinstance(value, numbers.Integral) and value >= self.low
-        return isinstance(value, numbers.Real) and 0.0 <= value <= 1.0  # NaN fails both
 
 
 OPTION_RULES: dict[str, OptionRule] = {
@@ -217,10 +169,6 @@ class AtariState:
     episode_length: jax.Array  # (N,) int32, valid steps of the running game, all lives
 
 
-class NotVmappedError(RuntimeError):
-    """An `AtariEnv` of several runs was reset or stepped outside `jax.vmap` over its runs."""
-
-
 class AtariEnv:
     """`num_envs` envpool Atari games per run as one `BatchedEnv` (see the module docstring), for
     one run or for `runs` runs trained together.
@@ -260,8 +208,8 @@ class AtariEnv:
         self.observation_space = spaces.Box(0, 255, shape, jnp.uint8)
         self.action_space = spaces.Discrete(int(config.action_space.n))
         self._started = None
-        self._reset = self._over_runs(self._reset_runs)
-        self._step = self._over_runs(self._step_runs)
+        self._reset = over_runs(self._reset_runs, runs, env_id)
+        self._step = over_runs(self._step_runs, runs, env_id)
 
     def _start(self) -> tuple[Any, np.ndarray, Any]:
         """(pool, handle, XLA step): envpool's pool of `runs` x `num_envs` games, started when a
@@ -290,44 +238,6 @@ class AtariEnv:
         """One step of every game; gymnax's six values, with `valid` and game statistics in info."""
         del key
         return self._step(state, action)
-
-    def _over_runs(self, fn):
-        """`fn(*args)`, whose arguments and outputs have a leading (runs,) axis, as a function of
-        one run whose batching rule calls `fn` once for all runs."""
-        runs = self.runs
-        add_axis = lambda tree: jax.tree.map(lambda x: x[None], tree)
-        drop_axis = lambda tree: jax.tree.map(lambda x: x[0], tree)
-
-        def refuse():
-            raise NotVmappedError(
-                f"this {self.env_id} env trains {runs} runs together: vmap over them"
-            )
-
-        @jax.custom_batching.custom_vmap
-        def one_run(*args):
-            if runs == 1:
-                return drop_axis(fn(*add_axis(args)))
-            # traced only for its shapes when vmapped; run as it is, it stops with `refuse`
-            broadcast = lambda x: jnp.broadcast_to(x, (runs, *jnp.shape(x)))
-            shapes = jax.eval_shape(lambda *a: drop_axis(fn(*jax.tree.map(broadcast, a))), *args)
-            return io_callback(refuse, shapes)
-
-        @one_run.def_vmap
-        def rule(axis_size, in_batched, *args):
-            if axis_size != runs:
-                raise ValueError(
-                    f"this {self.env_id} env trains {runs} run(s) together and was vmapped over "
-                    f"{axis_size}: build it for runs={axis_size}"
-                )
-            leaves, tree = jax.tree.flatten(args)
-            leaves = [
-                x if batched else jnp.broadcast_to(x, (runs, *jnp.shape(x)))
-                for x, batched in zip(leaves, jax.tree.leaves(in_batched), strict=True)
-            ]
-            out = fn(*jax.tree.unflatten(tree, leaves))
-            return out, jax.tree.map(lambda _: True, out)
-
-        return one_run
 
     def _host_reset(self):
         pool, handle, _ = self._start()

@@ -22,7 +22,7 @@ import gymnax
 import jax
 from gymnax.environments import spaces
 
-from . import atari
+from . import atari, mujoco
 from .atari import EnvOptionError
 from .boardgames import BOARD_GAMES, VersusRandom
 from .gridworld import Gridworld, gridworld_ids
@@ -36,7 +36,7 @@ from .wrappers import (
     VmapEnv,
 )
 
-Suite = Literal["gymnax", "probe", "gridworld", "atari", "pgx"]
+Suite = Literal["gymnax", "probe", "gridworld", "atari", "pgx", "mujoco"]
 
 
 class UnknownEnvironmentError(ValueError):
@@ -65,13 +65,14 @@ class BatchedEnv(Protocol):
 
 def registered_ids() -> list[str]:
     """Every environment id that `make` accepts: gymnax's, our own (probes, gridworlds) and, with
-    the `atari` extra installed, envpool's Atari games."""
+    envpool installed (the `atari` or `mujoco` extra), its Atari games and MuJoCo tasks."""
     return (
         list(gymnax.registered_envs)
         + list(PROBES)
         + list(gridworld_ids())
         + list(BOARD_GAMES)
         + list(atari.atari_ids())
+        + list(mujoco.mujoco_ids())
     )
 
 
@@ -100,6 +101,8 @@ def suite(env_id: str) -> Suite:
         return "gridworld"
     if env_id in BOARD_GAMES:
         return "pgx"
+    if mujoco.is_mujoco(env_id):
+        return "mujoco"
     return "atari" if is_atari(env_id) else "gymnax"
 
 
@@ -108,10 +111,14 @@ def check_env_id(env_id: str) -> None:
 
     Raises:
         AtariExtraMissingError: an Atari id (`*-v5`) while envpool is not installed.
+        MujocoExtraMissingError: a MuJoCo id (`envs.mujoco.MUJOCO_IDS`), the same.
         UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
     """
     jax_ids = (gymnax.registered_envs, PROBES, gridworld_ids(), BOARD_GAMES)
     if any(env_id in ids for ids in jax_ids) or _envpool_game(env_id):
+        return
+    if mujoco.is_mujoco(env_id):
+        mujoco.check_installed()
         return
     if atari.looks_like_atari(env_id) and not atari.atari_ids():
         raise atari.AtariExtraMissingError(f"env id {env_id!r}: {atari.INSTALL_HINT}")
@@ -136,6 +143,8 @@ def _construct(env_id: str, kwargs: dict):
         return env, env.default_params
     if _envpool_game(env_id):
         return atari.AtariEnv(env_id, **kwargs), None
+    if mujoco.is_mujoco(env_id):
+        return mujoco.MujocoEnv(env_id, **kwargs), None
     return gymnax.make(env_id, **kwargs)
 
 
@@ -149,19 +158,19 @@ def make(env_id: str, **kwargs):
 
     Args:
         env_id: a registered id, e.g. "CartPole-v1", "Pendulum-v1" or (with envpool) "Pong-v5".
-        **kwargs: passed to the environment's constructor. For Atari: `num_envs`, `seed`, `runs`
-            and envpool options (see `envs.atari.AtariEnv`).
+        **kwargs: passed to the environment's constructor. For Atari and MuJoCo: `num_envs`,
+            `seed`, `runs` and envpool options (see `envs.atari.AtariEnv`, `envs.mujoco.MujocoEnv`).
 
     Returns:
-        (env, params): a gymnax `Environment` and its `EnvParams`; for Atari an already batched
-        `AtariEnv` and None (envpool keeps its configuration itself). JAX-native environments
+        (env, params): a gymnax `Environment` and its `EnvParams`; for Atari (MuJoCo) an already batched
+        `AtariEnv` (`MujocoEnv`) and None (envpool keeps its configuration itself). JAX-native environments
         are stateless: the same (id, kwargs) gives the same object.
 
     Raises:
         UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
     """
     check_env_id(env_id)
-    if _envpool_game(env_id):
+    if _envpool_game(env_id) or mujoco.is_mujoco(env_id):  # host envs each own a pool
         return _construct(env_id, kwargs)
     try:
         return _stateless(env_id, tuple(sorted(kwargs.items())))
@@ -230,10 +239,11 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
     """The `EnvSpec` of `env_id` built with `options`; builds no envpool pool.
 
     Raises:
-        UnknownEnvironmentError, AtariExtraMissingError: see `check_env_id`.
+        UnknownEnvironmentError, AtariExtraMissingError, MujocoExtraMissingError: see
+            `check_env_id`.
         EnvOptionError: an option the env does not take (JAX envs take only `obs_keep`, see
-            `jax_env_options`), or a value it does not allow (`envs.atari.OPTION_RULES`), in one
-            line.
+            `jax_env_options`), or a value it does not allow (`envs.atari.OPTION_RULES`,
+            `envs.mujoco.option_rules`), in one line.
     """
     check_env_id(env_id)
     frozen = tuple(sorted(options.items()))
@@ -242,6 +252,12 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
         vmappable = atari.AtariEnv.vmappable  # one pool for all runs, no vmap of one env
         return EnvSpec(
             env_id, "atari", observation_space, action_space, vmappable, limit, frozen, seed
+        )
+    if mujoco.is_mujoco(env_id):
+        observation_space, action_space, limit = mujoco.mujoco_spaces(env_id, **options)
+        vmappable = mujoco.MujocoEnv.vmappable
+        return EnvSpec(
+            env_id, "mujoco", observation_space, action_space, vmappable, limit, frozen, seed
         )
     env, params = make(env_id)
     stack = _training_stack(env, params, flatten=True, **jax_env_options(env, params, options))
@@ -272,7 +288,8 @@ def jax_env_options(env, params, options: dict) -> dict:
     unknown = sorted(set(options) - set(JAX_ENV_OPTIONS))
     if unknown:
         raise EnvOptionError(
-            f"{', '.join(unknown)}: only Atari (envpool) envs take options; JAX envs take only "
+            f"{', '.join(unknown)}: only Atari and MuJoCo (envpool) envs take options; JAX envs "
+            "take only "
             "obs_keep=I,J,... (the observation entries to keep)"
         )
     if "obs_keep" not in options:
@@ -323,7 +340,7 @@ def make_batched(
     Episode statistics, flattening and action clipping on every env, `num_envs` of them vmapped,
     optionally running observation normalisation over the batch. An Atari id gives an
     `envs.atari.AtariEnv`, batched by envpool, which keeps its image observations and its own game
-    statistics.
+    statistics; a MuJoCo id an `envs.mujoco.MujocoEnv` (optionally normalised).
 
     Args:
         env: an `EnvSpec` (its options and seed are used) or any id `make` accepts.
@@ -347,6 +364,9 @@ def make_batched(
             )
         atari_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
         return atari_env
+    if mujoco.is_mujoco(env_id):
+        mujoco_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
+        return NormalizeObservation(mujoco_env) if normalize_observations else mujoco_env
     single, params = make(env_id)
     stack = _training_stack(single, params, flatten, **jax_env_options(single, params, options))
     batched: BatchedEnv = VmapEnv(stack, params, num_envs)

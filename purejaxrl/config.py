@@ -197,6 +197,7 @@ class BaseConfig(RunConfig, TaskConfig):
         except (
             envs.UnknownEnvironmentError,
             envs.AtariExtraMissingError,
+            envs.MujocoExtraMissingError,
             envs.BoardGameExtraMissingError,
         ) as error:
             raise ConfigError(f"env_id: {error}") from None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jax
 import jax.numpy as jnp
@@ -112,6 +112,22 @@ class DDPGConfig(OffPolicyConfig):
     """The smoothing noise is clipped to [-target_noise_clip, target_noise_clip]."""
     ou_theta: float = traced(0.15)
     """Ornstein-Uhlenbeck mean reversion per step, in (0, 1]."""
+
+    suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        # CleanRL's td3_continuous_action and ddpg_continuous_action (their MuJoCo v4 settings):
+        # 256x256 networks, Adam 3e-4, a 1e6 replay, 25k random steps, one gradient step per env
+        # step; noise, tau, batch and policy delay equal the defaults above. TD3: add --td3.
+        "mujoco": {
+            "total_timesteps": 1_000_000,
+            "buffer_size": 1_000_000,
+            "learning_starts": 25_000,
+            "train_frequency": 1,
+            "hidden_sizes": (256, 256),
+            "actor_lr": 3e-4,
+            "critic_lr": 3e-4,
+            "gamma": 0.99,
+        },
+    }
 
     @property
     def uses_twin_critics(self) -> bool:

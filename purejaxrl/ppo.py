@@ -6,7 +6,8 @@
     python -m purejaxrl.ppo --env-id Breakout-v5                # Atari through envpool: CNN, 1e7 steps
 
 Defaults are PureJaxRL's CartPole settings, so the two can be compared run for run. On an Atari id
-they are CleanRL's envpool PPO settings (`PPOConfig.suite_defaults["atari"]`).
+they are CleanRL's envpool PPO settings (`PPOConfig.suite_defaults["atari"]`), on a MuJoCo id
+(`HalfCheetah-v4`, envpool) those of CleanRL's ppo_continuous_action.
 
 Reading map, top to bottom:
   PPOConfig      static fields (shapes, loop counts) and traced ones (`hp.lr`, `hp.gamma`, ...)
@@ -114,7 +115,19 @@ class PPOConfig(BaseConfig):
             "num_envs": 8,
             "clip_eps": 0.1,
         },
-    }  # the rest of CleanRL's ppo_atari_envpool settings equal the defaults above
+        # CleanRL's ppo_continuous_action (its MuJoCo v4 benchmark settings); it also normalises
+        # and clips rewards, which this PPO does not
+        "mujoco": {
+            "total_timesteps": 1_000_000,
+            "num_envs": 1,
+            "num_steps": 2048,
+            "num_minibatches": 32,
+            "update_epochs": 10,
+            "lr": 3e-4,
+            "ent_coef": 0.0,
+            "normalize_observations": True,
+        },
+    }  # the rest of CleanRL's ppo_atari_envpool / ppo_continuous_action settings equal the defaults
     suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         # an update is ~4 s on a CPU, ~0.2 s on a GPU: chunks of ~30 s / ~2 s
         "atari": {"chunk_updates": 8, "checkpoint_every": 200},

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -120,6 +120,23 @@ class SACConfig(OffPolicyConfig):
     2018b: scale 1); scale * 0.7 * log(num_actions) for discrete ones. Christodoulou 2019's
     0.98 log|A| (scale 1.4) keeps a two-action policy almost uniform, and alpha grew without bound
     on CartPole when measured here; 0.7 is the ratio rejax and pomdp-baselines use there."""
+
+    suite_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        # CleanRL's sac_continuous_action (its MuJoCo v4 settings): 256x256 networks, a 1e6
+        # replay, 5k random steps, one gradient step per env step, Adam 3e-4 (actor) and 1e-3
+        # (critics, temperature); gamma, tau, batch, autotune and alpha 1 at the start equal the
+        # defaults above. CleanRL steps the actor twice every second step, here once every step.
+        "mujoco": {
+            "total_timesteps": 1_000_000,
+            "buffer_size": 1_000_000,
+            "learning_starts": 5_000,
+            "train_frequency": 1,
+            "hidden_sizes": (256, 256),
+            "actor_lr": 3e-4,
+            "critic_lr": 1e-3,
+            "alpha_lr": 1e-3,
+        },
+    }
 
     def validate(self, spec: envs.EnvSpec | None = None) -> envs.EnvSpec:
         spec = super().validate(spec)
