@@ -153,6 +153,17 @@ class NormalizeObservationState:
     obs_stats: RunningMeanStd
 
 
+def restarted_host_env(saved: Any, fresh: Any) -> Any:
+    """The env state a resumed run continues from when its envs live on the host (envpool, whose
+    games and physics cannot be saved): `fresh`, the state of a reset, with the saved running
+    statistics of a `NormalizeObservation` on top, so that the policy keeps seeing its inputs
+    scaled as in training. (The first observation after the reset was normalised by the reset's
+    own statistics; every later one by the saved ones.)"""
+    if isinstance(fresh, NormalizeObservationState):
+        return fresh.replace(obs_stats=saved.obs_stats)
+    return fresh
+
+
 class NormalizeObservation:
     """Normalises observations of a `BatchedEnv` by running statistics shared across its envs.
 

@@ -967,7 +967,8 @@ def _restore(run_dir, state, metric_shapes, spec, about, step):
     restored = jax.tree.map(place, snapshot.state, state)
     step = snapshot.updates_done
     if not spec.vmappable:
-        restored = restored.replace(env_state=state.env_state, obs=state.obs)
+        env_state = envs.wrappers.restarted_host_env(restored.env_state, state.env_state)
+        restored = restored.replace(env_state=env_state, obs=state.obs)
         notes.append(
             f"resumed at update {step}: envpool's emulator state cannot be saved, so the games "
             "restarted from a reset (everything else was restored)"

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from purejaxrl import envs
-from purejaxrl.envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd
+from purejaxrl.envs.wrappers import (
+    ClipAction,
+    EpisodeStatistics,
+    NormalizeObservationState,
+    RunningMeanStd,
+    restarted_host_env,
+)
 
 
 def test_unknown_env_id_lists_the_closest_ids():
@@ -165,3 +171,16 @@ def test_memory_chain_bsuite_runs_through_the_training_stack():
     rewards, dones = np.stack(rewards), np.stack(dones)
     np.testing.assert_array_equal(dones[[5, 11]], True)
     assert set(np.unique(rewards[[5, 11]])) <= {-1.0, 1.0} and not rewards[:5].any()
+
+
+def test_a_host_env_restarted_on_resume_keeps_the_saved_observation_statistics():
+    """envpool's envs restart from a reset on resume; the normalisation statistics are the
+    learner's and must come back from the checkpoint, not from the reset."""
+    saved = NormalizeObservationState(
+        "saved games", RunningMeanStd.create((3,)).update(jnp.ones((4, 3)))
+    )
+    fresh = NormalizeObservationState("fresh games", RunningMeanStd.create((3,)))
+    restarted = restarted_host_env(saved, fresh)
+    assert restarted.env_state == "fresh games"
+    assert restarted.obs_stats is saved.obs_stats
+    assert restarted_host_env("saved games", "fresh games") == "fresh games"
