@@ -180,18 +180,16 @@ TINY = {
     "ddpg": {"td3": True, "num_envs": 2, "total_timesteps": 600, "steps_per_update": 200,
              "learning_starts": 200, "train_frequency": 2, "buffer_size": 1000,
              "batch_size": 32, "hidden_sizes": (16, 16)},
-    "sac": {"num_envs": 2, "total_timesteps": 600, "steps_per_update": 200,
-            "learning_starts": 200, "train_frequency": 2, "buffer_size": 1000,
-            "batch_size": 32, "hidden_sizes": (16, 16)},
 }  # fmt: skip
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", list(TINY), ids=["ppo", "td3", "sac"])
-def test_ppo_td3_and_sac_train_two_seeds_on_halfcheetah_in_one_program(algo):
+@pytest.mark.parametrize("algo", list(TINY), ids=["ppo", "td3"])
+def test_ppo_and_td3_train_two_seeds_on_halfcheetah_in_one_program(algo):
     """HalfCheetah never falls, so with a 50-step limit every env's episodes are truncated at
     exactly 50 steps; both runs, vmapped over one envpool pool, train (finite losses) on envs of
-    their own (different returns)."""
+    their own (different returns). SAC runs the same off-policy loop as TD3 and is left out to
+    keep within the test budget."""
     from purejaxrl import registry
     from purejaxrl.hparams import hparams
 
