@@ -11,16 +11,17 @@ published for those (CleanRL's, SB3's) apply. envpool steps them in C++ threads 
 **How a step reaches envpool.** envpool's XLA interface (`pool.xla()`, which `envs.atari` uses)
 works for MuJoCo inside `jax.jit`, but its custom call only takes float64 actions, and JAX makes
 float64 arrays only with `jax_enable_x64` on, a switch for the whole program that would also turn
-every network, optimiser state and replay buffer into float64. Switching x64 on only around
-the call, inside the trace, does run (benchmarks/mujoco_throughput.py times it), but only if
+every network, optimiser state and replay buffer into float64. Switching x64 on only around the
+call, inside the trace, does run (benchmarks/mujoco_throughput.py times it), but only if
 `pool.xla()` was itself called with x64 on: otherwise envpool declares float32 observations and
-writes float64 ones into them (garbage, past the buffer's end); it also rests on changing a global
-switch in the middle of a trace, and calling `xla()` before a first reset crashed. So a step is a host callback instead (`io_callback`): the
-float32 actions are clipped to the action bounds in JAX, cast to float64 on the host and given to
-envpool's ordinary `step`; its float64 observations come back as float32. The program keeps its
-float32 arithmetic, and the callback's cost against plain envpool stepping is measured in
-`benchmarks/mujoco_throughput.py`. Every step passes a counter (`MujocoState.clock`) through
-the callback, so the host sees the steps in program order.
+writes float64 ones into them (garbage, past the buffer's end); it also rests on changing a
+global switch in the middle of a trace, and calling `xla()` before a first reset crashed. So a
+step is a host callback instead (`io_callback`): the float32 actions are clipped to the action
+bounds in JAX, cast to float64 on the host and given to envpool's ordinary `step`; its float64
+observations come back as float32. The program keeps its float32 arithmetic; the callback costs
+a fixed time per step (about 0.7 ms here, `benchmarks/mujoco_throughput.py`), so more envs per
+run amortise it. Every step passes a counter (`MujocoState.clock`) through the callback, so the
+host sees the steps in program order.
 
 **Semantics are gymnax's, with no dummy steps.** envpool resets an env on the step after its
 episode ended (ignoring that step's action). Here an env whose step ends an episode is reset in
