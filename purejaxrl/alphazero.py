@@ -139,18 +139,31 @@ AlphaZeroHParams = hparams_type(AlphaZeroConfig)
 
 
 class AlphaZeroNet(nn.Module):
-    """f_theta(s) = (p, v): an MLP torso, policy logits over the board's moves and a tanh value
-    in [-1, 1], the expected outcome for the player to move."""
+    """f_theta(s) = (p, v): an MLP torso, policy logits over the actions and a value.
+
+    Board games (the defaults): observations (..., rows, cols, planes), a tanh value in [-1, 1],
+    the expected outcome for the player to move. Single-agent MDPs (`purejaxrl.alphazero_mdp`):
+    vector observations (`obs_ndim=1`) and an unbounded value `value_scale * u`, u the head's
+    output, so that a head of unit scale reaches returns of order `value_scale`.
+    """
 
     num_actions: int
     hidden_sizes: tuple[int, ...] = (128, 128)
+    obs_ndim: int = 3
+    """Trailing observation axes flattened into the torso's input."""
+    bounded_value: bool = True
+    """tanh value in [-1, 1] (game outcomes); else linear, times value_scale."""
+    value_scale: float = 1.0
+    """Scale of the values (and of the value loss's errors, see `alphazero_loss`)."""
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = MLP(self.hidden_sizes, "relu")(obs.reshape((*obs.shape[:-3], -1)).astype(jnp.float32))
+        flat = obs.reshape((*obs.shape[: obs.ndim - self.obs_ndim], -1)).astype(jnp.float32)
+        x = MLP(self.hidden_sizes, "relu")(flat)
         logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01))(x)
-        value = nn.Dense(1, kernel_init=orthogonal(1.0))(x)
-        return logits, jnp.tanh(value[..., 0])  # (..., A), (...)
+        value = nn.Dense(1, kernel_init=orthogonal(1.0))(x)[..., 0]
+        value = jnp.tanh(value) if self.bounded_value else self.value_scale * value
+        return logits, value  # (..., A), (...)
 
 
 def masked_logits(logits: jax.Array, legal: jax.Array) -> jax.Array:
@@ -247,9 +260,12 @@ def alphazero_loss(
 
     c ||theta||^2 is an explicit L2 term over every parameter (biases included), not decoupled
     weight decay. log p is the log-softmax of the logits (illegal moves have pi = 0 and add 0).
+    With a network's `value_scale` s other than 1 (unbounded returns of single-agent MDPs) the
+    value error is measured in units of s, ((z - v) / s)^2, so that it weighs as much as the
+    policy term whatever the scale of the returns.
     """
     logits, value = network.apply(params, batch.obs)  # (B, A), (B,)
-    value_loss = jnp.mean(jnp.square(batch.outcome - value))
+    value_loss = jnp.mean(jnp.square((batch.outcome - value) / network.value_scale))
     policy_loss = -jnp.mean(jnp.sum(batch.policy * jax.nn.log_softmax(logits), axis=-1))
     l2 = sum(jnp.sum(jnp.square(w)) for w in jax.tree.leaves(params))
     total = value_loss + policy_loss + l2_coef * l2
@@ -282,6 +298,42 @@ def outcome_targets(reward: jax.Array, terminated: jax.Array) -> tuple[jax.Array
     _, z = jax.lax.scan(back, jnp.zeros_like(reward[0]), (reward, terminated), reverse=True)
     valid = jnp.cumsum(terminated[::-1], axis=0)[::-1] > 0
     return z, valid
+
+
+def learn_from_replay(
+    network: AlphaZeroNet,
+    tx: optax.GradientTransformation,
+    buffer: ReplayBuffer,
+    replay: BufferState,
+    params,
+    opt_state,
+    key: jax.Array,
+    l2_coef,
+    batch_size: int,
+    gradient_steps: int,
+) -> tuple[Any, Any, Metrics]:
+    """`gradient_steps` steps of `alphazero_loss` on minibatches of `batch_size` `Sample`s drawn
+    uniformly from `replay`; on an empty replay (nothing to learn from) the parameters and
+    optimiser state come back unchanged. Returns (params, opt_state, the losses' means)."""
+    grad_fn = jax.grad(alphazero_loss, argnums=1, has_aux=True)
+
+    def gradient_step(carry, key):
+        params, opt_state = carry
+        batch = buffer.sample(replay, key, batch_size)
+        grads, metrics = grad_fn(network, params, batch, l2_coef)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    (new_params, new_opt_state), metrics = jax.lax.scan(
+        gradient_step, (params, opt_state), jax.random.split(key, gradient_steps)
+    )
+    learned = replay.size > 0
+    new_params, new_opt_state = jax.tree.map(
+        lambda new, old: jnp.where(learned, new, old),
+        (new_params, new_opt_state),
+        (params, opt_state),
+    )
+    return new_params, new_opt_state, jax.tree.map(jnp.mean, metrics)
 
 
 @struct.dataclass
@@ -363,31 +415,13 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
         flat = Sample(obs, policy, z)
         flat = jax.tree.map(lambda x: x.reshape((num_envs * num_steps, *x.shape[2:])), flat)
         replay = buffer.add(state.replay, flat, (valid & searched).reshape(-1))
-        tx = optimizer(hp)
-        grad_fn = jax.grad(alphazero_loss, argnums=1, has_aux=True)
-
-        def gradient_step(carry, key):
-            params, opt_state = carry
-            batch = buffer.sample(replay, key, config.batch_size)
-            grads, metrics = grad_fn(network, params, batch, hp.l2_coef)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), metrics
-
-        (params, opt_state), metrics = jax.lax.scan(
-            gradient_step,
-            (state.params, state.opt_state),
-            jax.random.split(sample_key, config.gradient_steps),
-        )
         # every rollout of num_steps >= 1 stores at least one position per game it finished; a
         # rollout too short to finish any (num_steps below the game's length) leaves the replay
-        # empty, and then the steps above learned from zeros: keep the old parameters
-        learned = replay.size > 0
-        params, opt_state = jax.tree.map(
-            lambda new, old: jnp.where(learned, new, old),
-            (params, opt_state),
-            (state.params, state.opt_state),
-        )
-        metrics = jax.tree.map(jnp.mean, metrics)
+        # empty, and then `learn_from_replay` keeps the old parameters
+        params, opt_state, metrics = learn_from_replay(
+            network, optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
+            hp.l2_coef, config.batch_size, config.gradient_steps,
+        )  # fmt: skip
         # the "episodes" of self-play are its finished games; their return is the first mover's
         # outcome (0 when play is perfect: tic-tac-toe is a draw)
         first_move = jnp.concatenate([jnp.ones((1, num_envs), bool), done[:-1]], axis=0)

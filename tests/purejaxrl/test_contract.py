@@ -26,6 +26,7 @@ NAMES = list(registry.ALGORITHMS)
 SLOW_SWEEPS = {
     "alphazero": "its search compiles for about 45 s",
     "bc": "about 30 s: its random dataset and evaluation episodes compile besides its updates",
+    "alphazero_mdp": "its search compiles for about 20 s a program",
 }
 """Rows whose chunked-sweep test runs in the `slow` tier (`make test`, not `make test-fast`)."""
 SWEEP_NAMES = [
