@@ -15,6 +15,8 @@ alphazero_mdp, epsilon-greedy for DQN, sampled for PPO). The greedy evaluation a
 raw network, no search, for alphazero_mdp) is recorded too, and every run's wall time.
 
     python benchmarks/alphazero_cartpole.py [--num-seeds 8] [--total-timesteps 102400]
+    python benchmarks/alphazero_cartpole.py --only alphazero_mdp --num-simulations 16 \
+        --out alphazero_cartpole_16   # the search budget's effect
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from purejaxrl.outputs import plot_curves
 from purejaxrl.stats import bootstrap_ci
 
 CHECKPOINTS = (20_000, 50_000, 100_000)
+ALGOS = ("alphazero_mdp", "ppo", "dqn")
 
 
 def return_at(env_steps: np.ndarray, returns: np.ndarray, x: int) -> dict:
@@ -45,10 +48,19 @@ def return_at(env_steps: np.ndarray, returns: np.ndarray, x: int) -> dict:
 
 
 def main() -> None:
-    args = common.argument_parser(__doc__, num_seeds=8, total_timesteps=102_400).parse_args()
+    parser = common.argument_parser(
+        __doc__, num_seeds=8, total_timesteps=102_400, num_simulations=32
+    )
+    parser.add_argument("--only", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--out", default="alphazero_cartpole", help="results/<out>.json, ...")
+    args = parser.parse_args()
     shared = common.run_settings(args)
+    sims = args.num_simulations
     algos = {
-        "alphazero_mdp": (alphazero_mdp.Config(**shared), alphazero_mdp.make_learner),
+        "alphazero_mdp": (
+            alphazero_mdp.Config(**shared, num_simulations=sims),
+            alphazero_mdp.make_learner,
+        ),
         "ppo": (ppo.PPOConfig(**shared), ppo.make_learner),
         "dqn": (
             dqn.DQNConfig(
@@ -59,6 +71,7 @@ def main() -> None:
             dqn.make_learner,
         ),
     }
+    algos = {name: algos[name] for name in args.only}
     rows, curves = {}, []
     for name, (config, make_learner) in algos.items():
         result = runner.run(config, make_learner, name, write=False)
@@ -81,16 +94,14 @@ def main() -> None:
         "configs": {name: dataclasses.asdict(config) for name, (config, _) in algos.items()},
         "results": rows,
     }
-    common.write_record("alphazero_cartpole", record)
+    common.write_record(args.out, record)
+    labels = {"alphazero_mdp": f"AlphaZero, true model ({sims} simulations)", "ppo": "PPO",
+              "dqn": "DQN (epsilon over half the run)"}  # fmt: skip
     plot_curves(
-        common.result_file("alphazero_cartpole_curve.png"),
+        common.result_file(f"{args.out}_curve.png"),
         [steps for steps, _ in curves],
         [returns for _, returns in curves],
-        [
-            f"AlphaZero, true model ({algos['alphazero_mdp'][0].num_simulations} simulations)",
-            "PPO",
-            "DQN",
-        ],
+        [labels[name] for name in algos],
         f"CartPole-v1, {args.total_timesteps:,} env steps ({args.num_seeds} seeds, 95% bands)",
     )
 

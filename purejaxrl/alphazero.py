@@ -109,28 +109,35 @@ class AlphaZeroConfig(BaseConfig):
             self, "env_id", spec.suite == "pgx",
             f"alphazero plays two-player board games: {', '.join(envs.BOARD_GAMES)}",
         )  # fmt: skip
-        for name in ("num_envs", "num_steps", "num_simulations", "batch_size", "gradient_steps"):
-            require(self, name, getattr(self, name) >= 1, "must be >= 1")
         require(self, "opening_moves", self.opening_moves >= 0, "must be >= 0 (0: none)")
-        require(
-            self,
-            "total_timesteps",
-            self.num_updates >= 1,
-            f"must be >= num_envs * num_steps = {self.steps_per_update} (one update)",
-        )
-        require(
-            self,
-            "buffer_size",
-            self.buffer_size >= self.steps_per_update,
-            f"must be >= num_envs * num_steps = {self.steps_per_update} (one rollout)",
-        )
-        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        require_finite_in(self, "lr", 0.0, math.inf, open_low=True)
-        require_finite_in(self, "dirichlet_alpha", 0.0, math.inf, open_low=True)
-        require_finite_in(self, "dirichlet_fraction", 0.0, 1.0)
-        require_finite_in(self, "temperature", 0.0, math.inf)
-        require_finite_in(self, "l2_coef", 0.0, math.inf)
+        check_search_learner(self)
         return spec
+
+
+def check_search_learner(config) -> None:
+    """The checks of the fields AlphaZero's configs share (`AlphaZeroConfig` here,
+    `alphazero_mdp.AlphaZeroMDPConfig`): rollout, search, replay, network and loss; raises
+    `ConfigError` for the first bad one."""
+    for name in ("num_envs", "num_steps", "num_simulations", "batch_size", "gradient_steps"):
+        require(config, name, getattr(config, name) >= 1, "must be >= 1")
+    require(
+        config,
+        "total_timesteps",
+        config.num_updates >= 1,
+        f"must be >= num_envs * num_steps = {config.steps_per_update} (one update)",
+    )
+    require(
+        config,
+        "buffer_size",
+        config.buffer_size >= config.steps_per_update,
+        f"must be >= num_envs * num_steps = {config.steps_per_update} (one rollout)",
+    )
+    require(config, "hidden_sizes", all(h >= 1 for h in config.hidden_sizes), "widths must be >= 1")
+    require_finite_in(config, "lr", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "dirichlet_alpha", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "dirichlet_fraction", 0.0, 1.0)
+    require_finite_in(config, "temperature", 0.0, math.inf)
+    require_finite_in(config, "l2_coef", 0.0, math.inf)
 
 
 Config = AlphaZeroConfig

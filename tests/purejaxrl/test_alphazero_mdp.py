@@ -1,8 +1,9 @@
-"""AlphaZero on single-agent MDPs (the env as the search's model): the mctx wiring on hand-made
-and probe envs (discounting decides between an immediate and a delayed reward; nothing below a
+"""AlphaZero on single-agent MDPs (the env as the search's model): the mctx wiring on a hand-made
+env (discounting decides between an immediate and a delayed reward; nothing below a
 terminal state counts), the TD(lambda) value targets by hand (termination, truncation, the
-rollout's end), the loss's value scale, the config's refusals; and, marked learning, the value
-of Probe-TwoStep and CartPole-v1 learned by the raw network."""
+rollout's end), the loss's value scale, the config's refusals; and, marked learning, CartPole-v1
+played by the raw network after training on the search's targets (the contract tests add the
+registry row's probe and sweep checks)."""
 
 from __future__ import annotations
 
@@ -177,28 +178,14 @@ def test_other_envs_and_options_are_refused_in_one_line():
 
 
 @pytest.mark.learning
-def test_the_network_learns_the_discounted_values_of_the_two_step_probe():
-    """Probe-TwoStep: obs 0, then obs 1, reward 1 at the end: V(0) = gamma, V(1) = 1, learned
-    from the value targets of searches on the true model."""
-    config = azm.Config(
-        env_id="Probe-TwoStep-v0", num_envs=16, num_steps=4, total_timesteps=16 * 4 * 60,
-        num_simulations=4, buffer_size=1024, batch_size=64, gradient_steps=4,
-        hidden_sizes=(32, 32), lr=3e-3, value_scale=1.0, gamma=0.9, progress=False,
-    )  # fmt: skip
-    out = jax.jit(azm.make_train(config))(jax.random.key(0), hparams(config))
-    network = azm.make_network(config, config.validate())
-    _, v = network.apply(out.state.params, jnp.array([[0.0], [1.0]]))
-    np.testing.assert_allclose(v, [0.9, 1.0], atol=0.05)
-
-
-@pytest.mark.learning
 def test_on_cartpole_the_raw_network_learns_from_the_search():
     """After 5e4 env steps (2 seeds), the raw network alone (no search, greedy) balances the pole
-    far longer than an untrained one (about 9 steps): the search's policy was distilled."""
-    config = azm.Config(total_timesteps=51_200, num_simulations=32, progress=False)
+    far longer than an untrained one (about 9 steps): the search's policy was distilled. Measured
+    on 4 other seeds at this budget: 391-500."""
+    config = azm.Config(total_timesteps=51_200, progress=False)
     spec = config.validate()
     train = jax.jit(jax.vmap(azm.make_train(config, spec), in_axes=(0, None)))
     out = train(jax.random.split(jax.random.key(0), 2), hparams(config))
     exported = jax.vmap(azm.make_learner(config, spec).export)(out.state)
     returns = greedy_returns(azm.make_policy(config, spec), exported, spec, 5, jax.random.key(1))
-    assert np.asarray(returns).mean() >= 150, np.asarray(returns)
+    assert np.asarray(returns).mean() >= 200, np.asarray(returns)
