@@ -6,7 +6,8 @@
 
 They live in `envs.registry`; `envs.wrappers` holds the wrappers, `envs.gridworld` the tabular
 worlds, `envs.probes` the probe MDPs, `envs.atari` and `envs.mujoco` the envpool adapters (their
-shared part in `envs.hosted`).
+shared part in `envs.hosted`), and `envs.suites` the adapter of the JAX suites (Craftax,
+XLand-MiniGrid, Jumanji: ids such as `jumanji:Snake-v1`).
 
 Nothing is loaded until first used: importing gymnax starts JAX's backends (it builds arrays at
 import), and a program that splits the CPU into several devices must do so before that (see
@@ -26,6 +27,7 @@ _HOMES = {
     "atari": ("AtariEnv", "AtariExtraMissingError"),
     "mujoco": ("MujocoEnv", "MujocoExtraMissingError"),
     "gridworld": ("Gridworld",),
+    "suites": ("SUITES", "SuiteEnv", "SuiteExtraMissingError", "UnsupportedSuiteIdError"),
     "boardgames": ("BOARD_GAMES", "BoardGameExtraMissingError", "VersusRandom", "pgx_env"),
     "wrappers": (
         "ClipAction", "EpisodeStatistics", "FlattenObservation", "NormalizeObservation", "VmapEnv",
@@ -37,7 +39,8 @@ __all__ = [
     "AtariEnv", "AtariExtraMissingError", "BOARD_GAMES", "BatchedEnv",
     "BoardGameExtraMissingError", "ClipAction", "EnvOptionError", "EnvSpec",
     "EpisodeStatistics", "FlattenObservation", "Gridworld", "MujocoEnv", "MujocoExtraMissingError",
-    "NormalizeObservation",
+    "NormalizeObservation", "SUITES", "SuiteEnv", "SuiteExtraMissingError",
+    "UnsupportedSuiteIdError",
     "UnknownEnvironmentError", "VmapEnv", "check_env_id", "is_atari", "make", "make_batched",
     "VersusRandom", "pgx_env", "registered_ids", "spec", "suite",
 ]  # fmt: skip
@@ -76,6 +79,7 @@ if TYPE_CHECKING:
         spec,
         suite,
     )
+    from .suites import SUITES, SuiteEnv, SuiteExtraMissingError, UnsupportedSuiteIdError
     from .wrappers import (
         ClipAction,
         EpisodeStatistics,

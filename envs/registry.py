@@ -22,11 +22,12 @@ import gymnax
 import jax
 from gymnax.environments import spaces
 
-from . import atari, mujoco
+from . import atari, mujoco, suites
 from .atari import EnvOptionError
 from .boardgames import BOARD_GAMES, VersusRandom
 from .gridworld import Gridworld, gridworld_ids
 from .probes import PROBES, make_probe
+from .suites import SuiteEnv, split_id
 from .wrappers import (
     ClipAction,
     EpisodeStatistics,
@@ -36,7 +37,9 @@ from .wrappers import (
     VmapEnv,
 )
 
-Suite = Literal["gymnax", "probe", "gridworld", "atari", "pgx", "mujoco"]
+Suite = Literal[
+    "gymnax", "probe", "gridworld", "atari", "pgx", "mujoco", "craftax", "xminigrid", "jumanji"
+]
 
 
 class UnknownEnvironmentError(ValueError):
@@ -65,7 +68,9 @@ class BatchedEnv(Protocol):
 
 def registered_ids() -> list[str]:
     """Every environment id that `make` accepts: gymnax's, our own (probes, gridworlds) and, with
-    envpool installed (the `atari` or `mujoco` extra), its Atari games and MuJoCo tasks."""
+    envpool installed (the `atari` or `mujoco` extra), its Atari games and MuJoCo tasks. The JAX
+    suites' ids (`craftax:...`, `xminigrid:...`, `jumanji:...`, `envs.suites`) are not listed:
+    listing them would import every suite."""
     return (
         list(gymnax.registered_envs)
         + list(PROBES)
@@ -95,6 +100,9 @@ def is_atari(env_id: str) -> bool:
 
 def suite(env_id: str) -> Suite:
     """Which family `env_id` belongs to; algorithms choose per-suite defaults from it."""
+    parts = split_id(env_id)
+    if parts is not None:
+        return parts[0]
     if env_id in PROBES:
         return "probe"
     if env_id in gridworld_ids():
@@ -112,8 +120,12 @@ def check_env_id(env_id: str) -> None:
     Raises:
         AtariExtraMissingError: an Atari id (`*-v5`) while envpool is not installed.
         MujocoExtraMissingError: a MuJoCo id (`envs.mujoco.MUJOCO_IDS`), the same.
+        SuiteExtraMissingError: a suite id (`craftax:...`) while the suite is not installed.
         UnknownEnvironmentError: the id is not registered; the message lists the closest ids.
+        UnsupportedSuiteIdError: a suite's id that the adapter does not serve (`envs.suites`).
     """
+    if split_id(env_id) is not None:
+        return _check_suite_id(env_id)
     jax_ids = (gymnax.registered_envs, PROBES, gridworld_ids(), BOARD_GAMES)
     if any(env_id in ids for ids in jax_ids) or _envpool_game(env_id):
         return
@@ -125,11 +137,28 @@ def check_env_id(env_id: str) -> None:
     ids = registered_ids()
     close = difflib.get_close_matches(env_id, ids, n=5, cutoff=0.4)
     hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
-    raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {hint}")
+    raise UnknownEnvironmentError(
+        f"unknown env id {env_id!r}; {hint} (and the JAX suites' ids: craftax:<id>, "
+        "xminigrid:<id>, jumanji:<id>)"
+    )
+
+
+def _check_suite_id(env_id: str) -> None:
+    """`check_env_id` for a suite id: imports that suite only, and builds the env once."""
+    suite_name, name = split_id(env_id)
+    ids = suites.suite_ids(suite_name, env_id)
+    if name not in ids:
+        close = difflib.get_close_matches(name, ids, n=5, cutoff=0.4)
+        hint = f"closest: {', '.join(close)}" if close else f"its ids: {', '.join(ids)}"
+        raise UnknownEnvironmentError(f"unknown env id {env_id!r}; {suite_name} {hint}")
+    _stateless(env_id, ())  # raises UnsupportedSuiteIdError for an id the adapter does not serve
 
 
 def _construct(env_id: str, kwargs: dict):
     """Builds one environment: the only place an environment object (or envpool pool) is made."""
+    if split_id(env_id) is not None:  # a JAX suite's env through the adapter (`envs.suites`)
+        env = SuiteEnv(env_id, **kwargs)
+        return env, env.default_params
     if env_id in gridworld_ids():
         name, slip = gridworld_ids()[env_id]
         env = Gridworld(name, **{"slip": slip, **kwargs})

@@ -199,6 +199,8 @@ class BaseConfig(RunConfig, TaskConfig):
             envs.AtariExtraMissingError,
             envs.MujocoExtraMissingError,
             envs.BoardGameExtraMissingError,
+            envs.SuiteExtraMissingError,
+            envs.UnsupportedSuiteIdError,
         ) as error:
             raise ConfigError(f"env_id: {error}") from None
         except envs.EnvOptionError as error:

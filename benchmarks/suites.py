@@ -1,0 +1,127 @@
+"""The JAX suites under our algorithms (needs the suites extra); results in benchmarks/results/suites_<part>.json.
+
+Three parts, one per call (`--part`):
+
+- `speed`: for each suite's id, the raw vmapped env step (random actions, one jitted scan,
+  `common.env_steps_per_second`) beside PPO's training steps/s on it through the shared runner
+  (`common.timed_runs`), at the same number of envs; medians of `--repeats`.
+- `memory`: xminigrid:MiniGrid-MemoryS8, a partially observed task (a 3x3 view: the object shown
+  at the start of the corridor must be matched at its end), recurrent PPO (GRU) against
+  feed-forward PPO at the same budget and settings, `--num-seeds` seeds each, with curves.
+- `craftax`: the Craftax-Classic-Symbolic PPO record at a CPU budget, with the settings of the
+  Craftax paper's PPO baseline (Craftax_Baselines `ppo.py` defaults: 64 steps, 4 epochs of 8
+  minibatches, lr 2e-4 annealed, gamma 0.99, GAE lambda 0.8, clip 0.2, entropy 0.01, value 0.5,
+  gradient clip 1.0, tanh MLP of 512 units) except the number of envs (`--num-envs`; 1024 there).
+  Long: about an hour or more on a CPU.
+
+    python benchmarks/suites.py --part speed [--num-envs 64] [--repeats 3]
+    python benchmarks/suites.py --part memory [--total-timesteps 1000000] [--num-seeds 8]
+    python benchmarks/suites.py --part craftax [--total-timesteps 1000000] [--num-seeds 4] [--num-envs 64]
+"""
+
+from __future__ import annotations
+
+import common
+
+SPEED_IDS = (
+    "craftax:Craftax-Classic-Symbolic-v1",
+    "xminigrid:MiniGrid-MemoryS8",
+    "jumanji:Snake-v1",
+    "jumanji:Game2048-v1",
+)
+
+MEMORY_ID = "xminigrid:MiniGrid-MemoryS8"
+MEMORY_SHARED = dict(num_envs=32, num_steps=64, update_epochs=4, num_minibatches=4, lr=3e-4)
+"""Rollout and optimisation settings both agents share on MemoryS8."""
+
+CRAFTAX_PPO = dict(
+    num_steps=64, update_epochs=4, num_minibatches=8, lr=2e-4, anneal_lr=True, gamma=0.99,
+    gae_lambda=0.8, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=1.0,
+    activation="tanh", hidden_sizes=(512, 512, 512),
+)  # fmt: skip
+"""Craftax_Baselines ppo.py's defaults (its number of envs aside)."""
+
+
+def speed(args) -> dict:
+    from purejaxrl import ppo
+
+    rows = {}
+    for env_id in SPEED_IDS:
+        raw = common.env_steps_per_second(env_id, args.num_envs, 128, args.repeats)
+        config = ppo.Config(
+            env_id=env_id, num_envs=args.num_envs, num_steps=128, num_minibatches=4,
+            total_timesteps=args.num_envs * 128 * 8, num_seeds=1, progress=False,
+            compilation_cache="", eval_episodes=0,
+        )  # fmt: skip
+        trained = common.timed_runs(config, ppo.make_learner, "ppo", args.repeats)
+        rows[env_id] = {
+            "raw_env_steps_per_second": raw,
+            "ppo_steps_per_second": trained["steps_per_second"],
+            "ppo_compile_time_s": trained["compile_time_s"],
+            "ppo_run_times_s": trained["run_times_s"],
+        }
+        common.report(env_id, rows[env_id])
+    return {"num_envs": args.num_envs, "repeats": args.repeats, "results": rows}
+
+
+def memory(args) -> dict:
+    from purejaxrl import cli, ppo, ppo_rnn, runner
+    from purejaxrl.outputs import plot_curves
+
+    record, curves = {}, []
+    for algo, module in (("ppo_rnn", ppo_rnn), ("ppo", ppo)):
+        config = module.Config(
+            env_id=MEMORY_ID, total_timesteps=args.total_timesteps, num_seeds=args.num_seeds,
+            progress=False, compilation_cache="", **MEMORY_SHARED,
+        )  # fmt: skip
+        result = runner.run(config, module.make_learner, algo, write=False)
+        print(cli.format_table(result), flush=True)
+        record[algo] = common.returns_row(result, greedy=result.summary.get("greedy_evaluation"))
+        common.report(MEMORY_ID, algo, record[algo]["final_return_mean"])
+        curves.append((result.env_steps, result.metrics["episode_return"][0]))
+    plot_curves(
+        common.result_file("suites_memory_curve.png"),
+        [s for s, _ in curves],
+        [r for _, r in curves],
+        ["recurrent PPO (GRU)", "feed-forward PPO"],
+        f"{MEMORY_ID}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% bands)",
+    )
+    return {"settings": MEMORY_SHARED, "results": record}
+
+
+def craftax(args) -> dict:
+    from purejaxrl import ppo, runner
+    from purejaxrl.outputs import plot_curves
+
+    config = ppo.Config(
+        env_id="craftax:Craftax-Classic-Symbolic-v1", num_envs=args.num_envs,
+        total_timesteps=args.total_timesteps, num_seeds=args.num_seeds, progress=False,
+        compilation_cache="", **CRAFTAX_PPO,
+    )  # fmt: skip
+    result = runner.run(config, ppo.make_learner, "ppo", write=False)
+    row = common.returns_row(result, steps_per_second=result.summary["steps_per_second"])
+    plot_curves(
+        common.result_file("suites_craftax_curve.png"),
+        [result.env_steps],
+        [result.metrics["episode_return"][0]],
+        ["PPO"],
+        f"Craftax-Classic-Symbolic, {args.total_timesteps:,} steps ({args.num_seeds} seeds)",
+    )
+    return {"settings": {**CRAFTAX_PPO, "num_envs": args.num_envs}, "results": {"ppo": row}}
+
+
+PARTS = {"speed": speed, "memory": memory, "craftax": craftax}
+
+
+def main() -> None:
+    parser = common.argument_parser(
+        __doc__, total_timesteps=1_000_000, num_seeds=8, num_envs=64, repeats=3
+    )
+    parser.add_argument("--part", choices=list(PARTS), required=True)
+    args = parser.parse_args()
+    record = {"command": common.command(args), **PARTS[args.part](args)}
+    common.write_record(f"suites_{args.part}", record)
+
+
+if __name__ == "__main__":
+    common.run_on_all_cores(main)

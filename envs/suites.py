@@ -1,0 +1,246 @@
+"""The JAX environment suites (Craftax, XLand-MiniGrid, Jumanji) as gymnax 1.0 environments.
+
+An id names its suite before a colon: `craftax:Craftax-Classic-Symbolic-v1`,
+`xminigrid:MiniGrid-MemoryS8`, `jumanji:Snake-v1`. One adapter, `SuiteEnv`, makes any of them a
+gymnax `Environment`, so the whole training stack (episode statistics, flattening, vmapping,
+`obs_keep`) and every algorithm see them as they see gymnax's own envs. What differs between the
+suites is a small binding each (`_Craftax`, `_XMinigrid`, `_Jumanji`): how to reset and step the
+suite's env without its own auto-reset, and what it observes. The adapter then gives all three
+the same semantics:
+
+- auto-reset inside `step` by gymnax's base class: the step key splits into (step, reset) keys,
+  the pre-reset observation goes to `info["final_observation"]`;
+- `terminated`: the episode ended by the task's own rule (Craftax: death or lava; XLand-MiniGrid
+  and Jumanji: a last step with discount 0); `truncated`: it reached the suite's time limit
+  without terminating (Craftax's `max_timesteps`, XLand-MiniGrid's `max_steps`, Jumanji's
+  `time_limit`; a last step with discount 1);
+- float32 observations: Craftax's symbolic vector as it is (1345 entries); XLand-MiniGrid's
+  egocentric view (view, view, 2) of tile and colour ids, which the training stack flattens
+  (98 entries at the default 7x7 view: ids, not one-hot); Jumanji's observation pytree (grid,
+  board, action mask, step count, ...) flattened leaf by leaf and concatenated in the order of
+  its fields;
+- discrete actions (Craftax 17, XLand-MiniGrid 6, Jumanji's `num_values`); Jumanji's action
+  masks are part of the observation, and a masked action is stepped as the suite steps it.
+
+Served: Craftax-Classic-Symbolic-v1; every `MiniGrid-*` id of XLand-MiniGrid (its `XLand-*` ids
+need rule sets that xminigrid downloads); the single-agent Jumanji ids with one discrete action
+(tested on Snake-v1 and Game2048-v1). Options of the suite's own (`make(id, max_steps=20)`) go to
+its constructor or parameters: Craftax's `EnvParams`, `xminigrid.make`, `jumanji.make`.
+
+Each suite is an optional dependency (the `suites` extra) and is imported only when one of its
+ids is asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from gymnax.environments import environment, spaces
+
+SUITES = ("craftax", "xminigrid", "jumanji")
+"""The suites, as the prefixes of their env ids."""
+
+INSTALL_HINT = "it needs the suite: pip install 'purejaxrl[suites]'"
+
+CRAFTAX_IDS = ("Craftax-Classic-Symbolic-v1",)
+
+
+class SuiteExtraMissingError(ImportError):
+    """A suite's env id while the suite's package is not installed."""
+
+
+class UnsupportedSuiteIdError(ValueError):
+    """An id its suite knows but the adapter does not serve (e.g. a multi-discrete action)."""
+
+
+def split_id(env_id: str) -> tuple[str, str] | None:
+    """(suite, the suite's own id) of a suite id such as `jumanji:Snake-v1`; None for other ids."""
+    prefix, sep, name = env_id.partition(":")
+    return (prefix, name) if sep and prefix in SUITES else None
+
+
+def _import(suite: str, env_id: str):
+    try:
+        if suite == "craftax":
+            from craftax.craftax_classic.envs import craftax_symbolic_env
+
+            return craftax_symbolic_env
+        if suite == "xminigrid":
+            import xminigrid
+
+            return xminigrid
+        import jumanji
+
+        return jumanji
+    except ImportError:
+        raise SuiteExtraMissingError(f"env id {env_id!r}: {INSTALL_HINT}") from None
+
+
+def suite_ids(suite: str, env_id: str = "") -> tuple[str, ...]:
+    """The ids `suite` knows (imports it; `env_id` names the id asked for in its error)."""
+    module = _import(suite, env_id or f"{suite}:")
+    if suite == "craftax":
+        return CRAFTAX_IDS
+    return tuple(sorted(module.registered_environments()))
+
+
+class _Craftax:
+    """Craftax-Classic with symbolic observations: its env without auto-reset."""
+
+    def __init__(self, name: str, **options):
+        module = _import("craftax", f"craftax:{name}")
+        self.env = module.CraftaxClassicSymbolicEnvNoAutoReset()
+        self.params = self.env.default_params.replace(**options)
+        self.episode_limit = int(self.params.max_timesteps)
+        # the game-over rule without the time limit: Craftax ends an episode by death or lava too
+        self._untimed = self.params.replace(max_timesteps=jnp.iinfo(jnp.int32).max)
+        self.num_actions = 17
+        space = self.env.observation_space(self.params)
+        self.observation_space = spaces.Box(0.0, 1.0, space.shape, jnp.float32)
+
+    def reset(self, key):
+        return self.env.reset_env(key, self.params)
+
+    def step(self, key, state, action):
+        obs, state, reward, done, info = self.env.step_env(key, state, action, self.params)
+        terminated = self.env.is_terminal(state, self._untimed)
+        return obs, state, reward, terminated, done & ~terminated, info
+
+
+def _dm_env_ends(timestep) -> tuple[jax.Array, jax.Array]:
+    """(terminated, truncated) of a dm_env-style time step (XLand-MiniGrid's, Jumanji's): a last
+    step with discount 0 terminates, one with a nonzero discount is a truncation."""
+    last = timestep.step_type == 2  # StepType.LAST in both suites
+    return last & (timestep.discount == 0), last & (timestep.discount != 0)
+
+
+class _XMinigrid:
+    """An XLand-MiniGrid `MiniGrid-*` env; its state is xminigrid's `TimeStep`."""
+
+    def __init__(self, name: str, **options):
+        xminigrid = _import("xminigrid", f"xminigrid:{name}")
+        self.env, self.params = xminigrid.make(name, **options)
+        self.episode_limit = int(self.params.max_steps)
+        self.num_actions = int(self.env.num_actions(self.params))
+        shape = tuple(int(size) for size in self.env.observation_shape(self.params))
+        from xminigrid.core.constants import NUM_COLORS, NUM_TILES
+
+        self.observation_space = spaces.Box(0.0, max(NUM_TILES, NUM_COLORS) - 1, shape, jnp.float32)
+
+    def reset(self, key):
+        timestep = self.env.reset(self.params, key)
+        return timestep.observation.astype(jnp.float32), timestep
+
+    def step(self, key, timestep, action):
+        timestep = self.env.step(self.params, timestep, action)  # its randomness is in the state
+        terminated, truncated = _dm_env_ends(timestep)
+        obs = timestep.observation.astype(jnp.float32)
+        return obs, timestep, timestep.reward, terminated, truncated, {}
+
+
+def flat_observation(observation) -> jax.Array:
+    """A Jumanji observation (a pytree of arrays) as one float32 vector: its leaves raveled and
+    concatenated in field order."""
+    leaves = jax.tree.leaves(observation)
+    return jnp.concatenate([jnp.ravel(leaf).astype(jnp.float32) for leaf in leaves])
+
+
+class _Jumanji:
+    """A single-agent Jumanji env with one discrete action; its state is Jumanji's state."""
+
+    def __init__(self, name: str, **options):
+        jumanji = _import("jumanji", f"jumanji:{name}")
+        self.env = jumanji.make(name, **options)
+        action_spec = self.env.action_spec
+        if not isinstance(action_spec, jumanji.specs.DiscreteArray):
+            raise UnsupportedSuiteIdError(
+                f"env id 'jumanji:{name}': its action is a {type(action_spec).__name__} of shape "
+                f"{tuple(action_spec.shape)}; the suite adapter takes one discrete action "
+                "(e.g. jumanji:Snake-v1, jumanji:Game2048-v1)"
+            )
+        self.num_actions = int(action_spec.num_values)
+        self.episode_limit = int(getattr(self.env, "time_limit", 0) or 0)
+        _, timestep = jax.eval_shape(self.env.reset, jax.random.key(0))
+        size = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(timestep.observation))
+        # Jumanji's specs give bounds per field; the flat vector keeps none (nothing reads them)
+        self.observation_space = spaces.Box(-jnp.inf, jnp.inf, (size,), jnp.float32)
+
+    def reset(self, key):
+        state, timestep = self.env.reset(key)
+        return flat_observation(timestep.observation), state
+
+    def step(self, key, state, action):
+        state, timestep = self.env.step(state, action)  # its randomness is in the state
+        terminated, truncated = _dm_env_ends(timestep)
+        obs = flat_observation(timestep.observation)
+        return obs, state, timestep.reward, terminated, truncated, {}
+
+
+_BINDINGS = {"craftax": _Craftax, "xminigrid": _XMinigrid, "jumanji": _Jumanji}
+
+
+@struct.dataclass
+class SuiteState(environment.EnvState):
+    inner: Any  # the suite's own state (xminigrid: its TimeStep)
+    truncated: jax.Array  # () bool, whether the step into this state hit the time limit
+
+
+@struct.dataclass
+class SuiteParams(environment.EnvParams):
+    max_steps_in_episode: int = 0
+    """The suite's time limit (0: none); the suite's own parameters stay with its binding."""
+
+
+class SuiteEnv(environment.Environment[SuiteState, SuiteParams]):
+    """One env of a JAX suite as a gymnax env (see the module docstring for the semantics)."""
+
+    def __init__(self, env_id: str, **options):
+        super().__init__()
+        parts = split_id(env_id)
+        if parts is None:
+            raise ValueError(f"{env_id!r} is not a suite id ({', '.join(SUITES)}:<id>)")
+        self.env_id = env_id
+        suite, name = parts
+        if suite == "xminigrid" and not name.startswith("MiniGrid-"):
+            raise UnsupportedSuiteIdError(
+                f"env id {env_id!r}: XLand-MiniGrid's XLand-* ids need rule sets that xminigrid "
+                "downloads; the MiniGrid-* ids are served (e.g. xminigrid:MiniGrid-MemoryS8)"
+            )
+        self.binding = _BINDINGS[suite](name, **options)
+
+    @property
+    def default_params(self) -> SuiteParams:
+        return SuiteParams(max_steps_in_episode=self.binding.episode_limit)
+
+    @property
+    def name(self) -> str:
+        return self.env_id
+
+    @property
+    def num_actions(self) -> int:
+        return self.binding.num_actions
+
+    def reset_env(self, key, params):
+        obs, inner = self.binding.reset(key)
+        return obs, SuiteState(time=0, inner=inner, truncated=jnp.bool_(False))
+
+    def step_env(self, key, state: SuiteState, action, params):
+        action = jnp.asarray(action, jnp.int32)
+        obs, inner, reward, terminated, truncated, info = self.binding.step(
+            key, state.inner, action
+        )
+        state = SuiteState(time=state.time + 1, inner=inner, truncated=truncated)
+        return obs, state, jnp.asarray(reward, jnp.float32), terminated, info
+
+    def is_truncated(self, state: SuiteState, params) -> jax.Array:
+        return state.truncated
+
+    def action_space(self, params=None):
+        return spaces.Discrete(self.binding.num_actions)
+
+    def observation_space(self, params=None):
+        return self.binding.observation_space

@@ -1,0 +1,305 @@
+"""The JAX suites through one adapter (`envs.suites`): each steps exactly as the suite's own API
+for the same keys and actions, episode ends split into terminated and truncated, refusals in one
+line, the suites imported only when asked for, and the algorithms training on them.
+
+Craftax compiles for half a minute or more on a CPU (its world generation and step are large
+programs), so its tests are in the slow tier; XLand-MiniGrid and Jumanji compile in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from purejaxrl import envs, registry
+from purejaxrl.config import ConfigError, hparams
+from purejaxrl.envs import registry as env_registry
+
+QUICK = {"xla_backend_optimization_level": 0}
+"""LLVM -O0 for the CPU: these programs run a few hundred steps, so their compile time (halved
+here for Craftax) is what counts."""
+
+
+def needs(module: str):
+    return pytest.mark.skipif(
+        importlib.util.find_spec(module) is None, reason=f"needs {module} (the suites extra)"
+    )
+
+
+class Reference(NamedTuple):
+    """A suite's own API, without auto-reset: `reset(key) -> (state, obs)` and
+    `step(key, state, action) -> (state, obs, reward, done, terminated)`, `terminated` None where
+    the suite does not tell it apart from a truncation in one flag."""
+
+    reset: Callable
+    step: Callable
+
+
+def side_by_side(env_id: str, options: dict, reference: Reference, num_steps: int, seed: int = 0):
+    """Steps our adapter (with episode statistics) and the suite's own env on the same keys and
+    random actions for `num_steps` steps, in one compiled scan. The reference is reset where it
+    ended with the reset half of the step's key, as gymnax's auto-reset does.
+
+    Returns:
+        numpy arrays, leading axis `num_steps` (the first observations have none).
+    """
+    env, params = envs.make(env_id, **options)
+    env = envs.EpisodeStatistics(env)
+    keys = jax.random.split(jax.random.key(seed), num_steps + 1)
+    actions = jax.random.randint(jax.random.key(seed + 1), (num_steps,), 0, env.num_actions)
+
+    def run():
+        obs, state = env.reset(keys[0], params)
+        ref_state, ref_obs = reference.reset(keys[0])
+
+        def step(carry, inputs):
+            state, ref_state = carry
+            key, action = inputs
+            obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+            step_key, reset_key = jax.random.split(key)
+            ref_state, ref_final, ref_reward, done, ref_terminated = reference.step(
+                step_key, ref_state, action
+            )
+            ref_state, ref_obs = jax.lax.cond(
+                done, lambda: reference.reset(reset_key), lambda: (ref_state, ref_final)
+            )
+            ours = (obs, reward, terminated, truncated, info)
+            theirs = (ref_obs, ref_final, ref_reward, done, ref_terminated)
+            return (state, ref_state), (ours, theirs)
+
+        _, out = jax.lax.scan(step, (state, ref_state), (keys[1:], actions))
+        return (obs, ref_obs), out
+
+    return jax.tree.map(np.asarray, jax.jit(run, compiler_options=QUICK)())
+
+
+def check_same_transitions(out, limit: int, ends: tuple[bool, bool], atol: float = 0.0):
+    """Same observations (also before each reset), rewards and episode ends; ends split into
+    terminated and truncated (a truncation only at the time limit, the suite's own terminal
+    flag where it has one); episode statistics summing the suite's rewards. `ends`: whether
+    terminations and truncations must occur."""
+    (obs0, ref_obs0), ((obs, reward, terminated, truncated, info), theirs) = out
+    ref_obs, ref_final, ref_reward, done, ref_terminated = theirs
+    np.testing.assert_allclose(obs0, ref_obs0, atol=atol, rtol=0)
+    np.testing.assert_allclose(obs, ref_obs, atol=atol, rtol=0)
+    np.testing.assert_allclose(info["final_observation"], ref_final, atol=atol, rtol=0)
+    np.testing.assert_array_equal(reward, ref_reward)
+    np.testing.assert_array_equal(terminated | truncated, done)
+    assert not (terminated & truncated).any()
+    if ref_terminated is not None:
+        np.testing.assert_array_equal(terminated, ref_terminated)
+    assert (terminated.sum() > 0, truncated.sum() > 0) == ends
+    # episode lengths and returns, counted from the suite's own rewards and ends
+    lengths, returns, length, total = [], [], 0, 0.0
+    for r, d in zip(ref_reward, done, strict=True):
+        length, total = length + 1, total + float(r)
+        lengths.append(length)
+        returns.append(total)
+        if d:
+            length, total = 0, 0.0
+    lengths, returns = np.array(lengths), np.array(returns)
+    assert (lengths[truncated] == limit).all() and (lengths <= limit).all()
+    np.testing.assert_array_equal(info["returned_episode"], done)
+    np.testing.assert_array_equal(info["episode_length"][done], lengths[done])
+    np.testing.assert_allclose(info["episode_return"][done], returns[done], rtol=1e-6)
+
+
+@needs("craftax")
+@pytest.mark.slow
+def test_craftax_steps_as_craftax_own_env():
+    """Craftax-Classic-Symbolic, zombies everywhere and episodes of 40 steps, so that both deaths
+    (terminated) and time limits (truncated) occur within 200 steps."""
+    from craftax.craftax_classic.envs.craftax_symbolic_env import (
+        CraftaxClassicSymbolicEnvNoAutoReset,
+    )
+
+    options = {
+        "max_timesteps": 40,
+        "spawn_zombie_base_chance": 0.5,
+        "spawn_zombie_night_chance": 0.5,
+    }
+    craftax = CraftaxClassicSymbolicEnvNoAutoReset()
+    params = craftax.default_params.replace(**options)
+
+    def step(key, state, action):
+        obs, state, reward, done, _ = craftax.step(key, state, action, params)
+        return state, obs, reward, done, None  # one flag for death, lava and the time limit
+
+    reference = Reference(lambda key: craftax.reset(key, params)[::-1], step)
+    out = side_by_side("craftax:Craftax-Classic-Symbolic-v1", options, reference, 200)
+    # the light level is a float computed through sines: one ulp apart between two compilations
+    check_same_transitions(out, limit=40, ends=(True, True), atol=1e-6)
+    assert out[1][0][0].shape == (200, 1345)
+
+
+def dm_env_terminated(timestep):
+    """Termination in dm_env terms (XLand-MiniGrid's and Jumanji's time steps): a last step
+    with discount 0."""
+    return timestep.last() & (timestep.discount == 0)
+
+
+@needs("xminigrid")
+@pytest.mark.slow
+def test_xminigrid_steps_as_xminigrid_own_env():
+    """MiniGrid-Empty-5x5 with episodes of 20 steps: random actions reach the goal now and then
+    (terminated, reward 1 - 0.9 t / 20) and time out more often."""
+    import xminigrid
+
+    minigrid, params = xminigrid.make("MiniGrid-Empty-5x5", max_steps=20)
+
+    def reset(key):
+        timestep = minigrid.reset(params, key)
+        return timestep, timestep.observation.astype(jnp.float32)
+
+    def step(key, timestep, action):
+        timestep = minigrid.step(params, timestep, action)
+        obs = timestep.observation.astype(jnp.float32)
+        return timestep, obs, timestep.reward, timestep.last(), dm_env_terminated(timestep)
+
+    out = side_by_side(
+        "xminigrid:MiniGrid-Empty-5x5", {"max_steps": 20}, Reference(reset, step), 300
+    )
+    check_same_transitions(out, limit=20, ends=(True, True))
+    assert out[1][0][0].shape == (300, 7, 7, 2)  # the training stack flattens it
+
+
+def jumanji_reference(env_id: str, options: dict) -> Reference:
+    import jumanji
+
+    env = jumanji.make(env_id, **options)
+
+    def reset(key):
+        state, timestep = env.reset(key)
+        return state, envs.suites.flat_observation(timestep.observation)
+
+    def step(key, state, action):
+        state, timestep = env.step(state, action)
+        obs = envs.suites.flat_observation(timestep.observation)
+        return state, obs, timestep.reward, timestep.last(), dm_env_terminated(timestep)
+
+    return Reference(reset, step)
+
+
+@needs("jumanji")
+@pytest.mark.slow
+def test_jumanji_steps_as_jumanji_own_env():
+    """Snake with episodes of 10 steps: it dies at a wall or times out, and Jumanji reports both
+    as terminations (its observation holds the step count)."""
+    options = {"time_limit": 10}
+    out = side_by_side("jumanji:Snake-v1", options, jumanji_reference("Snake-v1", options), 300)
+    check_same_transitions(out, limit=10, ends=(True, False))
+
+
+@needs("jumanji")
+def test_jumanji_observations_are_the_fields_flattened_in_order():
+    import jumanji
+
+    env = jumanji.make("Game2048-v1")
+    _, timestep = jax.jit(env.reset)(jax.random.key(3))
+    obs, _ = jax.jit(envs.make("jumanji:Game2048-v1")[0].reset)(jax.random.key(3))
+    board, mask = timestep.observation.board, timestep.observation.action_mask
+    np.testing.assert_array_equal(obs[:16], board.reshape(-1))
+    np.testing.assert_array_equal(obs[16:], mask.astype(np.float32))
+    spec = envs.spec("jumanji:Game2048-v1")
+    assert spec.suite == "jumanji" and spec.observation_space.shape == (20,)
+    assert spec.num_actions == 4 and spec.episode_limit == 0
+
+
+@needs("xminigrid")
+def test_the_spec_of_a_suite_id_is_built_once_and_flattens_its_view(monkeypatch):
+    built = []
+    construct = env_registry._construct
+    monkeypatch.setattr(env_registry, "_construct", lambda *a: built.append(a[0]) or construct(*a))
+    env_registry._stateless.cache_clear()
+    spec = envs.spec("xminigrid:MiniGrid-MemoryS8")
+    env = envs.make_batched(spec, 3)
+    assert built == ["xminigrid:MiniGrid-MemoryS8"]
+    env_registry._stateless.cache_clear()
+    # MemoryS8 sees a 3x3 view of (tile, colour) ids: partially observed
+    assert spec.observation_space.shape == env.observation_space.shape == (18,)
+    assert (spec.suite, spec.num_actions, spec.episode_limit) == ("xminigrid", 6, 5 * 8**2)
+    obs, _ = jax.eval_shape(env.reset, jax.random.key(0))
+    assert obs.shape == (3, 18) and obs.dtype == jnp.float32
+
+
+REFUSALS = [
+    ("ppo", "jumanji:RubiksCube-v0",
+     "its action is a MultiDiscreteArray of shape (3,); the suite adapter takes one discrete action"),
+    ("ppo", "xminigrid:XLand-MiniGrid-R1-9x9", "XLand-* ids need rule sets that xminigrid downloads"),
+    ("ppo", "jumanji:Snake-v2", "unknown env id 'jumanji:Snake-v2'; jumanji closest: Snake-v1"),
+    ("ppo", "craftax:Craftax-Classic-Pixels-v1", "craftax closest: Craftax-Classic-Symbolic-v1"),
+    ("ddpg", "xminigrid:MiniGrid-Empty-5x5", "DDPG needs a continuous (Box) action space"),
+    ("q_learning", "jumanji:Game2048-v1", "tabular methods need integer observations"),
+    ("alphazero", "xminigrid:MiniGrid-Empty-5x5", "alphazero plays two-player board games"),
+]  # fmt: skip
+
+
+@needs("jumanji")
+@needs("xminigrid")
+@needs("craftax")
+@pytest.mark.parametrize("algo,env_id,message", REFUSALS, ids=[f"{a}-{e}" for a, e, _ in REFUSALS])
+def test_unsupported_suite_ids_and_combinations_are_refused_in_one_line(algo, env_id, message):
+    config_cls = registry.get(algo).config_cls
+    with pytest.raises(ConfigError) as error:
+        config_cls(env_id=env_id).validate()
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert str(error.value).startswith("env_id")
+
+
+def test_a_missing_suite_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xminigrid", None)  # importing it now raises ImportError
+    with pytest.raises(envs.SuiteExtraMissingError, match=r"purejaxrl\[suites\]"):
+        envs.spec("xminigrid:MiniGrid-Empty-5x5")
+    assert envs.suite("xminigrid:MiniGrid-Empty-5x5") == "xminigrid"  # read from the id alone
+
+
+@needs("jumanji")
+def test_suites_are_imported_only_for_their_own_ids(monkeypatch):
+    """With every suite's package unimportable, gymnax ids still validate; with all but Jumanji
+    unimportable, a Jumanji id does: nothing imports a suite it was not asked for."""
+    from purejaxrl.ppo import PPOConfig
+
+    env_registry._stateless.cache_clear()  # the cached envs must be built afresh
+    for module in ("craftax", "xminigrid"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
+    PPOConfig.for_env("jumanji:Game2048-v1").validate()
+    monkeypatch.setitem(sys.modules, "jumanji", None)
+    PPOConfig.for_env("CartPole-v1").validate()
+    with pytest.raises(ConfigError, match=r"purejaxrl\[suites\]"):
+        PPOConfig.for_env("jumanji:Snake-v1").validate()
+    env_registry._stateless.cache_clear()
+
+
+TINY_RUNS = [
+    pytest.param("ppo", "craftax:Craftax-Classic-Symbolic-v1", marks=[needs("craftax"), pytest.mark.slow]),
+    pytest.param("ppo", "jumanji:Snake-v1", marks=[needs("jumanji"), pytest.mark.slow]),
+    pytest.param("ppo_rnn", "xminigrid:MiniGrid-MemoryS8", marks=[needs("xminigrid"), pytest.mark.slow]),
+    pytest.param("pqn", "jumanji:Game2048-v1", marks=[needs("jumanji"), pytest.mark.slow]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("algo,env_id", TINY_RUNS)
+def test_tiny_runs_on_each_suite(algo, env_id):
+    """Two updates of 2 envs x 8 steps: the algorithm takes the suite's flattened observations and
+    discrete actions, and its updates have finite, nonzero losses. PPO on Craftax and Jumanji,
+    recurrent PPO on XLand-MiniGrid, PQN on Jumanji (each compiles for 10-60 s here)."""
+    fields = {"num_envs": 2, "num_steps": 8, "total_timesteps": 32, "num_minibatches": 1,
+              "hidden_sizes": (16,), "eval_episodes": 0}  # fmt: skip
+    row = registry.get(algo)
+    config = row.config_cls.for_env(env_id, **fields)
+    spec = config.validate()
+    train = jax.jit(row.make_train(config, spec), compiler_options=QUICK)
+    output = train(jax.random.key(0), hparams(config))
+    loss = np.asarray(output.metrics["loss"])
+    assert loss.shape == (2,) and np.isfinite(loss).all() and (loss != 0).all()
+    kernels = [
+        x for p, x in jax.tree_util.tree_leaves_with_path(output.state.params) if "kernel" in str(p)
+    ]
+    assert spec.observation_space.shape[0] in [kernel.shape[0] for kernel in kernels]
