@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/policy_gradients.py
 	$(BIN)/python benchmarks/atari_pong.py
 	$(BIN)/python benchmarks/alphazero_cartpole.py
+	$(BIN)/python benchmarks/suites.py --part speed
 
 ## Executes the notebooks at their full budget and stores them with their outputs (the test
 ## suite checks the stored outputs and reruns them at a tiny budget).
