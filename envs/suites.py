@@ -184,7 +184,8 @@ _BINDINGS = {"craftax": _Craftax, "xminigrid": _XMinigrid, "jumanji": _Jumanji}
 """A binding, per suite, built from the suite's own id and options: `reset(key) -> (obs, state)`,
 `step(key, state, action) -> (obs, state, reward, terminated, truncated, info)` without auto-reset
 (obs float32 of `observation_space.shape`, the rest scalars), `num_actions`, `observation_space`
-and `episode_limit` (0: none). Adding a suite is a binding and a line here (and in `SUITES`)."""
+and `episode_limit` (0: none). Adding a suite: a binding here, its prefix in `SUITES`, its
+import in `_import` and its ids in `suite_ids`."""
 
 
 @struct.dataclass
