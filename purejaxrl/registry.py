@@ -196,6 +196,17 @@ ALGORITHMS: dict[str, Algorithm] = {
                    "autotune": False, "initial_alpha": 1e-3},
         ),
         Algorithm(
+            "awr", "purejaxrl.awr", "off-policy",
+            "AWR: advantage-weighted regression, online (a FIFO buffer of recent samples)",
+            tiny={"total_timesteps": 600, "num_envs": 4, "buffer_size": 400, "batch_size": 32,
+                  "train_frequency": 200, "steps_per_update": 200, "critic_steps": 5,
+                  "actor_steps": 5, "hidden_sizes": (16, 16)},
+            probe={"num_envs": 8, "buffer_size": 2000, "batch_size": 64, "train_frequency": 256,
+                   "steps_per_update": 256, "total_timesteps": 256 * 20, "critic_steps": 50,
+                   "actor_steps": 100, "actor_lr": 1e-2, "critic_lr": 1e-2, "gamma": 0.9,
+                   "hidden_sizes": (32, 32)},
+        ),
+        Algorithm(
             "q_learning", "purejaxrl.q_learning", "tabular", "tabular Q-learning and SARSA",
             tiny={"env_id": "Gridworld-Lizard-v0", "total_timesteps": 4000},
             report="value_iteration_report",
