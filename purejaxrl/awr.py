@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import chex
 import flax.linen as nn
@@ -96,12 +96,14 @@ class AWRConfig(OffPolicyConfig):
     """Hidden layer widths of the policy and of the value network (the paper's)."""
     activation: ActivationName = "relu"
     """Hidden activation."""
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    """The optimizer of both networks: SGD with momentum (the paper's), or Adam."""
     actor_lr: float = traced(5e-5)
-    """SGD learning rate of the policy."""
+    """Learning rate of the policy."""
     critic_lr: float = traced(1e-2)
-    """SGD learning rate of the value function."""
+    """Learning rate of the value function."""
     momentum: float = traced(0.9)
-    """SGD momentum of both, in [0, 1)."""
+    """SGD momentum of both (--optimizer sgd), in [0, 1)."""
     gamma: float = traced(0.99)
     """Discount factor."""
     td_lambda: float = traced(0.95)
@@ -244,7 +246,8 @@ def buffer_lambda_returns(
 
 
 class ValueNetwork(nn.Module):
-    """V(s): an MLP torso and a linear head; returns shape obs.shape[:-1]."""
+    """An MLP torso and a linear head; returns shape obs.shape[:-1]. AWR reads its output as
+    (1 - gamma) V(s): it regresses on (1 - gamma) R, targets of the scale of one reward."""
 
     hidden_sizes: Sequence[int] = (128, 64)
     activation: str = "relu"
@@ -312,6 +315,8 @@ def make_learner(config: AWRConfig, spec: envs.EnvSpec | None = None) -> Learner
     capacity, batch_size = config.buffer_size, config.batch_size
 
     def optimizers(hp: AWRHParams):
+        if config.optimizer == "adam":
+            return optax.adam(hp.actor_lr), optax.adam(hp.critic_lr)
         return (
             optax.sgd(hp.actor_lr, momentum=hp.momentum),
             optax.sgd(hp.critic_lr, momentum=hp.momentum),
@@ -410,7 +415,7 @@ def make_learner(config: AWRConfig, spec: envs.EnvSpec | None = None) -> Learner
             critic_opt_state=critic_opt_state,
         )
         return state, {
-            "value_loss": value_losses.mean(),
+            "loss": value_losses.mean(),  # the value regression's (the runner's divergence check)
             "policy_loss": policy_losses.mean(),
             "entropy": entropy.mean(),
             "advantage_mean": filled_mean(advantage),

@@ -130,8 +130,9 @@ def train_probe(env_id: str, **overrides):
     critic = ValueNetwork(config.hidden_sizes, config.activation)
     form = make_form(config, spec)
 
-    def value(obs_value):
-        return float(critic.apply(params.critic, jnp.array([[obs_value]]))[0])
+    def value(obs_value):  # the critic's output is (1 - gamma) V
+        scaled = critic.apply(params.critic, jnp.array([[obs_value]]))[0]
+        return float(scaled / (1.0 - config.gamma))
 
     def policy(obs_value):
         out = form.actor.apply(params.actor, jnp.array([[obs_value]]))[0]
@@ -182,3 +183,16 @@ def test_bad_input_is_refused_with_the_value_and_what_is_allowed(overrides, mess
         dataclasses.replace(TINY, **overrides).validate()
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.learning
+def test_cartpole_improves_within_24_iterations_at_the_papers_settings():
+    """At the paper's settings one seed goes from random play (about 22) to about 60 in 24
+    iterations of 2048 samples (measured here: 58 and 60 in the last two updates; the benchmark
+    reaches 500 by 2.5e5 steps); a wrong sign in the weights or the returns stays at or below
+    random play."""
+    config = AWRConfig(total_timesteps=24 * 2048, progress=False, compilation_cache="")
+    out = jax.jit(make_train(config))(jax.random.key(0), hparams(config))
+    returns = np.asarray(out.metrics["episode_return"])
+    assert np.nanmean(returns[:2]) < 40, returns[:2]
+    assert np.nanmean(returns[-2:]) >= 45, returns[-4:]
