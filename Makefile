@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sac_pendulum.py
 	$(BIN)/python benchmarks/sac_cartpole.py
 	$(BIN)/python benchmarks/pqn_cartpole.py
+	$(BIN)/python benchmarks/awr_online.py
 	$(BIN)/python benchmarks/minatar.py
 	$(BIN)/python benchmarks/policy_gradients.py
 	$(BIN)/python benchmarks/atari_pong.py

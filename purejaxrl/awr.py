@@ -20,6 +20,19 @@ returns need each env's steps in order: the loop writes one row of num_envs tran
 step into consecutive slots, so the flat buffer read as (buffer_size / num_envs, num_envs) is
 every env's trajectory in time order, starting at the write position (`buffer_lambda_returns`).
 
+Why this loop and not the on-policy rollout: AWR learns from a buffer that holds the last 50k
+samples, many policies old, and fits on batches drawn from all of it, which is what the replay
+buffer already does; the one thing AWR adds, returns that run along trajectories, the buffer's
+row layout gives without a second store. It refuses envpool's envs, whose dummy reset steps
+are left out of the buffer and would break that layout.
+
+Two departures from the paper, both for the value regression: the critic's output is read as
+(1 - gamma) V, so that it regresses on targets of the scale of one reward (Pendulum's returns near
+-1000 made SGD at the paper's 0.01 diverge at once), and observations are not normalised (the
+paper standardises them with statistics of its first samples; CartPole's and Pendulum's are of
+order one). On Pendulum-v1 the paper's SGD settings barely learn in 1e5 steps;
+benchmarks/awr_online.py runs it with Adam (lr 1e-3 for both networks) and action_std 0.4.
+
 The losses take plain arrays of one batch (`value_loss`, `advantage_weights`, `policy_loss`), so
 that offline AWR on a dataset can reuse them as they are.
 
@@ -127,6 +140,11 @@ class AWRConfig(OffPolicyConfig):
         )  # fmt: skip
         require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
         require_box_observations(self, spec)
+        require(
+            self, "env_id", spec.vmappable,
+            "AWR reads its buffer as trajectories, which envpool's dummy reset steps would break: "
+            "JAX envs only",
+        )  # fmt: skip
         if not spec.discrete_actions:
             require_bounded_box_actions(
                 self,
