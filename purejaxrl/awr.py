@@ -63,7 +63,7 @@ from flax import struct
 from purejaxrl import envs
 from purejaxrl.checks import require, require_box_observations, require_finite_in
 from purejaxrl.distributions import Categorical, DiagGaussian
-from purejaxrl.hparams import hparams_type, traced
+from purejaxrl.hparams import hparams, hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import MLP, ActivationName, CategoricalActor, DeterministicActor
 from purejaxrl.offpolicy import (
@@ -455,21 +455,24 @@ def make_train(config: AWRConfig, spec: envs.EnvSpec | None = None):
     return scan_updates(make_learner(config, spec))
 
 
-def make_policy(config: AWRConfig, spec: envs.EnvSpec | None = None):
-    """`act(exported, obs, key) -> action`: the policy's mode, no sampling (the most probable
-    discrete action; the Gaussian's mean mapped onto the Box)."""
+def make_policy(config: AWRConfig, spec: envs.EnvSpec | None = None, sample: bool = False):
+    """`act(exported, obs, key) -> action`: the policy's mode (the most probable discrete action;
+    the Gaussian's mean mapped onto the Box), or with `sample` a sample of it (the Gaussian with
+    `config.action_std`: in a grid over action_std, the config's own value), clipped to the Box."""
     spec = config.env_spec() if spec is None else spec
     form = make_form(config, spec)
+    hp = hparams(config)
 
     def act(exported: dict, obs: jax.Array, key: jax.Array) -> jax.Array:
-        mode = (
-            jnp.argmax(form.actor.apply(exported["actor"], obs), axis=-1)
-            if spec.discrete_actions
-            else form.actor.apply(exported["actor"], obs)
-        )
-        return env_actions(mode, spec)
+        dist = form.dist(exported["actor"], obs, hp)
+        return env_actions(dist.sample(key) if sample else dist.mode(), spec)
 
     return act
+
+
+def make_sampling_policy(config: AWRConfig, spec: envs.EnvSpec | None = None):
+    """`act(exported, obs, key) -> action`: a sample of the policy (`collect --mode stochastic`)."""
+    return make_policy(config, spec, sample=True)
 
 
 if __name__ == "__main__":

@@ -205,6 +205,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                    "steps_per_update": 256, "total_timesteps": 256 * 20, "critic_steps": 50,
                    "actor_steps": 100, "actor_lr": 1e-2, "critic_lr": 1e-2, "gamma": 0.9,
                    "hidden_sizes": (32, 32)},
+            sampler="make_sampling_policy",
         ),
         Algorithm(
             "q_learning", "purejaxrl.q_learning", "tabular", "tabular Q-learning and SARSA",

@@ -15,6 +15,8 @@ from purejaxrl.awr import (
     advantage_weights,
     buffer_lambda_returns,
     make_form,
+    make_policy,
+    make_sampling_policy,
     make_train,
     policy_loss,
     value_loss,
@@ -161,6 +163,21 @@ def test_policy_probes_discrete_and_continuous():
     assert policy(0.0)[1] > 0.9
     _, policy = train_probe("Probe-ActionRewardContinuous-v0")
     assert policy(0.0) == pytest.approx(0.5, abs=0.1)
+
+
+def test_the_sampling_policy_draws_the_gaussian_of_action_std_around_the_greedy_action():
+    """Pendulum's Box is [-2, 2], so action_std 0.1 in normalised units is 0.2 of torque."""
+    config = AWRConfig(env_id="Pendulum-v1", action_std=0.1)
+    spec = config.validate()
+    obs = jnp.zeros((4000, 3))
+    exported = {"actor": make_form(config, spec).actor.init(jax.random.key(0), obs)}
+    greedy = make_policy(config, spec)(exported, obs, jax.random.key(1))
+    sampled = make_sampling_policy(config, spec)(exported, obs, jax.random.key(1))
+    assert greedy.shape == sampled.shape == (4000, 1)
+    assert np.all(greedy == greedy[0])  # one observation: one greedy action
+    noise = np.asarray(sampled - greedy)
+    assert abs(noise.mean()) < 0.02
+    assert noise.std() == pytest.approx(0.2, rel=0.05)
 
 
 TINY = AWRConfig(**registry.get("awr").tiny, progress=False, compilation_cache="")
