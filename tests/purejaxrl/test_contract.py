@@ -27,8 +27,8 @@ SLOW_SWEEPS = {
     "alphazero": "its search compiles for about 45 s",
     "bc": "about 30 s: its random dataset and evaluation episodes compile besides its updates",
     "alphazero_mdp": "its search compiles for about 20 s a program",
-    "awr": "104 s with the machine's 2 cores at load 12: its value and policy scans and the "
-    "buffer's returns compile besides the loop",
+    "awr": "about 17 s: its value and policy scans and the buffer's returns compile besides the "
+    "loop",
 }
 """Rows whose chunked-sweep test runs in the `slow` tier (`make test`, not `make test-fast`)."""
 SWEEP_NAMES = [
