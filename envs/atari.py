@@ -40,7 +40,7 @@ from flax import struct
 from gymnax.environments import spaces
 from jax.experimental import io_callback
 
-from .hosted import EnvOptionError, OptionRule, import_envpool, over_runs
+from .hosted import EnvOptionError, HostedEnv, OptionRule, import_envpool, over_runs
 from .hosted import NotVmappedError as NotVmappedError  # where it was defined before
 
 INSTALL_HINT = (
@@ -169,7 +169,7 @@ class AtariState:
     episode_length: jax.Array  # (N,) int32, valid steps of the running game, all lives
 
 
-class AtariEnv:
+class AtariEnv(HostedEnv):
     """`num_envs` envpool Atari games per run as one `BatchedEnv` (see the module docstring), for
     one run or for `runs` runs trained together.
 
@@ -227,17 +227,6 @@ class AtariEnv:
     def pool(self):
         """envpool's pool of `runs` x `num_envs` games (started on first use)."""
         return self._start()[0]
-
-    def reset(self, key: jax.Array) -> tuple[jax.Array, AtariState]:
-        """Resets every game on the host. `key` is unused: envpool draws from its own seed."""
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-            key = jax.random.key_data(key)
-        return self._reset(key)  # the key only carries the run axis under vmap
-
-    def step(self, key: jax.Array, state: AtariState, action: jax.Array):
-        """One step of every game; gymnax's six values, with `valid` and game statistics in info."""
-        del key
-        return self._step(state, action)
 
     def _host_reset(self):
         pool, handle, _ = self._start()

@@ -123,3 +123,20 @@ def over_runs(fn: Callable, runs: int, env_id: str) -> Callable:
         return out, jax.tree.map(lambda _: True, out)
 
     return one_run
+
+
+class HostedEnv:
+    """What the envpool adapters (`atari.AtariEnv`, `mujoco.MujocoEnv`) share: `reset` and `step`
+    in gymnax's signatures, forwarding to the subclass's `_reset(key_data)` and
+    `_step(state, action)`, which step the pool on the host."""
+
+    def reset(self, key: jax.Array):
+        """Resets every env on the host. `key` is unused: envpool draws from its own seed."""
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        return self._reset(key)  # the key only carries the run axis under vmap
+
+    def step(self, key: jax.Array, state, action: jax.Array):
+        """One step of every env; gymnax's six values, with episode statistics in info."""
+        del key
+        return self._step(state, action)

@@ -48,7 +48,7 @@ from flax import struct
 from gymnax.environments import spaces
 from jax.experimental import io_callback
 
-from .hosted import EnvOptionError, OptionRule, import_envpool, over_runs
+from .hosted import EnvOptionError, HostedEnv, OptionRule, import_envpool, over_runs
 
 INSTALL_HINT = (
     "MuJoCo needs envpool: pip install 'purejaxrl[mujoco]' (envpool >= 1.2, Python >= 3.11)"
@@ -167,7 +167,7 @@ class MujocoState:
     episode_length: jax.Array  # (N,) int32, steps of the running episode so far
 
 
-class MujocoEnv:
+class MujocoEnv(HostedEnv):
     """`num_envs` envpool MuJoCo envs per run as one `BatchedEnv` (see the module docstring), for
     one run or for `runs` runs trained together (vmapped over exactly `runs`, as
     `envs.atari.AtariEnv`).
@@ -209,17 +209,6 @@ class MujocoEnv:
                 seed=self.seed, **self.options,
             )  # fmt: skip
         return self._pool
-
-    def reset(self, key: jax.Array) -> tuple[jax.Array, MujocoState]:
-        """Resets every env on the host. `key` is unused: envpool draws from its own seed."""
-        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-            key = jax.random.key_data(key)
-        return self._reset(key)  # the key only carries the run axis under vmap
-
-    def step(self, key: jax.Array, state: MujocoState, action: jax.Array):
-        """One step of every env; gymnax's six values, episode statistics in info."""
-        del key
-        return self._step(state, action)
 
     def _host_reset(self) -> np.ndarray:
         obs, _ = self.pool.reset()
