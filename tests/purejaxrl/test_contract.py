@@ -23,16 +23,16 @@ from purejaxrl.devices import compiler_options
 from purejaxrl.evaluate import policy_memory, with_memory
 
 NAMES = list(registry.ALGORITHMS)
-SLOW_SWEEPS = {
-    "alphazero": "its search compiles for about 45 s",
-    "bc": "about 30 s: its random dataset and evaluation episodes compile besides its updates",
-    "alphazero_mdp": "its search compiles for about 20 s a program",
-    "awr": "about 17 s: its value and policy scans and the buffer's returns compile besides the "
-    "loop",
+FAST_SWEEPS = {
+    "ppo": "the on-policy loop (rollouts, then epochs of minibatches)",
+    "dqn": "the off-policy loop (a replay buffer, gradient steps on a schedule)",
+    "q_learning": "the tabular loop",
 }
-"""Rows whose chunked-sweep test runs in the `slow` tier (`make test`, not `make test-fast`)."""
+"""Rows whose chunked-sweep test also runs in `make test-fast`: one row per loop that compiles in
+seconds (the planning and offline rows take 30-45 s). Every row's sweep runs in `make test` (the
+`slow` tier), so a new row is checked there without costing the fast tier 15-25 s."""
 SWEEP_NAMES = [
-    pytest.param(name, marks=pytest.mark.slow) if name in SLOW_SWEEPS else name for name in NAMES
+    name if name in FAST_SWEEPS else pytest.param(name, marks=pytest.mark.slow) for name in NAMES
 ]
 
 UNTRAINED_LEAVES = {"reinforce", "a2c"}
