@@ -12,6 +12,7 @@ back afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import math
@@ -290,6 +291,7 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
         )
     env, params = make(env_id)
     stack = _training_stack(env, params, flatten=True, **jax_env_options(env, params, options))
+    params = env_parameters(params, options)
     return EnvSpec(
         env_id,
         suite(env_id),
@@ -303,29 +305,32 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
 
 
 JAX_ENV_OPTIONS = ("obs_keep",)
-"""The options a JAX env (gymnax, probe, gridworld) takes: `obs_keep`, the observation entries
-to keep (`wrappers.KeepObservation`)."""
+"""The option every JAX env (gymnax, probe, gridworld, suite) takes: `obs_keep`, the observation
+entries to keep (`wrappers.KeepObservation`). Besides it, a JAX env takes the fields of its own
+parameters (`env_parameters`), e.g. `memory_length=20` for MemoryChain-bsuite."""
 
 
 def jax_env_options(env, params, options: dict) -> dict:
-    """The options of a JAX env, checked: `obs_keep` must name distinct entries of its flattened
-    vector observation, given as one index or a tuple (`obs_keep=0,2` on the command line).
+    """The wrapper options of a JAX env, checked: `obs_keep` must name distinct entries of its
+    flattened vector observation, given as one index or a tuple (`obs_keep=0,2` on the command
+    line). Parameter fields (`env_parameters`) are checked there, not returned.
 
     Raises:
         EnvOptionError: another option, or bad indices, in one line.
     """
-    unknown = sorted(set(options) - set(JAX_ENV_OPTIONS))
+    fields = _parameter_fields(params)
+    unknown = sorted(set(options) - set(JAX_ENV_OPTIONS) - set(fields))
     if unknown:
+        allowed = ", ".join(f"{name}=" for name in (*JAX_ENV_OPTIONS, *fields))
         raise EnvOptionError(
-            f"{', '.join(unknown)}: only Atari and MuJoCo (envpool) envs take options; JAX envs "
-            "take only "
-            "obs_keep=I,J,... (the observation entries to keep)"
+            f"{', '.join(unknown)}: not an option of {type(env).__name__}; it takes {allowed} "
+            "(obs_keep=I,J,...: the observation entries to keep; the others: its parameters)"
         )
     if "obs_keep" not in options:
         return {}
     keep = options["obs_keep"]
     keep = (keep,) if isinstance(keep, int) else keep
-    space = env.observation_space(params)
+    space = env.observation_space(env_parameters(params, options))
     size = math.prod(space.shape)
     ok = (
         isinstance(keep, tuple)
@@ -339,6 +344,47 @@ def jax_env_options(env, params, options: dict) -> dict:
             f"flattened observation (shape {tuple(space.shape)}), e.g. obs_keep=0,2"
         )
     return {"obs_keep": keep}
+
+
+def _parameter_fields(params) -> dict[str, Any]:
+    """The scalar int/float fields of a JAX env's parameters (a flax struct dataclass), with
+    their default values; {} for envs without parameters."""
+    if params is None or not dataclasses.is_dataclass(params):
+        return {}
+    values = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    return {
+        name: value
+        for name, value in values.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+def env_parameters(params, options: dict):
+    """`params` with the options that name its fields set (`memory_length=20`), each checked to
+    be of its field's type (an int field takes integers, > 0 where its default is; a float field
+    finite numbers); the other options are left to `jax_env_options`.
+
+    Raises:
+        EnvOptionError: a value of the wrong type or sign, in one line.
+    """
+    fields = _parameter_fields(params)
+    changes = {}
+    for name, value in options.items():
+        if name not in fields:
+            continue
+        default = fields[name]
+        if isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            kind = "an integer > 0" if default > 0 else "an integer"
+            ok = ok and (value > 0 or default <= 0)
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            kind = "a finite number"
+            ok = ok and math.isfinite(value)
+        if not ok:
+            raise EnvOptionError(f"{name}={value!r}: must be {kind} (default {default!r})")
+        changes[name] = type(default)(value)
+    return params.replace(**changes) if changes else params
 
 
 def _training_stack(env, params, flatten: bool, obs_keep: tuple[int, ...] | None = None):
@@ -398,7 +444,7 @@ def make_batched(
         return NormalizeObservation(mujoco_env) if normalize_observations else mujoco_env
     single, params = make(env_id)
     stack = _training_stack(single, params, flatten, **jax_env_options(single, params, options))
-    batched: BatchedEnv = VmapEnv(stack, params, num_envs)
+    batched: BatchedEnv = VmapEnv(stack, env_parameters(params, options), num_envs)
     if normalize_observations:
         batched = NormalizeObservation(batched)
     return batched

@@ -299,6 +299,7 @@ def make_learner(config: AlphaZeroMDPConfig, spec: envs.EnvSpec | None = None) -
     """Builds the `Learner` (static fields only; traced ones arrive as `hp`)."""
     config, spec = learner_inputs(config, spec)
     raw_env, env_params = envs.make(config.env_id)
+    env_params = envs.registry.env_parameters(env_params, dict(spec.options))  # e.g. lengths
     env = envs.make_batched(spec, config.num_envs)
     network = make_network(config, spec)
     buffer = ReplayBuffer(config.buffer_size)

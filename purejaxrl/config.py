@@ -67,7 +67,8 @@ class TaskConfig:
     """Env options as key=value. Atari (envpool): e.g. episodic_life=False
     repeat_action_probability=0.25. JAX envs (gymnax, probes, gridworlds): obs_keep=I,J,... keeps
     those entries of the (flattened) observation, e.g. obs_keep=0,2 on CartPole-v1 hides the
-    velocities."""
+    velocities; and the int/float fields of their parameters, e.g. memory_length=20 on
+    MemoryChain-bsuite or max_steps_in_episode=200."""
 
     @property
     def parsed_env_options(self) -> dict[str, Any]:

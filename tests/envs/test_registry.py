@@ -44,9 +44,13 @@ def test_spec_capabilities_of_each_kind_of_env():
 def test_bad_ids_and_options_are_refused_with_the_closest_ids():
     with pytest.raises(envs.UnknownEnvironmentError, match="closest: CartPole-v1"):
         envs.spec("Cartpole-v1")
-    with pytest.raises(envs.EnvOptionError, match="only Atari"):
+    with pytest.raises(
+        envs.EnvOptionError, match="episodic_life: not an option of CartPole; it takes obs_keep="
+    ):
         envs.spec("CartPole-v1", episodic_life=False)
-    with pytest.raises(envs.EnvOptionError, match="only Atari"):
+    with pytest.raises(
+        envs.EnvOptionError, match="episodic_life: not an option of CartPole; it takes obs_keep="
+    ):
         envs.make_batched("CartPole-v1", 2, episodic_life=False)
 
 

@@ -155,22 +155,58 @@ def test_obs_keep_refuses_bad_indices_in_one_line(bad):
     assert "\n" not in str(error.value)
 
 
-def test_memory_chain_bsuite_runs_through_the_training_stack():
-    """gymnax's MemoryChain-bsuite (memory length 5): the context shown at the start, a reward of
-    +-1 at the end of every 6-step episode, through the batched training stack."""
-    env = envs.make_batched("MemoryChain-bsuite", 16)
+@pytest.mark.parametrize("memory_length", [None, 12])
+def test_memory_chain_bsuite_runs_through_the_training_stack(memory_length):
+    """gymnax's MemoryChain-bsuite (memory length 5 by default, or the `memory_length` option):
+    the context shown at the start, a reward of +-1 at the end of every (length + 1)-step
+    episode, through the batched training stack."""
+    options = {} if memory_length is None else {"memory_length": memory_length}
+    length = (memory_length or 5) + 1
+    spec = envs.spec("MemoryChain-bsuite", **options)
+    env = envs.make_batched(spec, 16)
     obs, state = env.reset(jax.random.key(0))
     assert obs.shape == (16, 3)
     rewards, dones = [], []
-    for t in range(12):
+    for t in range(2 * length):
         obs, state, reward, _, truncated, info = env.step(
             jax.random.key(t), state, jnp.zeros(16, jnp.int32)
         )
         rewards.append(np.asarray(reward))
         dones.append(np.asarray(info["returned_episode"]))
     rewards, dones = np.stack(rewards), np.stack(dones)
-    np.testing.assert_array_equal(dones[[5, 11]], True)
-    assert set(np.unique(rewards[[5, 11]])) <= {-1.0, 1.0} and not rewards[:5].any()
+    ends = [length - 1, 2 * length - 1]
+    np.testing.assert_array_equal(dones[ends], True)
+    assert not np.delete(dones, ends, axis=0).any()
+    assert set(np.unique(rewards[ends])) <= {-1.0, 1.0} and not rewards[: length - 1].any()
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"memory_length": 0}, "memory_length=0: must be an integer > 0 (default 5)"),
+        ({"memory_length": 2.5}, "memory_length=2.5: must be an integer > 0 (default 5)"),
+        ({"memory_length": True}, "memory_length=True: must be an integer > 0 (default 5)"),
+        ({"memroy_length": 9}, "memroy_length: not an option of MemoryChain; it takes obs_keep="),
+    ],
+)
+def test_env_parameter_options_refuse_bad_values_in_one_line(options, message):
+    with pytest.raises(envs.EnvOptionError) as error:
+        envs.spec("MemoryChain-bsuite", **options)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_float_env_parameter_option_reaches_the_env():
+    """Pendulum-v1 with max_speed=1.0 (gymnax clips the angular velocity to it): after a push
+    of maximal torque for 20 steps the observed velocity stays within 1, where the default 8
+    lets it grow beyond."""
+    speeds = {}
+    for max_speed in (1.0, 8.0):
+        env = envs.make_batched(envs.spec("Pendulum-v1", max_speed=max_speed), 4)
+        obs, state = env.reset(jax.random.key(0))
+        for t in range(20):
+            obs, state, *_ = env.step(jax.random.key(t), state, jnp.full((4, 1), 2.0))
+        speeds[max_speed] = float(np.abs(np.asarray(obs[:, 2])).max())
+    assert speeds[1.0] <= 1.0 + 1e-6 < speeds[8.0]
 
 
 def test_a_host_env_restarted_on_resume_keeps_the_saved_observation_statistics():

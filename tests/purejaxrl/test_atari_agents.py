@@ -72,7 +72,7 @@ def test_atari_defaults_are_cleanrls_ppo_and_dqn_settings():
         (ppo.PPOConfig.for_env("Pong-v5", env_options=("frame_stack=4",)), None,
          "unknown Atari option 'frame_stack'"),
         (ppo.PPOConfig(env_options=("episodic_life=False",)), None,
-         "env_options=('episodic_life=False',): episodic_life: only Atari and MuJoCo (envpool) envs"),
+         "env_options=('episodic_life=False',): episodic_life: not an option of CartPole"),
         (ppo.PPOConfig.for_env("Pong-v5", torso="mlp"), None, "torso='mlp': needs vector"),
         (ppo.PPOConfig(torso="nature_cnn"), None, "torso='nature_cnn': needs image"),
         (ppo.PPOConfig.for_env("Pong-v5", normalize_observations=True), None,
