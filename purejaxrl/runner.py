@@ -466,10 +466,12 @@ def set_up(
 
 
 def _note_budget(config, learner: Learner) -> None:
-    """Says (process 0) when the budget is not a whole number of updates: every algorithm trains
-    it rounded down to whole updates (summary.json records both numbers)."""
+    """Says (process 0) when a budget the user chose is not a whole number of updates: every
+    algorithm trains it rounded down to whole updates (summary.json records both numbers). The
+    algorithm's default budget is rounded without a word, on every default run."""
     trained = learner.num_updates * learner.steps_per_update
-    if trained != config.total_timesteps:
+    default = {f.name: f.default for f in dataclasses.fields(config)}.get("total_timesteps")
+    if trained != config.total_timesteps != default:
         distributed.say(
             f"note: total_timesteps={config.total_timesteps:,} is not a whole number of updates "
             f"of {learner.steps_per_update:,} env steps: training {trained:,} env steps per run "

@@ -9,6 +9,7 @@ real processes (a signal, a mount, a second JAX process) carry the `process` mar
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -429,3 +431,16 @@ def test_a_budget_that_is_not_whole_updates_is_rounded_down_with_a_note(tmp_path
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert (summary["total_timesteps_asked"], summary["total_timesteps_trained"]) == (2100, 2048)
     assert summary["env_steps_per_run"] == 2048
+
+
+def test_the_default_budget_is_rounded_down_without_a_note(capsys):
+    """PPO's default 500,000 steps are 976 whole updates of 512 and a rest: a default run says
+    nothing about it; the same rounding of a budget the user chose is noted."""
+    default = PPOConfig()
+    learner = SimpleNamespace(num_updates=default.num_updates, steps_per_update=512)
+    assert default.num_updates * 512 != default.total_timesteps
+    runner._note_budget(default, learner)
+    assert "note: total_timesteps" not in capsys.readouterr().err
+    chosen = dataclasses.replace(default, total_timesteps=default.total_timesteps + 1)
+    runner._note_budget(chosen, learner)
+    assert "note: total_timesteps=500,001 is not a whole number" in capsys.readouterr().err
