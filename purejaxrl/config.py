@@ -233,6 +233,12 @@ class BaseConfig(RunConfig, TaskConfig):
         self.validate_int_ranges()
         return spec
 
+    def checkpoint_facts(self) -> dict[str, Any]:
+        """Facts about the run's inputs, besides its config, that every checkpoint records and a
+        resumed run must match (checked on restore, one line if not): none here; an algorithm
+        that reads a file the config only names (a dataset) adds its digest."""
+        return {}
+
     def validate_int_ranges(self) -> None:
         """Every integer field must fit the integers it becomes: JAX computes in int32 (x64 is
         off), so a count past 2**31 - 1 (the env-step counters, update indices, buffer slots)

@@ -46,6 +46,8 @@ a dataset is complete or absent.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -284,6 +286,26 @@ def load(path: str | Path, spec: envs.EnvSpec | None = None) -> Dataset:
     if spec is not None:
         check_env(dataset, spec, path)
     return dataset
+
+
+def digest(path: str | Path) -> str:
+    """The SHA-256 of the dataset's data.npz, hex: what a run's checkpoints record of its data, so
+    that `--resume` refuses a dataset folder whose data changed since the run started."""
+    file = Path(path).expanduser() / DATA_FILE
+    try:
+        stat = file.stat()
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read {DATA_FILE}: {error.strerror}") from None
+    return _digest(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(file: str, mtime_ns: int, size: int) -> str:
+    sha = hashlib.sha256()
+    with open(file, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def concatenate(parts: list[Dataset], split: str = "custom") -> Dataset:

@@ -96,6 +96,13 @@ class OfflineConfig(BaseConfig):
             load_dataset(self, spec)  # refuses a missing or mismatched dataset in one line
         return spec
 
+    def checkpoint_facts(self) -> dict:
+        """The dataset file's digest: `--resume` refuses a dataset that changed since the run
+        started (the random one is made from the config, which a resume keeps)."""
+        if self.dataset == RANDOM:
+            return {}
+        return {"dataset_sha256": datasets.digest(self.dataset)}
+
 
 def load_dataset(config, spec: envs.EnvSpec) -> datasets.Dataset:
     """The config's dataset, checked against `spec` (`datasets.load`), or the random one."""

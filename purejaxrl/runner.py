@@ -349,7 +349,10 @@ class Sweep:
     @property
     def about(self) -> dict:
         """What every checkpoint records of the run, checked when it is restored."""
-        return {"algo": self.algo, "env_id": self.config.env_id, "num_runs": self.num_runs}
+        return {
+            "algo": self.algo, "env_id": self.config.env_id, "num_runs": self.num_runs,
+            **self.config.checkpoint_facts(),
+        }  # fmt: skip
 
     def to_grid(self, metrics: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Metrics (update, R) -> (grid, seed, update)."""

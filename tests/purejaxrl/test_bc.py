@@ -86,3 +86,39 @@ def test_bc_clones_a_cartpole_expert_to_its_return(tmp_path):
     final = np.asarray(out.metrics["episode_return"][:, -1])
     assert (final >= 475).all(), final
     assert (np.asarray(out.metrics["accuracy"][:, -1]) > 0.95).all()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_refuses_a_dataset_whose_data_changed(tmp_path, monkeypatch):
+    """A run's checkpoints record the digest of its dataset's data.npz; resuming after the folder
+    was overwritten with other data is refused in one line, not trained on a mix."""
+    from purejaxrl import checkpoints, runner
+
+    def random_action(exported, obs, key):
+        return jax.random.randint(key, obs.shape[:1], 0, 2)
+
+    env_id = "Probe-ObsActionReward-v0"  # one-step episodes: evaluation costs nothing
+    path = expert_dataset(tmp_path / "a", env_id, random_action, 64)
+    config = bc.BCConfig(env_id=env_id, dataset=path, total_timesteps=40, steps_per_update=10,
+                         batch_size=8, chunk_updates=2, eval_envs=2, hidden_sizes=(8,),
+                         runs_dir=str(tmp_path / "runs"), **QUIET)  # fmt: skip
+    facts = config.checkpoint_facts()
+    assert set(facts) == {"dataset_sha256"} and len(facts["dataset_sha256"]) == 64
+
+    def stop_after_the_first_chunk(ctx, chunk):
+        chunk.stop_asked = True
+
+    steps = list(runner.CHUNK_STEPS)
+    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+        stopped = runner.run(config, bc.make_learner, "bc")
+    assert stopped.summary["status"] == "interrupted"
+
+    other = expert_dataset(tmp_path / "b", env_id, lambda e, obs, key: (obs[:, 0] > 0) * 1, 64)
+    datasets.save(path, datasets.load(other))  # same folder, other data
+    assert config.checkpoint_facts() != facts
+    with pytest.raises(checkpoints.CheckpointError) as error:
+        runner.run(config, bc.make_learner, "bc", resume=stopped.run_dir)
+    assert "dataset_sha256=" in str(error.value) and "\n" not in str(error.value)
+    assert bc.BCConfig(dataset="random").checkpoint_facts() == {}
