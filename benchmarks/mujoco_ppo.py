@@ -3,6 +3,10 @@ suite defaults), beside CleanRL's documented figure; results in benchmarks/resul
 and mujoco_ppo_curve.png.
 
     python benchmarks/mujoco_ppo.py --total-timesteps 300000 --num-seeds 4
+    python benchmarks/mujoco_ppo.py --total-timesteps 1000000 --num-seeds 4 --out mujoco_ppo_1e6
+
+`--out NAME` names the record (results/NAME.json, NAME_curve.png), so that runs at other budgets
+keep the default one.
 
 CleanRL's figure is at 1e6 steps with its learning rate annealed over 1e6; a shorter run here
 anneals over its own budget (as CleanRL would, run with that --total-timesteps). CleanRL also
@@ -28,7 +32,9 @@ CLEANRL = {
 
 
 def main() -> None:
-    args = common.argument_parser(__doc__, total_timesteps=300_000, num_seeds=4).parse_args()
+    parser = common.argument_parser(__doc__, total_timesteps=300_000, num_seeds=4)
+    parser.add_argument("--out", default="mujoco_ppo", help="the record's name")
+    args = parser.parse_args()
     from purejaxrl import cli, runner
     from purejaxrl.outputs import plot_curves
     from purejaxrl.ppo import PPOConfig, make_learner
@@ -37,7 +43,7 @@ def main() -> None:
     result = runner.run(config, make_learner, "ppo", write=False)
     print(cli.format_table(result))
     plot_curves(
-        common.result_file("mujoco_ppo_curve.png"),
+        common.result_file(f"{args.out}_curve.png"),
         result.env_steps,
         result.metrics["episode_return"],
         [""],
@@ -49,7 +55,7 @@ def main() -> None:
         **common.returns_row(result, steps_per_second=result.summary["steps_per_second"]),
         "cleanrl": CLEANRL,
     }
-    common.write_record("mujoco_ppo", record)
+    common.write_record(args.out, record)
 
 
 if __name__ == "__main__":
