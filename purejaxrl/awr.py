@@ -34,7 +34,8 @@ order one). On Pendulum-v1 the paper's SGD settings barely learn in 1e5 steps;
 benchmarks/awr_online.py runs it with Adam (lr 1e-3 for both networks) and action_std 0.4.
 
 The losses take plain arrays of one batch (`value_loss`, `advantage_weights`, `policy_loss`), so
-that offline AWR on a dataset can reuse them as they are.
+that offline AWR on a dataset (`purejaxrl/awr_offline.py`) reuses them as they are, with the
+networks (`ValueNetwork`, `make_form`) and the policy (`make_policy`).
 
 Reading map, top to bottom:
   AWRConfig       static fields (schedule, sizes, step counts) and traced ones (`hp.beta`, ...)
@@ -138,28 +139,35 @@ class AWRConfig(OffPolicyConfig):
             f"must be a multiple of num_envs={self.num_envs} (one row of transitions per env "
             "step: the returns read each env's trajectory in order)",
         )  # fmt: skip
-        require(self, "hidden_sizes", all(h >= 1 for h in self.hidden_sizes), "widths must be >= 1")
-        require_box_observations(self, spec)
         require(
             self, "env_id", spec.vmappable,
             "AWR reads its buffer as trajectories, which envpool's dummy reset steps would break: "
             "JAX envs only",
         )  # fmt: skip
-        if not spec.discrete_actions:
-            require_bounded_box_actions(
-                self,
-                spec,
-                "AWR needs a one-dimensional action Box with finite bounds (or discrete actions)",
-            )
-        require_finite_in(self, "actor_lr", 0.0, math.inf, open_low=True)
-        require_finite_in(self, "critic_lr", 0.0, math.inf, open_low=True)
+        require_awr_fields(self, spec)
         require_finite_in(self, "momentum", 0.0, 1.0, open_high=True)
-        require_finite_in(self, "gamma", 0.0, 1.0, open_high=True)
-        require_finite_in(self, "td_lambda", 0.0, 1.0)
-        require_finite_in(self, "beta", 0.0, math.inf, open_low=True)
-        require_finite_in(self, "weight_clip", 0.0, math.inf, open_low=True)
-        require_finite_in(self, "action_std", 0.0, math.inf, open_low=True)
         return spec
+
+
+def require_awr_fields(config, spec: envs.EnvSpec) -> None:
+    """Refuses (one line) bad values of the fields online and offline AWR share: the networks'
+    widths, box observations, bounded actions, the learning rates, gamma, lambda, beta, the clip
+    and the Gaussian's standard deviation."""
+    require(config, "hidden_sizes", all(h >= 1 for h in config.hidden_sizes), "widths must be >= 1")
+    require_box_observations(config, spec)
+    if not spec.discrete_actions:
+        require_bounded_box_actions(
+            config,
+            spec,
+            "AWR needs a one-dimensional action Box with finite bounds (or discrete actions)",
+        )
+    require_finite_in(config, "actor_lr", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "critic_lr", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "gamma", 0.0, 1.0, open_high=True)
+    require_finite_in(config, "td_lambda", 0.0, 1.0)
+    require_finite_in(config, "beta", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "weight_clip", 0.0, math.inf, open_low=True)
+    require_finite_in(config, "action_std", 0.0, math.inf, open_low=True)
 
 
 Config = AWRConfig

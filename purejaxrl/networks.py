@@ -378,6 +378,11 @@ def to_env_action(action: jax.Array, space) -> jax.Array:
     return jnp.clip(scaled, space.low, space.high)
 
 
+def from_env_action(action: jax.Array, space) -> jax.Array:
+    """`to_env_action`'s inverse on the Box: env actions in [low, high] -> [-1, 1]."""
+    return 2.0 * (action - space.low) / (space.high - space.low) - 1.0
+
+
 def soft_update(target_params, params, tau):
     """theta' <- tau theta + (1 - tau) theta' on every leaf (Lillicrap et al. 2016); tau 1 copies."""
     return jax.tree.map(lambda t, p: tau * p + (1.0 - tau) * t, target_params, params)

@@ -1,9 +1,12 @@
 """The offline family: learners that train on a fixed dataset and play the env only to be scored.
 
-An offline algorithm (behaviour cloning, `purejaxrl/bc.py`; offline AWR later) derives its config
-from `OfflineConfig` and builds its learner with `make_offline_learner`, giving it its network,
-loss and optimiser. An update is `steps_per_update` gradient steps on minibatches drawn uniformly
-(with replacement) from the dataset, then `eval_envs` episodes of the greedy policy in the env:
+An offline algorithm (behaviour cloning, `purejaxrl/bc.py`; offline AWR, `purejaxrl/awr_offline.py`)
+derives its config from `OfflineConfig` and builds its learner with `make_offline_learner`, giving
+it its network, loss and optimiser, and optionally a `prepare` step. An update is: `prepare` on
+the whole dataset with the current parameters, if given (offline AWR computes every row's
+TD(lambda) target and advantage weight there), then `steps_per_update` gradient steps on
+minibatches drawn uniformly (with replacement) from the dataset and the prepared arrays, then
+`eval_envs` episodes of the greedy policy in the env:
 their mean return is the update's `episode_return`, so the run's curve, final return, table and
 checkpoints mean what they mean for every other algorithm, with gradient steps in place of env
 steps on the x axis (`total_timesteps` counts gradient steps here). Seeds, grids of traced
@@ -152,6 +155,7 @@ def make_offline_learner(
     act: Callable[[Any, jax.Array, jax.Array], jax.Array],
     export: Callable[[OfflineState], Any],
     fields: tuple[str, ...] = ("observations", "actions"),
+    prepare: Callable[[Any, dict, Any], tuple[dict, Metrics]] | None = None,
 ) -> Learner:
     """The `Learner` of an offline algorithm on `dataset`.
 
@@ -164,8 +168,13 @@ def make_offline_learner(
         act: the greedy policy, `(params, obs (E, ...), key) -> action (E, ...)`.
         export: learner state -> what a checkpoint keeps for `make_policy`'s act.
         fields: the dataset arrays the loss reads.
+        prepare: `(params, data, hp) -> (arrays, metrics)`, run at the start of every update on
+            the whole dataset, `data` every array of `datasets.STEP_FIELDS` (M, ...); its
+            `arrays` (M, ...) join `fields` in the update's minibatches, its metrics the
+            update's. None: nothing is prepared.
     """
-    data = {name: jnp.asarray(dataset.arrays[name]) for name in fields}  # (M, ...) constants
+    read = datasets.STEP_FIELDS if prepare is not None else fields
+    data = {name: jnp.asarray(dataset.arrays[name]) for name in read}  # (M, ...) constants
     rows = len(dataset)
     env = envs.make_batched(spec, config.eval_envs)
     max_steps = (spec.episode_limit or 1000) + 1
@@ -178,11 +187,15 @@ def make_offline_learner(
     def update(state: OfflineState, hp) -> tuple[OfflineState, Metrics]:
         tx = optimizer(hp)
         grad_fn = jax.grad(lambda params, batch: loss(params, batch, hp), has_aux=True)
+        prepared, prepared_metrics = (
+            ({}, {}) if prepare is None else prepare(state.params, data, hp)
+        )
+        table = {**{name: data[name] for name in fields}, **prepared}  # (M, ...) each
 
         def gradient_step(carry, key):
             params, opt_state = carry
             index = jax.random.randint(key, (config.batch_size,), 0, rows)
-            batch = {name: x[index] for name, x in data.items()}
+            batch = {name: x[index] for name, x in table.items()}
             grads, metrics = grad_fn(params, batch)
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), metrics
@@ -194,7 +207,10 @@ def make_offline_learner(
         )  # fmt: skip
         state = OfflineState(params, opt_state, key)
         metrics = jax.tree.map(jnp.mean, metrics)
-        return state, {**evaluation_metrics(act, params, env, max_steps, eval_key), **metrics}
+        return state, {
+            **evaluation_metrics(act, params, env, max_steps, eval_key), **prepared_metrics,
+            **metrics,
+        }  # fmt: skip
 
     return Learner(init, update, export, config.num_updates, config.steps_per_update)
 

@@ -119,6 +119,12 @@ class Algorithm:
         return None if self.report is None else self._attr(self.report)
 
 
+OFFLINE_TINY = {
+    "dataset": "random", "random_dataset_steps": 256, "total_timesteps": 4 * 25,
+    "steps_per_update": 25, "batch_size": 32, "eval_envs": 2, "hidden_sizes": (16, 16),
+}  # fmt: skip
+"""The offline rows' tiny settings: a few updates on a small random dataset made on the spot."""
+
 ALGORITHMS: dict[str, Algorithm] = {
     row.name: row
     for row in (
@@ -234,11 +240,18 @@ ALGORITHMS: dict[str, Algorithm] = {
             "bc", "purejaxrl.bc", "offline",
             "behaviour cloning of a dataset (purejaxrl collect makes one)",
             sampler="make_sampling_policy", report="dataset_report",
-            tiny={"dataset": "random", "random_dataset_steps": 256, "total_timesteps": 4 * 25,
-                  "steps_per_update": 25, "batch_size": 32, "eval_envs": 2,
-                  "hidden_sizes": (16, 16)},
+            tiny=OFFLINE_TINY,
         ),  # no probe: it imitates its dataset, and a random one is all a row can name; test_bc.py
         # clones a dataset of the probe's rewarded actions instead
+        Algorithm(
+            "awr_offline", "purejaxrl.awr_offline", "offline",
+            "AWR on a dataset: value regression, then advantage-weighted policy regression",
+            sampler="make_sampling_policy", report="dataset_report",
+            tiny=OFFLINE_TINY,
+            # a random dataset of the probe: the weights pick out the rewarded actions
+            probe={"dataset": "random", "random_dataset_steps": 2048, "total_timesteps": 1000,
+                   "steps_per_update": 500, "batch_size": 64, "hidden_sizes": (32, 32)},
+        ),
     )
 }  # fmt: skip
 """Every algorithm, by command-line name. Adding one: its module plus one row here."""
