@@ -93,10 +93,10 @@ def run(module, config, seeds: int = 2):
 
 @pytest.mark.learning
 def test_awr_learns_to_balance_from_random_cartpole_data():
-    """10,000 steps of a uniformly random policy, whose episodes last about 22 steps (and whose
-    clone plays about as long: `bc` on `--dataset random`): the value function finds which
-    pushes keep the pole up, and after 1,000 gradient steps AWR's greedy policy balances for
-    more than 100 steps in both seeds."""
+    """10,000 steps of a uniformly random policy, whose episodes last about 22 steps (its clone,
+    `bc --dataset random`, plays about 10): the value function finds which pushes keep the pole
+    up, and after 1,000 gradient steps AWR's greedy policy balances for more than 100 steps in
+    both seeds."""
     config = awr_offline.AWROfflineConfig(
         dataset="random", random_dataset_steps=10_000, total_timesteps=1000,
         steps_per_update=500, **QUIET,
