@@ -8,12 +8,12 @@
     python -m purejaxrl.awr_offline --dataset random     # a random dataset made on the spot
 
 AWR (Peng, Kumar, Zhang and Levine 2019, "Advantage-Weighted Regression: Simple and Scalable
-Off-Policy Reinforcement Learning", section 5.3 trains it on fixed datasets) with the dataset in
+Off-Policy Reinforcement Learning", which also trains it on static datasets) with the dataset in
 place of the FIFO of recent samples: the value function regresses on TD(lambda) returns of the
 dataset's trajectories, and the policy regresses on the dataset's actions weighted by
 exp(A / beta), clipped, A = R - V(s). Behaviour cloning (`purejaxrl/bc.py`) is the same policy
-regression with every weight 1, so where the data mixes good and bad actions AWR can do better
-than its data, and BC cannot.
+regression with every weight 1: where the data mixes good and bad actions, AWR can prefer the
+good ones, and BC copies the mix.
 
 What it shares: the losses, weights, networks and policy of online AWR (`purejaxrl/awr.py`:
 `value_loss`, `advantage_weights`, `policy_loss`, `ValueNetwork`, `make_form`, `make_policy`),
@@ -80,7 +80,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AWROfflineConfig(OfflineConfig):
-    """Advantage-Weighted Regression on a fixed dataset (Peng et al. 2019, section 5.3).
+    """Advantage-Weighted Regression on a fixed dataset (Peng et al. 2019).
 
     A gradient step moves the value function and the policy on one minibatch; total_timesteps
     counts those steps.
