@@ -1,9 +1,11 @@
-"""PPO on MuJoCo HalfCheetah-v4 (envpool) at CleanRL's ppo_continuous_action settings (the `mujoco`
-suite defaults), beside CleanRL's documented figure; results in benchmarks/results/mujoco_ppo.json
-and mujoco_ppo_curve.png.
+"""PPO on MuJoCo v4 tasks through envpool (HalfCheetah-v4 by default, or `--env-id Hopper-v4`) at
+CleanRL's ppo_continuous_action settings (the `mujoco` suite defaults), beside CleanRL's
+documented figure; results in benchmarks/results/<--out>.json and <--out>_curve.png.
 
     python benchmarks/mujoco_ppo.py --total-timesteps 300000 --num-seeds 4
     python benchmarks/mujoco_ppo.py --total-timesteps 1000000 --num-seeds 4 --out mujoco_ppo_1e6
+    python benchmarks/mujoco_ppo.py --env-id Hopper-v4 --total-timesteps 1000000 --num-seeds 4 \
+        --out mujoco_ppo_hopper_1e6
 
 `--out NAME` names the record (results/NAME.json, NAME_curve.png), so that runs at other budgets
 keep the default one.
@@ -19,27 +21,28 @@ import dataclasses
 
 import common
 
-ENV_ID = "HalfCheetah-v4"
-
-CLEANRL = {
-    "source": "CleanRL docs/benchmark/ppo_continuous_action.md (tag pr-424), the table that "
+CLEANRL_SOURCE = (
+    "CleanRL docs/benchmark/ppo_continuous_action.md (tag pr-424), the table that "
     "docs.cleanrl.dev/rl-algorithms/ppo shows for MuJoCo v4: mean +- std over seeds of the "
-    "episodic return at the end of 1e6 steps",
-    "env_steps": 1_000_000,
-    "return_mean": 1442.64,
-    "return_std": 46.03,
+    "episodic return at the end of 1e6 steps"
+)
+CLEANRL = {
+    "HalfCheetah-v4": {"return_mean": 1442.64, "return_std": 46.03},
+    "Hopper-v4": {"return_mean": 2382.86, "return_std": 271.74},
 }
+"""CleanRL's documented figures at 1e6 steps, per task."""
 
 
 def main() -> None:
     parser = common.argument_parser(__doc__, total_timesteps=300_000, num_seeds=4)
     parser.add_argument("--out", default="mujoco_ppo", help="the record's name")
+    parser.add_argument("--env-id", default="HalfCheetah-v4", choices=sorted(CLEANRL))
     args = parser.parse_args()
     from purejaxrl import cli, runner
     from purejaxrl.outputs import plot_curves
     from purejaxrl.ppo import PPOConfig, make_learner
 
-    config = PPOConfig.for_env(ENV_ID, **common.run_settings(args))
+    config = PPOConfig.for_env(args.env_id, **common.run_settings(args))
     result = runner.run(config, make_learner, "ppo", write=False)
     print(cli.format_table(result))
     plot_curves(
@@ -47,13 +50,13 @@ def main() -> None:
         result.env_steps,
         result.metrics["episode_return"],
         [""],
-        f"PPO {ENV_ID} (envpool), CleanRL's settings ({args.num_seeds} seeds, 95% bands)",
+        f"PPO {args.env_id} (envpool), CleanRL's settings ({args.num_seeds} seeds, 95% bands)",
     )
     record = {
         "command": common.command(args),
         "config": dataclasses.asdict(config),
         **common.returns_row(result, steps_per_second=result.summary["steps_per_second"]),
-        "cleanrl": CLEANRL,
+        "cleanrl": {"source": CLEANRL_SOURCE, "env_steps": 1_000_000, **CLEANRL[args.env_id]},
     }
     common.write_record(args.out, record)
 
