@@ -308,6 +308,43 @@ def _digest(file: str, mtime_ns: int, size: int) -> str:
     return sha.hexdigest()
 
 
+def complete_episodes(dataset: Dataset) -> list[tuple[int, int]]:
+    """(first row, last row) of every complete episode, in row order: the runs of rows that
+    start a stream or follow a flagged row (terminal, timeout or stream end) and end in a
+    terminal or a timeout. A run cut by a stream end alone is not complete."""
+    terminals, timeouts = dataset.arrays["terminals"], dataset.arrays["timeouts"]
+    ended = terminals | timeouts
+    flagged = np.flatnonzero(ended | dataset.arrays["stream_ends"])
+    starts = np.concatenate([[0], flagged[:-1] + 1])
+    return [(int(a), int(b)) for a, b in zip(starts, flagged, strict=True) if ended[b]]
+
+
+def first_episodes(dataset: Dataset, count: int, where: str | Path = "dataset") -> Dataset:
+    """A dataset of the first `count` complete episodes of `dataset` (`complete_episodes`, in
+    row order: stream 0's first), each a stream of its own; episode_returns and episode_lengths
+    are theirs, in the same order.
+
+    Raises:
+        DatasetError: the dataset holds fewer than `count` complete episodes; one line.
+    """
+    bounds = complete_episodes(dataset)
+    if len(bounds) < count:
+        raise DatasetError(
+            f"{where}: holds {len(bounds)} complete episodes, fewer than the {count} asked for"
+        )
+    bounds = bounds[:count]
+    rows = np.concatenate([np.arange(a, b + 1) for a, b in bounds])
+    arrays = {name: dataset.arrays[name][rows] for name in STEP_FIELDS}
+    lengths = np.array([b - a + 1 for a, b in bounds], np.int32)
+    arrays["stream_ends"] = np.zeros(rows.size, bool)
+    arrays["stream_ends"][np.cumsum(lengths) - 1] = True
+    sums = [dataset.arrays["rewards"][a : b + 1].sum(dtype=np.float64) for a, b in bounds]
+    arrays["episode_returns"] = np.array(sums, np.float32)
+    arrays["episode_lengths"] = lengths
+    source = {**(dataset.metadata.get("source") or {}), "first_episodes": count}
+    return Dataset(arrays, {**dataset.metadata, "source": source})
+
+
 def concatenate(parts: list[Dataset], split: str = "custom") -> Dataset:
     """One dataset of `parts`' streams, one part after another (D4RL's medium-expert: medium then
     expert); the parts must share an env record. The metadata lists each part's metadata."""

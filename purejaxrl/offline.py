@@ -86,17 +86,7 @@ class OfflineConfig(BaseConfig):
             f"must be >= steps_per_update = {self.steps_per_update} (one update)",
         )  # fmt: skip
         require(self, "env_id", spec.vmappable, "offline algorithms play JAX envs only (not Atari)")
-        require(
-            self, "dataset", bool(self.dataset),
-            "give a dataset folder (purejaxrl collect RUN_DIR --out PATH), or random",
-        )  # fmt: skip
-        if self.dataset == RANDOM:
-            require(
-                self, "random_dataset_steps", self.random_dataset_steps >= RANDOM_DATASET_ENVS,
-                f"must be >= {RANDOM_DATASET_ENVS} (one step per stream)",
-            )  # fmt: skip
-        else:
-            load_dataset(self, spec)  # refuses a missing or mismatched dataset in one line
+        check_dataset(self, spec)
         return spec
 
     def checkpoint_facts(self) -> dict:
@@ -105,6 +95,23 @@ class OfflineConfig(BaseConfig):
         if self.dataset == RANDOM:
             return {}
         return {"dataset_sha256": datasets.digest(self.dataset)}
+
+
+def check_dataset(config, spec: envs.EnvSpec) -> None:
+    """Refuses in one line a config (with `dataset`, `random_dataset_steps`) that names no
+    dataset, a random one of too few steps, or a folder that is missing, damaged or of another
+    env than `spec`'s."""
+    require(
+        config, "dataset", bool(config.dataset),
+        "give a dataset folder (purejaxrl collect RUN_DIR --out PATH), or random",
+    )  # fmt: skip
+    if config.dataset == RANDOM:
+        require(
+            config, "random_dataset_steps", config.random_dataset_steps >= RANDOM_DATASET_ENVS,
+            f"must be >= {RANDOM_DATASET_ENVS} (one step per stream)",
+        )  # fmt: skip
+    else:
+        load_dataset(config, spec)  # refuses a missing or mismatched dataset in one line
 
 
 def load_dataset(config, spec: envs.EnvSpec) -> datasets.Dataset:

@@ -14,9 +14,10 @@ Reading map, top to bottom:
   Batch, PPOState  what the loss sees; the learner state of one run
   ppo_loss       the clipped (or KL-penalised) surrogate, value and entropy terms
   batch_kl, adapt_kl_beta, next_kl_beta  the KL penalty's coefficient, adapted after each update (--loss kl)
-  make_learner   init: reset envs, init network and Adam; update: collect a rollout
-                 (`rollout.collect`), GAE (`returns.generalized_advantage_estimation`), then
-                 epochs x minibatches of gradient steps, all `lax.scan`s
+  make_parts     init: reset envs, init network and Adam; rollout: collect a rollout
+                 (`rollout.collect`); learn: GAE (`returns.generalized_advantage_estimation`),
+                 then epochs x minibatches of gradient steps, all `lax.scan`s
+  make_learner   update = learn after rollout (GAIL rewrites the rewards in between)
   make_train     the whole run as one pure function of (key, hp)
 The networks (MLP or Atari CNN actor-critic) are in `networks.py`; the runner and CLI that turn this
 file into a sweep are `runner.py` and `cli.py`.
@@ -42,7 +43,7 @@ from purejaxrl.checks import (
     require_torso,
 )
 from purejaxrl.config import BaseConfig
-from purejaxrl.hparams import StaticView, hparams_type, traced
+from purejaxrl.hparams import StaticView, hparams_type, static_view, traced
 from purejaxrl.learner import Learner, Metrics, episode_metrics, learner_inputs, scan_updates
 from purejaxrl.networks import (
     ActivationName,
@@ -365,8 +366,25 @@ def ppo_epochs(
     return params, opt_state, jax.tree.map(jnp.mean, metrics)
 
 
-def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner:
-    """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+class PPOParts(NamedTuple):
+    """PPO's learner in its two halves, for algorithms that run PPO on a reward of their own
+    (`purejaxrl.gail`): `update` is `learn(*rollout(state), hp)`, and anything between the two may
+    rewrite the trajectory's rewards."""
+
+    env: Any
+    """The `BatchedEnv` of num_envs envs."""
+    network: ActorCritic
+    init: Callable[[jax.Array, Any], PPOState]
+    """(key, hp) -> a fresh `PPOState`."""
+    rollout: Callable[[PPOState], tuple[PPOState, Any]]
+    """state -> (state with the envs and key advanced, `rollout.RolloutStep` (T, N, ...))."""
+    learn: Callable[[PPOState, Any, Any], tuple[PPOState, Metrics]]
+    """(state, trajectory, hp) -> (state, metrics): GAE on the trajectory's rewards, then the
+    epochs of minibatch steps; the metrics include the episode statistics of its `info`."""
+
+
+def make_parts(config: PPOConfig, spec: envs.EnvSpec | None = None) -> PPOParts:
+    """PPO's env, network, init and the two halves of its update, for `config` (static view)."""
     config, spec = learner_inputs(config, spec)
     env = envs.make_batched(
         spec, config.num_envs, normalize_observations=config.normalize_observations
@@ -380,11 +398,13 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
         opt_state = ppo_optimizer(config, hp).init(params)
         return PPOState(params, opt_state, env_state, obs, hp.kl_beta, key)
 
-    def update(state: PPOState, hp: PPOHParams) -> tuple[PPOState, Metrics]:
+    def rollout(state: PPOState):
         env_state, obs, key, traj = collect(
             env, network, state.params, state.env_state, state.obs, state.key, config.num_steps
         )  # traj fields: (T, N, ...)
-        state = state.replace(env_state=env_state, obs=obs, key=key)
+        return state.replace(env_state=env_state, obs=obs, key=key), traj
+
+    def learn(state: PPOState, traj, hp: PPOHParams) -> tuple[PPOState, Metrics]:
         _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
         advantage, target = generalized_advantage_estimation(
             traj.reward, traj.value, next_value, traj.terminated, traj.done,
@@ -418,7 +438,18 @@ def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner
         state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
         return state, {**episode_metrics(traj.info), **metrics}
 
-    return Learner(init, update, export_policy, config.num_updates, config.batch_size)
+    return PPOParts(env, network, init, rollout, learn)
+
+
+def make_learner(config: PPOConfig, spec: envs.EnvSpec | None = None) -> Learner:
+    """Builds PPO's `Learner` for `config` (static fields only; traced ones arrive as `hp`)."""
+    parts = make_parts(config, spec)
+
+    def update(state: PPOState, hp: PPOHParams) -> tuple[PPOState, Metrics]:
+        return parts.learn(*parts.rollout(state), hp)
+
+    config = static_view(config)
+    return Learner(parts.init, update, export_policy, config.num_updates, config.batch_size)
 
 
 def next_kl_beta(kl_beta, update_kl, kl_target, metrics: dict) -> jax.Array:

@@ -214,6 +214,15 @@ ALGORITHMS: dict[str, Algorithm] = {
             sampler="make_sampling_policy",
         ),
         Algorithm(
+            "gail", "purejaxrl.gail", "on-policy",
+            "GAIL: PPO on a discriminator's reward, imitating a dataset's expert episodes",
+            sampler="make_sampling_policy", report="dataset_report",
+            tiny={"dataset": "random", "random_dataset_steps": 256, "total_timesteps": 4 * 32 * 4,
+                  "num_steps": 32, "num_minibatches": 2, "hidden_sizes": (16, 16),
+                  "disc_hidden_sizes": (16, 16), "disc_minibatches": 2},
+        ),  # no probe: the reward is learned from a dataset, and a random one is all a row can
+        # name; test_gail.py imitates a dataset of a probe's rewarded actions instead
+        Algorithm(
             "q_learning", "purejaxrl.q_learning", "tabular", "tabular Q-learning and SARSA",
             tiny={"env_id": "Gridworld-Lizard-v0", "total_timesteps": 4000},
             report="value_iteration_report",
