@@ -101,7 +101,11 @@ class GAILConfig(ppo.PPOConfig):
         check_dataset(self, spec)
         require(self, "expert_episodes", self.expert_episodes >= 0, "must be >= 0 (0: all)")
         if self.expert_episodes:
-            expert_data(self, spec)  # refuses a dataset of too few episodes in one line
+            count = len(datasets.complete_episodes(load_dataset(self, spec)))
+            require(
+                self, "expert_episodes", self.expert_episodes <= count,
+                f"{self.dataset} holds {count} complete episodes (0: all its transitions)",
+            )  # fmt: skip
         for name in ("disc_epochs", "disc_minibatches"):
             require(self, name, getattr(self, name) >= 1, "must be >= 1")
         require(
