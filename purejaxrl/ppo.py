@@ -337,6 +337,8 @@ def ppo_epochs(
         batch: a pytree whose leaves share the sample axis `sample_axis`: (B, ...) with axis 0 for
             PPO's flattened steps; (T, N, ...) with axis 1 for recurrent PPO's whole sequences.
         epoch_keys: (update_epochs,) the shuffling key of each epoch.
+        config: reads only `update_epochs` and `num_minibatches` (GAIL's discriminator passes
+            its own pair).
 
     Returns:
         (params, opt_state, metrics): metrics averaged over every minibatch of every epoch.
