@@ -58,7 +58,7 @@ from purejaxrl.checks import require, require_finite_in
 from purejaxrl.hparams import hparams_type, traced
 from purejaxrl.learner import Learner, Metrics, learner_inputs, scan_updates
 from purejaxrl.networks import ActivationName, Critic, make_actor_critic_sampler
-from purejaxrl.offline import check_dataset, load_dataset
+from purejaxrl.offline import check_dataset, dataset_facts, load_dataset
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,9 @@ class GAILConfig(ppo.PPOConfig):
                 "widths must be >= 1")  # fmt: skip
         require_finite_in(self, "disc_lr", 0.0, math.inf, open_low=True)
         return spec
+
+    def checkpoint_facts(self) -> dict:
+        return dataset_facts(self)
 
 
 Config = GAILConfig

@@ -90,11 +90,16 @@ class OfflineConfig(BaseConfig):
         return spec
 
     def checkpoint_facts(self) -> dict:
-        """The dataset file's digest: `--resume` refuses a dataset that changed since the run
-        started (the random one is made from the config, which a resume keeps)."""
-        if self.dataset == RANDOM:
-            return {}
-        return {"dataset_sha256": datasets.digest(self.dataset)}
+        return dataset_facts(self)
+
+
+def dataset_facts(config) -> dict:
+    """The dataset file's digest, for `checkpoint_facts`: `--resume` refuses a dataset that
+    changed since the run started (the random one is made from the config, which a resume
+    keeps)."""
+    if config.dataset == RANDOM:
+        return {}
+    return {"dataset_sha256": datasets.digest(config.dataset)}
 
 
 def check_dataset(config, spec: envs.EnvSpec) -> None:

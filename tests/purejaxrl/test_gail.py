@@ -112,6 +112,13 @@ def test_a_config_asking_for_more_episodes_than_the_data_holds_is_refused_in_one
     assert "\n" not in str(error.value)
 
 
+def test_a_run_records_its_dataset_digest_so_that_a_resume_refuses_changed_data(tmp_path):
+    path = str(datasets.save(tmp_path / "data", hand_dataset()))
+    config = gail.GAILConfig(dataset=path)
+    assert config.checkpoint_facts() == {"dataset_sha256": datasets.digest(path)}
+    assert gail.GAILConfig(dataset="random").checkpoint_facts() == {}
+
+
 def test_actions_enter_the_discriminator_one_hot_or_clipped_and_scaled_to_unit_range():
     discrete = gail.action_features(envs.spec("CartPole-v1"))
     np.testing.assert_array_equal(discrete(jnp.array([[0, 1]])), [[[1, 0], [0, 1]]])
