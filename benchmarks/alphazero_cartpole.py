@@ -17,6 +17,11 @@ raw network, no search, for alphazero_mdp) is recorded too, and every run's wall
     python benchmarks/alphazero_cartpole.py [--num-seeds 8] [--total-timesteps 102400]
     python benchmarks/alphazero_cartpole.py --only alphazero_mdp --num-simulations 16 \
         --out alphazero_cartpole_16   # the search budget's effect
+    python benchmarks/alphazero_cartpole.py --only muzero --num-seeds 4 --out muzero_cartpole
+
+`--only muzero` runs MuZero (`purejaxrl.muzero`: the same search and acting loop, the model
+learned) at its defaults, beside which the true-model record above is read; its greedy
+evaluation is the search with the learned model (it needs observations only).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import dataclasses
 import common
 import numpy as np
 
-from purejaxrl import alphazero_mdp, dqn, ppo, runner
+from purejaxrl import alphazero_mdp, dqn, muzero, ppo, runner
 from purejaxrl.outputs import plot_curves
 from purejaxrl.stats import bootstrap_ci
 
 CHECKPOINTS = (20_000, 50_000, 100_000)
-ALGOS = ("alphazero_mdp", "ppo", "dqn")
+ALGOS = ("alphazero_mdp", "ppo", "dqn", "muzero")
+DEFAULT_ALGOS = ["alphazero_mdp", "ppo", "dqn"]
 
 
 def return_at(env_steps: np.ndarray, returns: np.ndarray, x: int) -> dict:
@@ -51,7 +57,7 @@ def main() -> None:
     parser = common.argument_parser(
         __doc__, num_seeds=8, total_timesteps=102_400, num_simulations=32
     )
-    parser.add_argument("--only", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--only", nargs="+", default=DEFAULT_ALGOS, choices=ALGOS)
     parser.add_argument("--out", default="alphazero_cartpole", help="results/<out>.json, ...")
     args = parser.parse_args()
     shared = common.run_settings(args)
@@ -61,6 +67,7 @@ def main() -> None:
             alphazero_mdp.Config(**shared, num_simulations=sims),
             alphazero_mdp.make_learner,
         ),
+        "muzero": (muzero.Config(**shared, num_simulations=sims), muzero.make_learner),
         "ppo": (ppo.PPOConfig(**shared), ppo.make_learner),
         "dqn": (
             dqn.DQNConfig(
@@ -96,7 +103,8 @@ def main() -> None:
     }
     common.write_record(args.out, record)
     labels = {"alphazero_mdp": f"AlphaZero, true model ({sims} simulations)", "ppo": "PPO",
-              "dqn": "DQN (epsilon over half the run)"}  # fmt: skip
+              "dqn": "DQN (epsilon over half the run)",
+              "muzero": f"MuZero, learned model ({sims} simulations)"}  # fmt: skip
     plot_curves(
         common.result_file(f"{args.out}_curve.png"),
         [steps for steps, _ in curves],

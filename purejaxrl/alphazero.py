@@ -27,6 +27,7 @@ The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solv
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -308,26 +309,27 @@ def outcome_targets(reward: jax.Array, terminated: jax.Array) -> tuple[jax.Array
 
 
 def learn_from_replay(
-    network: AlphaZeroNet,
+    loss_fn: Callable[[Any, Any], tuple[jax.Array, Metrics]],
     tx: optax.GradientTransformation,
     buffer: ReplayBuffer,
     replay: BufferState,
     params,
     opt_state,
     key: jax.Array,
-    l2_coef,
     batch_size: int,
     gradient_steps: int,
 ) -> tuple[Any, Any, Metrics]:
-    """`gradient_steps` steps of `alphazero_loss` on minibatches of `batch_size` `Sample`s drawn
-    uniformly from `replay`; on an empty replay (nothing to learn from) the parameters and
-    optimiser state come back unchanged. Returns (params, opt_state, the losses' means)."""
-    grad_fn = jax.grad(alphazero_loss, argnums=1, has_aux=True)
+    """`gradient_steps` steps of `loss_fn(params, batch) -> (loss, metrics)` (e.g.
+    `alphazero_loss` with its network and L2 coefficient bound; `muzero_loss`) on minibatches of
+    `batch_size` entries drawn uniformly from `replay`; on an empty replay (nothing to learn
+    from) the parameters and optimiser state come back unchanged. Returns (params, opt_state,
+    the losses' means)."""
+    grad_fn = jax.grad(loss_fn, has_aux=True)
 
     def gradient_step(carry, key):
         params, opt_state = carry
         batch = buffer.sample(replay, key, batch_size)
-        grads, metrics = grad_fn(network, params, batch, l2_coef)
+        grads, metrics = grad_fn(params, batch)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -426,8 +428,9 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
         # rollout too short to finish any (num_steps below the game's length) leaves the replay
         # empty, and then `learn_from_replay` keeps the old parameters
         params, opt_state, metrics = learn_from_replay(
-            network, optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
-            hp.l2_coef, config.batch_size, config.gradient_steps,
+            lambda params, batch: alphazero_loss(network, params, batch, hp.l2_coef),
+            optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
+            config.batch_size, config.gradient_steps,
         )  # fmt: skip
         # the "episodes" of self-play are its finished games; their return is the first mover's
         # outcome (0 when play is perfect: tic-tac-toe is a draw)

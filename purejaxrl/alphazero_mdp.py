@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import chex
 import jax
@@ -39,7 +39,13 @@ import optax
 from flax import struct
 
 from purejaxrl import envs
-from purejaxrl.alphazero import AlphaZeroNet, Sample, check_search_learner, learn_from_replay
+from purejaxrl.alphazero import (
+    AlphaZeroNet,
+    Sample,
+    alphazero_loss,
+    check_search_learner,
+    learn_from_replay,
+)
 from purejaxrl.checks import require, require_finite_in
 from purejaxrl.config import BaseConfig
 from purejaxrl.hparams import hparams_type, traced
@@ -110,6 +116,12 @@ class AlphaZeroMDPConfig(BaseConfig):
     l2_coef: float = traced(1e-4)
     """c in the loss: an explicit L2 penalty c ||theta||^2 on every parameter."""
 
+    algorithm: ClassVar[str] = "alphazero_mdp"
+    """The registry name, for messages."""
+    searches_the_env: ClassVar[bool] = True
+    """Whether the search steps the raw env (so env options that change its observations are
+    refused); false for `purejaxrl.muzero`, whose model is learned."""
+
     @property
     def steps_per_update(self) -> int:
         return self.num_envs * self.num_steps
@@ -122,15 +134,15 @@ class AlphaZeroMDPConfig(BaseConfig):
         spec = super().validate(spec)
         require(
             self, "env_id", spec.suite in ("gymnax", "probe") and spec.discrete_actions,
-            "alphazero_mdp searches single-agent JAX envs with discrete actions (gymnax or a "
-            "probe); for board games use alphazero",
+            f"{self.algorithm} searches single-agent JAX envs with discrete actions (gymnax or "
+            "a probe); for board games use alphazero",
         )  # fmt: skip
         require(
             self, "policy", importlib.util.find_spec("mctx") is not None,
             "the search needs mctx: pip install 'purejaxrl[planning]'",
         )  # fmt: skip
         require(
-            self, "env_options", not self.env_options,
+            self, "env_options", not self.searches_the_env or not self.env_options,
             "the search steps the raw env, so the observation must be the env's own: no options",
         )  # fmt: skip
         require(self, "max_num_considered_actions", self.max_num_considered_actions >= 1,
@@ -223,6 +235,33 @@ def search(
     root = mctx.RootFnOutput(
         prior_logits=logits, value=value, embedding=Node(env_state, jnp.zeros(batch, bool))
     )
+    return run_search(
+        params, key, root, recurrent_fn, num_simulations, policy=policy,
+        max_num_considered_actions=max_num_considered_actions, gumbel_scale=gumbel_scale,
+        dirichlet_alpha=dirichlet_alpha, dirichlet_fraction=dirichlet_fraction,
+        temperature=temperature,
+    )  # fmt: skip
+
+
+def run_search(
+    params,
+    key: jax.Array,
+    root,
+    recurrent_fn,
+    num_simulations: int,
+    *,
+    policy: str,
+    max_num_considered_actions: int,
+    gumbel_scale,
+    dirichlet_alpha,
+    dirichlet_fraction,
+    temperature,
+):
+    """mctx's Gumbel MuZero search (`policy="gumbel"`) or its PUCT search ("puct") from `root`
+    (`mctx.RootFnOutput`) with the model `recurrent_fn`, the noise settings of `search`; shared
+    with `purejaxrl.muzero`, whose model is learned."""
+    import mctx
+
     if policy == "gumbel":
         return mctx.gumbel_muzero_policy(
             params, key, root, recurrent_fn, num_simulations,
@@ -232,6 +271,19 @@ def search(
         params, key, root, recurrent_fn, num_simulations, dirichlet_alpha=dirichlet_alpha,
         dirichlet_fraction=dirichlet_fraction, temperature=temperature,
     )  # fmt: skip
+
+
+def training_search(config: AlphaZeroMDPConfig, hp) -> dict:
+    """The search's settings in training (`search`'s and `run_search`'s keyword arguments other
+    than gamma): the config's policy and its noise, from `hp`."""
+    return dict(
+        policy=config.policy,
+        max_num_considered_actions=config.max_num_considered_actions,
+        gumbel_scale=hp.gumbel_scale,
+        dirichlet_alpha=hp.dirichlet_alpha,
+        dirichlet_fraction=hp.dirichlet_fraction,
+        temperature=hp.temperature,
+    )
 
 
 def value_targets(
@@ -325,10 +377,7 @@ def make_learner(config: AlphaZeroMDPConfig, spec: envs.EnvSpec | None = None) -
             out = search(
                 network, raw_env, env_params, params, search_key, obs,
                 env_state.env_state,  # EpisodeStatistics' inner state: the raw env's
-                config.num_simulations, gamma=hp.gamma, policy=config.policy,
-                max_num_considered_actions=config.max_num_considered_actions,
-                gumbel_scale=hp.gumbel_scale, dirichlet_alpha=hp.dirichlet_alpha,
-                dirichlet_fraction=hp.dirichlet_fraction, temperature=hp.temperature,
+                config.num_simulations, gamma=hp.gamma, **training_search(config, hp),
             )  # fmt: skip
             next_obs, env_state, reward, terminated, truncated, info = env.step(
                 env_key, env_state, out.action
@@ -364,8 +413,9 @@ def make_learner(config: AlphaZeroMDPConfig, spec: envs.EnvSpec | None = None) -
         samples = jax.tree.map(lambda x: x.reshape((num_envs * num_steps, *x.shape[2:])), samples)
         replay = buffer.add(state.replay, samples)
         params, opt_state, losses = learn_from_replay(
-            network, optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
-            hp.l2_coef, config.batch_size, config.gradient_steps,
+            lambda params, batch: alphazero_loss(network, params, batch, hp.l2_coef),
+            optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
+            config.batch_size, config.gradient_steps,
         )  # fmt: skip
         metrics = {
             **episode_metrics(traj["info"]),

@@ -246,6 +246,18 @@ ALGORITHMS: dict[str, Algorithm] = {
                    "value_scale": 1.0},
         ),
         Algorithm(
+            "muzero", "purejaxrl.muzero", "planning",
+            "MuZero: search with a learned model on single-agent gymnax envs (needs mctx)",
+            tiny={"total_timesteps": 4 * 8 * 3, "num_envs": 4, "num_steps": 8,
+                  "num_simulations": 4, "buffer_size": 128, "batch_size": 16,
+                  "gradient_steps": 2, "hidden_sizes": (16,), "latent_size": 8,
+                  "unroll_steps": 3},
+            probe={"num_envs": 16, "num_steps": 4, "total_timesteps": 16 * 4 * 40,
+                   "num_simulations": 4, "buffer_size": 1024, "batch_size": 64,
+                   "gradient_steps": 4, "hidden_sizes": (32,), "latent_size": 16,
+                   "unroll_steps": 2, "lr": 3e-3, "value_scale": 1.0},
+        ),
+        Algorithm(
             "bc", "purejaxrl.bc", "offline",
             "behaviour cloning of a dataset (purejaxrl collect makes one)",
             sampler="make_sampling_policy", report="dataset_report",
