@@ -179,12 +179,7 @@ def search(
     num_simulations: int,
     *,
     gamma,
-    policy: str = "gumbel",
-    max_num_considered_actions: int = 16,
-    gumbel_scale=0.0,
-    dirichlet_alpha=0.3,
-    dirichlet_fraction=0.0,
-    temperature=0.0,
+    **settings,
 ):
     """One batched search from B env states, the env as the model (`mctx`).
 
@@ -201,10 +196,9 @@ def search(
     Args:
         obs: (B, D) the flattened observations of `env_state` (what the network reads).
         env_state: the raw env state (not the training stack's wrappers), leading axis B.
-        num_simulations, policy, max_num_considered_actions: static.
+        num_simulations: static.
         gamma: the discount.
-        gumbel_scale: gumbel: noise of the root's action choice (0: the best action).
-        dirichlet_alpha, dirichlet_fraction, temperature: puct, as in `alphazero.search`.
+        settings: `run_search`'s keywords: the search and its noise (none: Gumbel, greedy).
 
     Returns:
         mctx `PolicyOutput`: `action` (B,), `action_weights` (B, A) the policy target,
@@ -235,12 +229,7 @@ def search(
     root = mctx.RootFnOutput(
         prior_logits=logits, value=value, embedding=Node(env_state, jnp.zeros(batch, bool))
     )
-    return run_search(
-        params, key, root, recurrent_fn, num_simulations, policy=policy,
-        max_num_considered_actions=max_num_considered_actions, gumbel_scale=gumbel_scale,
-        dirichlet_alpha=dirichlet_alpha, dirichlet_fraction=dirichlet_fraction,
-        temperature=temperature,
-    )  # fmt: skip
+    return run_search(params, key, root, recurrent_fn, num_simulations, **settings)
 
 
 def run_search(
@@ -250,16 +239,23 @@ def run_search(
     recurrent_fn,
     num_simulations: int,
     *,
-    policy: str,
-    max_num_considered_actions: int,
-    gumbel_scale,
-    dirichlet_alpha,
-    dirichlet_fraction,
-    temperature,
+    policy: str = "gumbel",
+    max_num_considered_actions: int = 16,
+    gumbel_scale=0.0,
+    dirichlet_alpha=0.3,
+    dirichlet_fraction=0.0,
+    temperature=0.0,
 ):
     """mctx's Gumbel MuZero search (`policy="gumbel"`) or its PUCT search ("puct") from `root`
-    (`mctx.RootFnOutput`) with the model `recurrent_fn`, the noise settings of `search`; shared
-    with `purejaxrl.muzero`, whose model is learned."""
+    (`mctx.RootFnOutput`) with the model `recurrent_fn` (`search` here, `purejaxrl.muzero`'s
+    with a learned model).
+
+    Args:
+        num_simulations, policy, max_num_considered_actions: static.
+        gumbel_scale: gumbel: noise of the root's action choice (0: the best action).
+        dirichlet_alpha, dirichlet_fraction, temperature: puct, as in `alphazero.search`.
+        The defaults: no noise, the best (gumbel) or most visited (puct) action.
+    """
     import mctx
 
     if policy == "gumbel":

@@ -177,23 +177,21 @@ def search(
     num_simulations: int,
     *,
     gamma,
-    policy: str = "gumbel",
-    max_num_considered_actions: int = 16,
-    gumbel_scale=0.0,
-    dirichlet_alpha=0.3,
-    dirichlet_fraction=0.0,
-    temperature=0.0,
+    **settings,
 ):
     """One batched search from B observations with the learned model (`mctx`).
 
     The root's embedding is h(o); expanding action a at a node with latent s steps the dynamics,
     g(s, a) = (r, s'), and reads f(s') = (p', v'). Every edge pays the model's r and discounts by
     gamma: the model has no notion of a terminal state (MuZero's), it must predict the zeros
-    that follow an episode's end. Settings as in `alphazero_mdp.search`.
+    that follow an episode's end.
 
     Args:
         obs: (B, ...) observations.
-        num_simulations, policy, max_num_considered_actions: static.
+        num_simulations: static.
+        gamma: the discount of every edge.
+        settings: `alphazero_mdp.run_search`'s keywords: the search (policy and
+            max_num_considered_actions, static) and its noise; none given: Gumbel, greedy.
 
     Returns:
         mctx `PolicyOutput`: `action` (B,), `action_weights` (B, A) the policy target,
@@ -217,12 +215,7 @@ def search(
         return output, next_latent
 
     root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=latent)
-    return run_search(
-        params, key, root, recurrent_fn, num_simulations, policy=policy,
-        max_num_considered_actions=max_num_considered_actions, gumbel_scale=gumbel_scale,
-        dirichlet_alpha=dirichlet_alpha, dirichlet_fraction=dirichlet_fraction,
-        temperature=temperature,
-    )  # fmt: skip
+    return run_search(params, key, root, recurrent_fn, num_simulations, **settings)
 
 
 class UnrollSample(struct.PyTreeNode):

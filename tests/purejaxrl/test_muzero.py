@@ -26,18 +26,20 @@ def test_unroll_targets_are_absorbing_after_a_termination_and_masked_after_a_tru
     """K = 2 over W = 4 steps of 3 envs: env 0 terminates at step 1, env 1 is truncated at
     step 1, env 2 terminates at step 0 and is truncated at step 2."""
     k = 2
-    terminated = jnp.array([[0, 0, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0]], bool)  # (W, N)
-    done = jnp.array([[0, 0, 1], [1, 1, 0], [0, 0, 1], [0, 0, 0]], bool)
-    reward = jnp.arange(12, dtype=jnp.float32).reshape(4, 3) + 1  # r[t, n] = 3 t + n + 1
+    # numpy inputs and outputs: jnp ops run one by one would each compile (seconds in all)
+    terminated = np.array([[0, 0, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0]], bool)  # (W, N)
+    done = np.array([[0, 0, 1], [1, 1, 0], [0, 0, 1], [0, 0, 0]], bool)
+    reward = np.arange(12, dtype=np.float32).reshape(4, 3) + 1  # r[t, n] = 3 t + n + 1
     z = 100 + reward  # the value targets, distinguishable from the rewards
-    action = jnp.arange(12, dtype=jnp.int32).reshape(4, 3)
-    policy = jax.nn.one_hot(jnp.arange(12).reshape(4, 3) % 2, 2)
-    obs = jnp.arange(12.0).reshape(4, 3, 1)
+    action = np.arange(12, dtype=np.int32).reshape(4, 3)
+    policy = np.eye(2, dtype=np.float32)[np.arange(12).reshape(4, 3) % 2]
+    obs = np.arange(12.0, dtype=np.float32).reshape(4, 3, 1)
     s = jax.jit(mz.unroll_samples, static_argnums=7)(
         obs, action, reward, terminated, done, policy, z, k
     )
+    s = jax.tree.map(np.asarray, s)
     assert s.obs.shape == (2, 3, 1) and s.policies.shape == (2, 3, 3, 2)
-    r, v = np.asarray(reward), np.asarray(z)
+    r, v = reward, z
 
     def check(t, n, rewards, reward_mask, values, value_mask, policy_mask):
         np.testing.assert_array_equal(s.actions[t, n], [action[t, n], action[t + 1, n]])
@@ -67,48 +69,62 @@ def test_unroll_targets_are_absorbing_after_a_termination_and_masked_after_a_tru
 NETWORK = mz.MuZeroNet(2, (8,), latent_size=4, value_scale=2.0)
 
 
+def zero_params(network: mz.MuZeroNet, obs_size: int):
+    """Every parameter of `network` 0, as numpy arrays (no compilation: flax's init with its
+    orthogonal matrices, and jnp ops run one by one, each compile for a second or more here)."""
+    shapes = jax.eval_shape(
+        network.init, jax.random.key(0), jnp.zeros((1, obs_size)), jnp.zeros(1, int)
+    )
+    return jax.tree.map(lambda x: np.zeros(x.shape, np.float32), shapes)
+
+
 def random_params(seed: int):
-    """Every parameter of NETWORK drawn from N(0, 0.5^2), in one compiled call (flax's own init,
-    with its orthogonal matrices, and op-by-op draws take seconds; neither is what is tested)."""
-    shapes = jax.eval_shape(NETWORK.init, jax.random.key(0), jnp.zeros((1, 3)), jnp.zeros(1, int))
-    leaves, tree = jax.tree.flatten(shapes)
-
-    @jax.jit
-    def draw(key):
-        keys = jax.random.split(key, len(leaves))
-        return [0.5 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
-
-    return jax.tree.unflatten(tree, draw(jax.random.key(seed)))
+    """Every parameter of NETWORK drawn from N(0, 0.5^2), with numpy's generator."""
+    rng = np.random.default_rng(seed)
+    draw = lambda x: (0.5 * rng.standard_normal(x.shape)).astype(np.float32)  # noqa: E731
+    return jax.tree.map(draw, zero_params(NETWORK, 3))
 
 
-@functools.cache
-def jitted(method):
-    """NETWORK's `method` (or, given None, `muzero_loss` of NETWORK) compiled once for all tests."""
-    if method is None:
-        return jax.jit(functools.partial(mz.muzero_loss, NETWORK))
-    return jax.jit(functools.partial(NETWORK.apply, method=method))
+LOSS = jax.jit(functools.partial(mz.muzero_loss, NETWORK))
+
+
+@jax.jit
+def unrolled(params, obs, actions):
+    """NETWORK's latents, predictions and rewards along the actions, one `apply` at a time: the
+    loss's unroll written out. obs (B, 3), actions (B, K)."""
+    latent = NETWORK.apply(params, obs, method=mz.MuZeroNet.represent)
+    steps = []
+    for k in range(actions.shape[1] + 1):
+        logits, value = NETWORK.apply(params, latent, method=mz.MuZeroNet.predict)
+        steps.append({"latent": latent, "logits": logits, "value": value})
+        if k < actions.shape[1]:
+            reward, latent = NETWORK.apply(
+                params, latent, actions[:, k], method=mz.MuZeroNet.dynamics
+            )
+            steps[-1]["reward_next"] = reward
+    return steps
 
 
 def two_unrolls() -> mz.UnrollSample:
     """K = 2, A = 2: the first sample counts everything but the last policy, the second only
     its first value."""
     return mz.UnrollSample(
-        obs=jnp.array([[0.1, -0.2, 0.3], [1.0, 0.5, -1.0]]),
-        actions=jnp.array([[0, 1], [1, 1]], jnp.int32),
-        rewards=jnp.array([[1.0, 0.0], [5.0, 5.0]]),
-        values=jnp.array([[2.0, 4.0, 0.0], [10.0, 10.0, 10.0]]),
-        policies=jnp.array([[[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]]] * 2),
-        reward_mask=jnp.array([[1.0, 1.0], [0.0, 0.0]]),
-        value_mask=jnp.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]),
-        policy_mask=jnp.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
+        obs=np.array([[0.1, -0.2, 0.3], [1.0, 0.5, -1.0]]),
+        actions=np.array([[0, 1], [1, 1]], np.int32),
+        rewards=np.array([[1.0, 0.0], [5.0, 5.0]]),
+        values=np.array([[2.0, 4.0, 0.0], [10.0, 10.0, 10.0]]),
+        policies=np.array([[[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]]] * 2),
+        reward_mask=np.array([[1.0, 1.0], [0.0, 0.0]]),
+        value_mask=np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]),
+        policy_mask=np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
     )
 
 
 def test_the_loss_of_a_zeroed_network_by_hand():
     """Every parameter 0: latent states are constant (min-max scaled to 0), the prior is uniform
     (cross-entropy log 2 for any target), values and rewards are 0; weights 1, 1/2, 1/2."""
-    params = jax.tree.map(jnp.zeros_like, random_params(0))
-    loss, m = jitted(None)(params, two_unrolls(), 0.1)
+    params = zero_params(NETWORK, 3)
+    loss, m = LOSS(params, two_unrolls(), 0.1)
     # sample 0: value (2/2)^2 + (4/2)^2 / 2 + 0 = 3; policy log 2 (1 + 1/2); reward 1/2 + 0
     # sample 1: value (10/2)^2 = 25, the rest masked
     np.testing.assert_allclose(m["value_loss"], (3 + 25) / 2, rtol=1e-6)
@@ -122,38 +138,36 @@ def test_the_loss_is_the_written_out_sum_over_the_unroll():
     loss is sum_k w_k (masked value, policy and reward terms), mean over the batch, + c l2."""
     params = random_params(3)
     batch = two_unrolls()
-    loss, m = jitted(None)(params, batch, 0.01)
-
-    def f(method, *args):
-        return jax.tree.map(np.asarray, jitted(method)(params, *args))
-
+    loss, m = LOSS(params, batch, 0.01)
+    steps = jax.tree.map(np.asarray, unrolled(params, batch.obs, batch.actions))
     expected = []
     for b in range(2):
-        latent = f(mz.MuZeroNet.represent, batch.obs[b : b + 1])
         total = 0.0
-        for k in range(3):
+        for k, step in enumerate(steps):
+            # latent states are min-max scaled: 0 .. 1 over their width
+            assert step["latent"][b].min() == 0.0 and step["latent"][b].max() == pytest.approx(1)
             w = 1.0 if k == 0 else 0.5
-            logits, value = f(mz.MuZeroNet.predict, latent)
-            log_p = logits[0] - np.log(np.exp(logits[0]).sum())
-            total += w * batch.value_mask[b, k] * ((batch.values[b, k] - value[0]) / 2.0) ** 2
+            logits, value = step["logits"][b], step["value"][b]
+            log_p = logits - np.log(np.exp(logits).sum())
+            total += w * batch.value_mask[b, k] * ((batch.values[b, k] - value) / 2.0) ** 2
             total -= w * batch.policy_mask[b, k] * (batch.policies[b, k] * log_p).sum()
             if k < 2:
-                reward, latent = f(mz.MuZeroNet.dynamics, latent, batch.actions[b, k : k + 1])
-                total += 0.5 * batch.reward_mask[b, k] * (batch.rewards[b, k] - reward[0]) ** 2
+                reward = step["reward_next"][b]
+                total += 0.5 * batch.reward_mask[b, k] * (batch.rewards[b, k] - reward) ** 2
         expected.append(total)
     l2 = sum(float((np.asarray(w) ** 2).sum()) for w in jax.tree.leaves(params))
     np.testing.assert_allclose(m["l2"], l2, rtol=1e-5)
     np.testing.assert_allclose(loss, np.mean(expected) + 0.01 * l2, rtol=1e-5)
 
 
-def test_the_gradient_into_each_dynamics_step_is_halved_and_latents_are_scaled_to_0_1():
+def test_the_gradient_into_each_dynamics_step_is_halved():
     x = jnp.array([1.0, -2.0, 3.0])
-    grad = jax.grad(lambda x: jnp.sum(jnp.square(mz.scale_gradient(x, 0.5))))(x)
+    scaled, grad = jax.jit(
+        jax.value_and_grad(lambda x: jnp.sum(jnp.square(mz.scale_gradient(x, 0.5))))
+    )(x)
     np.testing.assert_allclose(grad, x)  # half of 2x
-    np.testing.assert_allclose(mz.scale_gradient(x, 0.5), x)
+    np.testing.assert_allclose(scaled, 14.0)  # the value is unchanged: 1 + 4 + 9
     params = random_params(0)
-    latent = jitted(mz.MuZeroNet.represent)(params, jnp.array([[0.3, 1.0, -2.0]]))
-    assert float(latent.min()) == 0.0 and float(latent.max()) == pytest.approx(1.0)
     # the representation's gradient through K = 2 dynamics steps of a reward-only loss: the
     # second reward's path crosses two halving points, so its gradient is 1/4 of the unscaled
     actions = jnp.array([[0, 1]], jnp.int32)
@@ -182,14 +196,14 @@ def hand_set_model(rewarded_action: int, num_actions: int = 3):
     the others, whose prior is uniform and whose values are 0: the search's values are the
     model's rewards alone."""
     network = mz.MuZeroNet(num_actions, (), latent_size=2, value_scale=1.0)
-    params = jax.eval_shape(network.init, jax.random.key(0), jnp.zeros((1, 2)), jnp.zeros(1, int))
-    params = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), params)
+    params = zero_params(network, 2)
+    layers = params["params"]
     # the reward head reads [latent (2), one_hot(action) (A)]
-    kernel = jnp.zeros((2 + num_actions, 1)).at[2 + rewarded_action, 0].set(1.0)
-    params["params"]["reward_head"]["kernel"] = kernel
+    layers["reward_head"]["kernel"][2 + rewarded_action, 0] = 1.0
     # a representation and dynamics that keep the latent informative (not constant)
-    params["params"]["representation_out"]["kernel"] = jnp.eye(2)
-    params["params"]["dynamics_out"]["kernel"] = jnp.ones((2 + num_actions, 2)).at[0, 0].set(2)
+    layers["representation_out"]["kernel"][:] = np.eye(2)
+    layers["dynamics_out"]["kernel"][:] = 1.0
+    layers["dynamics_out"]["kernel"][0, 0] = 2.0
     return network, params
 
 
