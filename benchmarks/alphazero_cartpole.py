@@ -17,7 +17,7 @@ raw network, no search, for alphazero_mdp) is recorded too, and every run's wall
     python benchmarks/alphazero_cartpole.py [--num-seeds 8] [--total-timesteps 102400]
     python benchmarks/alphazero_cartpole.py --only alphazero_mdp --num-simulations 16 \
         --out alphazero_cartpole_16   # the search budget's effect
-    python benchmarks/alphazero_cartpole.py --only muzero --num-seeds 4 --out muzero_cartpole
+    python benchmarks/alphazero_cartpole.py --only muzero --num-seeds 8 --out muzero_cartpole
 
 `--only muzero` runs MuZero (`purejaxrl.muzero`: the same search and acting loop, the model
 learned) at its defaults, beside which the true-model record above is read; its greedy

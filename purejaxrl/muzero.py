@@ -2,7 +2,7 @@
 
     python -m purejaxrl.muzero --env-id CartPole-v1 --num-seeds 4
     python -m purejaxrl muzero --unroll-steps 5 --num-simulations 16 --lr 1e-3 3e-4
-    python benchmarks/alphazero_cartpole.py --only muzero --out muzero_cartpole   # the record
+    python benchmarks/alphazero_cartpole.py --only muzero --num-seeds 8 --out muzero_cartpole
 
 Needs mctx (the `planning` extra). Where `purejaxrl.alphazero_mdp` searches with the simulator,
 MuZero (Schrittwieser et al. 2020, "Mastering Atari, Go, Chess and Shogi by Planning with a
