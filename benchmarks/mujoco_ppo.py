@@ -2,21 +2,23 @@
 CleanRL's ppo_continuous_action settings (the `mujoco` suite defaults), beside CleanRL's
 documented figure; results in benchmarks/results/<--out>.json and <--out>_curve.png.
 
-    python benchmarks/mujoco_ppo.py --total-timesteps 300000 --num-seeds 4
-    python benchmarks/mujoco_ppo.py --total-timesteps 1000000 --num-seeds 4 --out mujoco_ppo_1e6
     python benchmarks/mujoco_ppo.py --env-id Hopper-v4 --total-timesteps 1000000 --num-seeds 4 \
-        --out mujoco_ppo_hopper_1e6
+        --out mujoco_ppo_hopper_1e6_rewnorm
+    python benchmarks/mujoco_ppo.py --total-timesteps 1000000 --num-seeds 4 --out mujoco_ppo_1e6 \
+        --no-normalize-rewards      # the HalfCheetah records, made before reward scaling existed
 
 `--out NAME` names the record (results/NAME.json, NAME_curve.png), so that runs at other budgets
 keep the default one.
 
 CleanRL's figure is at 1e6 steps with its learning rate annealed over 1e6; a shorter run here
 anneals over its own budget (as CleanRL would, run with that --total-timesteps). CleanRL also
-normalises and clips rewards; this PPO does not.
+normalises and clips rewards, as PPO's `--normalize-rewards` does (on in the mujoco suite
+defaults, hence here; `--no-normalize-rewards` turns it off).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 import common
@@ -37,12 +39,19 @@ def main() -> None:
     parser = common.argument_parser(__doc__, total_timesteps=300_000, num_seeds=4)
     parser.add_argument("--out", default="mujoco_ppo", help="the record's name")
     parser.add_argument("--env-id", default="HalfCheetah-v4", choices=sorted(CLEANRL))
+    parser.add_argument(
+        "--normalize-rewards", action=argparse.BooleanOptionalAction, default=True,
+        help="PPO's reward scaling (the mujoco suite default, as CleanRL); --no-normalize-rewards "
+        "gives the records made before it existed",
+    )  # fmt: skip
     args = parser.parse_args()
     from purejaxrl import cli, runner
     from purejaxrl.outputs import plot_curves
     from purejaxrl.ppo import PPOConfig, make_learner
 
-    config = PPOConfig.for_env(args.env_id, **common.run_settings(args))
+    config = PPOConfig.for_env(
+        args.env_id, normalize_rewards=args.normalize_rewards, **common.run_settings(args)
+    )
     result = runner.run(config, make_learner, "ppo", write=False)
     print(cli.format_table(result))
     plot_curves(

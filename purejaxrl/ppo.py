@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -83,6 +84,10 @@ class PPOConfig(BaseConfig):
     """Clip the value update to clip_eps around the old value (as PureJaxRL and CleanRL do)."""
     normalize_observations: bool = False
     """Normalise observations by running statistics (helps continuous control)."""
+    normalize_rewards: bool = False
+    """Divide rewards by the running standard deviation of each env's discounted return, then
+    clip them to [-10, 10] (`scale_rewards`; CleanRL's MuJoCo setting): the value targets keep a
+    scale near one whatever the task's reward scale."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the policy and of the value network."""
     activation: ActivationName = "tanh"
@@ -116,8 +121,7 @@ class PPOConfig(BaseConfig):
             "num_envs": 8,
             "clip_eps": 0.1,
         },
-        # CleanRL's ppo_continuous_action (its MuJoCo v4 benchmark settings); it also normalises
-        # and clips rewards, which this PPO does not
+        # CleanRL's ppo_continuous_action (its MuJoCo v4 benchmark settings)
         "mujoco": {
             "total_timesteps": 1_000_000,
             "num_envs": 1,
@@ -127,6 +131,7 @@ class PPOConfig(BaseConfig):
             "lr": 3e-4,
             "ent_coef": 0.0,
             "normalize_observations": True,
+            "normalize_rewards": True,
         },
     }  # the rest of CleanRL's ppo_atari_envpool / ppo_continuous_action settings equal the defaults
     suite_run_defaults: ClassVar[dict[str, dict[str, Any]]] = {
@@ -210,6 +215,37 @@ class PPOState:
     obs: jax.Array  # (N, *obs_shape) current observation of every env
     kl_beta: jax.Array  # () current KL penalty coefficient (--loss kl)
     key: jax.Array
+    reward_scale: Any = None  # `RewardScale` with --normalize-rewards, else None
+
+
+@struct.dataclass
+class RewardScale:
+    """The running scale of the rewards (`--normalize-rewards`)."""
+
+    returns: jax.Array  # (N,) discounted return of each env's running episode so far
+    stats: Any  # envs.wrappers.RunningMeanStd, shape (): those returns' mean and variance
+
+
+def scale_rewards(
+    scale: RewardScale, reward: jax.Array, done: jax.Array, gamma
+) -> tuple[jax.Array, RewardScale]:
+    """Rewards (T, N) divided by the running standard deviation of the discounted return
+    G_t = r_t + gamma G_{t-1} (G restarting with each episode: `done` (T, N) ends one), its
+    statistics first updated with this rollout's G; then clipped to [-10, 10]. The reward
+    scaling of Engstrom et al. 2020 ("Implementation Matters in Deep Policy Gradients") as
+    CleanRL's MuJoCo PPO applies it (gymnasium's NormalizeReward, then a clip at 10).
+    """
+    chex.assert_equal_shape((reward, done))
+
+    def step(carry, x):  # carry: G_{t-1}, zero after an episode's end
+        r, d = x
+        g = r + gamma * carry
+        return g * (1.0 - d), g
+
+    carry, returns = jax.lax.scan(step, scale.returns, (reward, done.astype(reward.dtype)))
+    stats = scale.stats.update(returns.reshape(-1))
+    scaled = jnp.clip(reward / jnp.sqrt(stats.var + 1e-8), -10.0, 10.0)
+    return scaled, RewardScale(carry, stats)
 
 
 def ppo_loss(
@@ -398,7 +434,12 @@ def make_parts(config: PPOConfig, spec: envs.EnvSpec | None = None) -> PPOParts:
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
         opt_state = ppo_optimizer(config, hp).init(params)
-        return PPOState(params, opt_state, env_state, obs, hp.kl_beta, key)
+        reward_scale = None
+        if config.normalize_rewards:
+            reward_scale = RewardScale(
+                jnp.zeros(config.num_envs), envs.wrappers.RunningMeanStd.create(())
+            )
+        return PPOState(params, opt_state, env_state, obs, hp.kl_beta, key, reward_scale)
 
     def rollout(state: PPOState):
         env_state, obs, key, traj = collect(
@@ -408,9 +449,12 @@ def make_parts(config: PPOConfig, spec: envs.EnvSpec | None = None) -> PPOParts:
 
     def learn(state: PPOState, traj, hp: PPOHParams) -> tuple[PPOState, Metrics]:
         _, next_value = network.apply(state.params, traj.next_obs)  # (T, N)
+        reward, reward_scale, scale_metrics = traj.reward, state.reward_scale, {}
+        if config.normalize_rewards:
+            reward, reward_scale = scale_rewards(reward_scale, reward, traj.done, hp.gamma)
+            scale_metrics = {"reward_scale": jnp.sqrt(reward_scale.stats.var + 1e-8)}
         advantage, target = generalized_advantage_estimation(
-            traj.reward, traj.value, next_value, traj.terminated, traj.done,
-            hp.gamma, hp.gae_lambda,
+            reward, traj.value, next_value, traj.terminated, traj.done, hp.gamma, hp.gae_lambda,
         )  # fmt: skip
         batch = Batch(
             traj.obs,
@@ -437,8 +481,10 @@ def make_parts(config: PPOConfig, spec: envs.EnvSpec | None = None) -> PPOParts:
         if config.loss == "kl":
             update_kl = batch_kl(network, params, batch)  # the new policy on the whole batch
             kl_beta = next_kl_beta(kl_beta, update_kl, hp.kl_target, metrics)
-        state = state.replace(params=params, opt_state=opt_state, kl_beta=kl_beta, key=key)
-        return state, {**episode_metrics(traj.info), **metrics}
+        state = state.replace(
+            params=params, opt_state=opt_state, kl_beta=kl_beta, key=key, reward_scale=reward_scale
+        )
+        return state, {**episode_metrics(traj.info), **metrics, **scale_metrics}
 
     return PPOParts(env, network, init, rollout, learn)
 

@@ -107,3 +107,43 @@ def test_kl_beta_adapts_to_the_kl_of_the_updated_policy_over_the_whole_batch():
         np.testing.assert_allclose(metrics["update_kl"], d, rtol=1e-3)
         state = new_state
     assert len(set(decisions)) >= 2, decisions  # the run exercises more than one branch
+
+
+def test_reward_scaling_divides_by_the_running_std_of_discounted_returns_by_hand():
+    """Two envs, three steps, gamma 0.5; env 0's episode ends at step 1. G: env 0 (1, 1.5 then
+    reset, 2), env 1 (2, 1 + 0.5 * 2 = 2, 2 + 0.5 * 2 = 3) starting from a carried G of 0 and 0;
+    the statistics are the fresh ones (mean 0, var 1, count 1e-4) updated with those six G."""
+    from purejaxrl.envs.wrappers import RunningMeanStd
+
+    reward = jnp.array([[1.0, 2.0], [1.0, 1.0], [2.0, 2.0]])
+    done = jnp.array([[False, False], [True, False], [False, False]])
+    fresh = ppo.RewardScale(jnp.zeros(2), RunningMeanStd.create(()))
+    scaled, scale = jax.jit(ppo.scale_rewards)(fresh, reward, done, 0.5)
+    g = np.array([1.0, 1.5, 2.0, 2.0, 2.0, 3.0])
+    count = 1e-4 + 6
+    mean = g.sum() / count
+    var = (1.0 * 1e-4 + g.var() * 6 + (g.mean() - 0.0) ** 2 * 1e-4 * 6 / count) / count
+    np.testing.assert_allclose(float(scale.stats.mean), mean, rtol=1e-5)
+    np.testing.assert_allclose(float(scale.stats.var), var, rtol=1e-5)
+    np.testing.assert_allclose(scaled, reward / np.sqrt(var + 1e-8), rtol=1e-5)
+    np.testing.assert_allclose(scale.returns, [2.0, 3.0])  # carried into the next rollout
+    # after a million returns of variance 1, rewards of +-1e4 (std about 14 once added) clip at 10
+    settled = ppo.RewardScale(jnp.zeros(2), RunningMeanStd(jnp.float32(0), jnp.float32(1), 1e6))
+    big, _ = ppo.scale_rewards(settled, jnp.array([[1e4, -1e4]]), jnp.zeros((1, 2), bool), 0.5)
+    np.testing.assert_allclose(big, [[10.0, -10.0]])
+
+
+def test_reward_scaling_changes_only_the_learning_rewards():
+    """With --normalize-rewards the reported episode returns are still the env's (Pendulum's are
+    about -1000 to -100, far outside the clip of 10) and the scale is reported; without it the
+    state carries no scale."""
+    tiny = dict(env_id="Pendulum-v1", total_timesteps=2048, num_envs=4, num_steps=128,
+                num_minibatches=2, update_epochs=1, progress=False)  # fmt: skip
+    for on in (True, False):
+        config = PPOConfig(**tiny, normalize_rewards=on)
+        out = jax.jit(ppo.make_train(config))(jax.random.key(0), hparams(config))
+        assert np.nanmin(np.asarray(out.metrics["episode_return"])) < -100
+        assert ("reward_scale" in out.metrics) == on
+        assert (out.state.reward_scale is None) != on
+        if on:
+            assert (np.asarray(out.metrics["reward_scale"]) > 1).all()
