@@ -51,8 +51,12 @@ def command(args: argparse.Namespace | None = None) -> str:
     if args is None:
         return " ".join(words + sys.argv[1:])
     for name, value in vars(args).items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):  # an on/off flag (argparse.BooleanOptionalAction)
+            words.append(f"--{flag}" if value else f"--no-{flag}")
+            continue
         values = value if isinstance(value, list | tuple) else [value]
-        words += [f"--{name.replace('_', '-')}", *map(str, values)]
+        words += [f"--{flag}", *map(str, values)]
     return " ".join(words)
 
 
