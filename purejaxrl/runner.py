@@ -471,9 +471,12 @@ def set_up(
 def _note_budget(config, learner: Learner) -> None:
     """Says (process 0) when a budget the user chose is not a whole number of updates: every
     algorithm trains it rounded down to whole updates (summary.json records both numbers). The
-    algorithm's default budget is rounded without a word, on every default run."""
+    algorithm's default budget for the env (its suite's, e.g. MuJoCo's 1e6, else the class's) is
+    rounded without a word, on every default run."""
     trained = learner.num_updates * learner.steps_per_update
     default = {f.name: f.default for f in dataclasses.fields(config)}.get("total_timesteps")
+    suite = type(config).defaults_for_suite(envs.suite(config.env_id))
+    default = suite.get("total_timesteps", default)
     if trained != config.total_timesteps != default:
         distributed.say(
             f"note: total_timesteps={config.total_timesteps:,} is not a whole number of updates "

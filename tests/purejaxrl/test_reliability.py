@@ -444,3 +444,7 @@ def test_the_default_budget_is_rounded_down_without_a_note(capsys):
     chosen = dataclasses.replace(default, total_timesteps=default.total_timesteps + 1)
     runner._note_budget(chosen, learner)
     assert "note: total_timesteps=500,001 is not a whole number" in capsys.readouterr().err
+    # a suite's own default (MuJoCo's 1e6 = 488 updates of 2,048 and a rest) is silent too
+    mujoco = PPOConfig.for_env("HalfCheetah-v4")
+    runner._note_budget(mujoco, SimpleNamespace(num_updates=488, steps_per_update=2048))
+    assert "note: total_timesteps" not in capsys.readouterr().err
