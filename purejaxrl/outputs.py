@@ -26,6 +26,7 @@ import io
 import json
 import os
 import platform
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -100,12 +101,20 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def env_folder_name(env_id: str) -> str:
+    """The folder name of an env id: characters other than letters, digits, `.`, `_` and `-`
+    become `_`, so that suite ids (`craftax:Craftax-Classic-Symbolic-v1`) make no colon, which
+    TensorBoard's `--logdir_spec` (name:path) and some file systems read specially."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", env_id)
+
+
 def new_run_dir(runs_dir: str | Path, env_id: str, algo: str) -> Path:
-    """Creates and returns a fresh `<runs_dir>/<env_id>/<algo>/<YYYYmmdd-HHMMSS>[-k]` folder."""
+    """Creates and returns a fresh `<runs_dir>/<env folder>/<algo>/<YYYYmmdd-HHMMSS>[-k]` folder
+    (the env folder: `env_folder_name(env_id)`)."""
     root = Path(runs_dir).expanduser()
     if root.exists() and not root.is_dir():
         raise ConfigError(f"runs_dir={str(runs_dir)!r}: is a file, not a folder")
-    parent = root / env_id / algo
+    parent = root / env_folder_name(env_id) / algo
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

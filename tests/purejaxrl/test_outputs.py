@@ -197,3 +197,10 @@ def test_a_curve_of_one_point_is_drawn_with_a_marker(tmp_path, monkeypatch):
     outputs.plot_curves(tmp_path / "d.png", np.array([8, 16]), np.ones((1, 1, 2)), [""], "t")
     assert [k["marker"] for k in drawn] == ["o", None]
     assert drawn[0]["label"] == "1 seed"
+
+
+def test_a_suite_id_makes_a_run_folder_without_a_colon(tmp_path):
+    run_dir = outputs.new_run_dir(tmp_path, "craftax:Craftax-Classic-Symbolic-v1", "ppo")
+    assert run_dir.parent.parent.name == "craftax_Craftax-Classic-Symbolic-v1"
+    assert ":" not in str(run_dir.relative_to(tmp_path))
+    assert outputs.new_run_dir(tmp_path, "CartPole-v1", "ppo").parent.parent.name == "CartPole-v1"
