@@ -271,8 +271,9 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
     Raises:
         UnknownEnvironmentError, AtariExtraMissingError, MujocoExtraMissingError: see
             `check_env_id`.
-        EnvOptionError: an option the env does not take (JAX envs take only `obs_keep`, see
-            `jax_env_options`), or a value it does not allow (`envs.atari.OPTION_RULES`,
+        EnvOptionError: an option the env does not take (JAX envs take `obs_keep` and their
+            parameters' fields, see `jax_env_options`; a suite's env also its own constructor's
+            options, see `_jax_env`), or a value it does not allow (`envs.atari.OPTION_RULES`,
             `envs.mujoco.option_rules`), in one line.
     """
     check_env_id(env_id)
@@ -289,7 +290,7 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
         return EnvSpec(
             env_id, "mujoco", observation_space, action_space, vmappable, limit, frozen, seed
         )
-    env, params = make(env_id)
+    env, params, options = _jax_env(env_id, options)
     stack = _training_stack(env, params, flatten=True, **jax_env_options(env, params, options))
     params = env_parameters(params, options)
     return EnvSpec(
@@ -308,6 +309,33 @@ JAX_ENV_OPTIONS = ("obs_keep",)
 """The option every JAX env (gymnax, probe, gridworld, suite) takes: `obs_keep`, the observation
 entries to keep (`wrappers.KeepObservation`). Besides it, a JAX env takes the fields of its own
 parameters (`env_parameters`), e.g. `memory_length=20` for MemoryChain-bsuite."""
+
+
+def _jax_env(env_id: str, options: dict) -> tuple[Any, Any, dict]:
+    """A JAX env and its parameters, built with the options its constructor takes, and the
+    options left for `jax_env_options` and `env_parameters`. Only a suite's env takes constructor
+    options: those that are neither `obs_keep` nor a field of its parameters go to the suite
+    (`one_hot=True` for XLand-MiniGrid, `max_steps=20` for `xminigrid.make`, Craftax's
+    `EnvParams` fields, `jumanji.make`'s arguments); gymnax envs take only the latter two kinds.
+
+    Raises:
+        EnvOptionError: an option the suite refuses, in one line.
+    """
+    env, params = make(env_id)
+    if split_id(env_id) is None:
+        return env, params, options
+    fields = _parameter_fields(params)
+    own = {k: v for k, v in options.items() if k not in JAX_ENV_OPTIONS and k not in fields}
+    if not own:
+        return env, params, options
+    try:
+        env, params = make(env_id, **own)
+    except (TypeError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise EnvOptionError(
+            f"{', '.join(f'{k}={v!r}' for k, v in own.items())}: not taken by {env_id} ({first})"
+        ) from None
+    return env, params, {k: v for k, v in options.items() if k not in own}
 
 
 def jax_env_options(env, params, options: dict) -> dict:
@@ -442,7 +470,7 @@ def make_batched(
     if mujoco.is_mujoco(env_id):
         mujoco_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
         return NormalizeObservation(mujoco_env) if normalize_observations else mujoco_env
-    single, params = make(env_id)
+    single, params, options = _jax_env(env_id, options)
     stack = _training_stack(single, params, flatten, **jax_env_options(single, params, options))
     batched: BatchedEnv = VmapEnv(stack, env_parameters(params, options), num_envs)
     if normalize_observations:

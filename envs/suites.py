@@ -16,7 +16,8 @@ the same semantics:
   `time_limit`; a last step with discount 1);
 - float32 observations: Craftax's symbolic vector as it is (1345 entries); XLand-MiniGrid's
   egocentric view (view, view, 2) of tile and colour ids, which the training stack flattens
-  (98 entries at the default 7x7 view: ids, not one-hot); Jumanji's observation pytree (grid,
+  (98 entries at the default 7x7 view: ids, not one-hot; `--env-options one_hot=True` observes
+  (view, view, 25) one-hot tile and colour codes instead, 1225 entries); Jumanji's observation pytree (grid,
   board, action mask, step count, ...) flattened leaf by leaf and concatenated in the order of
   its fields;
 - discrete actions (Craftax 17, XLand-MiniGrid 6, Jumanji's `num_values`); Jumanji's action
@@ -24,8 +25,9 @@ the same semantics:
 
 Served: Craftax-Classic-Symbolic-v1; every `MiniGrid-*` id of XLand-MiniGrid (its `XLand-*` ids
 need rule sets that xminigrid downloads); the single-agent Jumanji ids with one discrete action
-(tested on Snake-v1 and Game2048-v1). Options of the suite's own (`make(id, max_steps=20)`) go to
-its constructor or parameters: Craftax's `EnvParams`, `xminigrid.make`, `jumanji.make`.
+(tested on Snake-v1 and Game2048-v1). Options of the suite's own (`make(id, max_steps=20)`, or
+`--env-options max_steps=20` on the command line) go to its constructor or parameters: Craftax's
+`EnvParams`, `xminigrid.make`, `jumanji.make`; `one_hot=True` is ours (`_XMinigrid`).
 
 Each suite is an optional dependency (the `suites` extra) and is imported only when one of its
 ids is asked for.
@@ -119,26 +121,50 @@ def _dm_env_ends(timestep) -> tuple[jax.Array, jax.Array]:
 
 
 class _XMinigrid:
-    """An XLand-MiniGrid `MiniGrid-*` env; its state is xminigrid's `TimeStep`."""
+    """An XLand-MiniGrid `MiniGrid-*` env; its state is xminigrid's `TimeStep`.
 
-    def __init__(self, name: str, **options):
+    `one_hot=True` (an option of ours, not xminigrid's) observes each cell of the view as the
+    one-hot codes of its tile and its colour, concatenated: (view, view, NUM_TILES + NUM_COLORS)
+    in {0, 1}, so that an MLP does not read the ids as magnitudes (a key, id 7, is not "more" than
+    a wall, id 2); XLand-MiniGrid's own baselines embed the ids for the same reason. The default
+    observes xminigrid's ids as they are."""
+
+    def __init__(self, name: str, one_hot: bool = False, **options):
+        if not isinstance(one_hot, bool):
+            raise ValueError(f"one_hot={one_hot!r}: must be True or False")
         xminigrid = _import("xminigrid", f"xminigrid:{name}")
+        from xminigrid.core.constants import NUM_COLORS, NUM_TILES
+
         self.env, self.params = xminigrid.make(name, **options)
         self.episode_limit = int(self.params.max_steps)
         self.num_actions = int(self.env.num_actions(self.params))
         shape = tuple(int(size) for size in self.env.observation_shape(self.params))
-        from xminigrid.core.constants import NUM_COLORS, NUM_TILES
+        self.codes = (NUM_TILES, NUM_COLORS) if one_hot else None
+        if one_hot:
+            self.observation_space = spaces.Box(
+                0.0, 1.0, (*shape[:-1], sum(self.codes)), jnp.float32
+            )
+        else:
+            high = max(NUM_TILES, NUM_COLORS) - 1
+            self.observation_space = spaces.Box(0.0, high, shape, jnp.float32)
 
-        self.observation_space = spaces.Box(0.0, max(NUM_TILES, NUM_COLORS) - 1, shape, jnp.float32)
+    def observe(self, observation: jax.Array) -> jax.Array:
+        """xminigrid's (view, view, 2) ids as our float32 observation (see the class docstring)."""
+        if self.codes is None:
+            return observation.astype(jnp.float32)
+        tiles, colours = observation[..., 0], observation[..., 1]
+        return jnp.concatenate(
+            [jax.nn.one_hot(tiles, self.codes[0]), jax.nn.one_hot(colours, self.codes[1])], axis=-1
+        )
 
     def reset(self, key):
         timestep = self.env.reset(self.params, key)
-        return timestep.observation.astype(jnp.float32), timestep
+        return self.observe(timestep.observation), timestep
 
     def step(self, key, timestep, action):
         timestep = self.env.step(self.params, timestep, action)  # its randomness is in the state
         terminated, truncated = _dm_env_ends(timestep)
-        obs = timestep.observation.astype(jnp.float32)
+        obs = self.observe(timestep.observation)
         return obs, timestep, timestep.reward, terminated, truncated, {}
 
 

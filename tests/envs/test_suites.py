@@ -170,6 +170,43 @@ def test_xminigrid_steps_as_xminigrid_own_env():
     assert out[1][0][0].shape == (300, 7, 7, 2)  # the training stack flattens it
 
 
+@needs("xminigrid")
+def test_xminigrid_one_hot_observes_the_codes_of_the_same_ids():
+    """`one_hot=True` observes the one-hot tile and colour codes of exactly the ids the default
+    observes, step for step (MemoryS8's 3x3 view: 3 x 3 x (13 + 12) entries, one 1 per code)."""
+    from xminigrid.core.constants import NUM_COLORS, NUM_TILES
+
+    spec = envs.spec("xminigrid:MiniGrid-MemoryS8", one_hot=True)
+    assert spec.observation_space.shape == (3 * 3 * (NUM_TILES + NUM_COLORS),)
+    ids_env, params = envs.make("xminigrid:MiniGrid-MemoryS8")
+    hot_env, _ = envs.make("xminigrid:MiniGrid-MemoryS8", one_hot=True)
+    keys = jax.random.split(jax.random.key(3), 40)
+
+    def play(env):
+        obs, state = env.reset(keys[0], params)
+        seen = [obs]
+        for t, key in enumerate(keys[1:]):
+            obs, state, *_ = env.step(key, state, t % env.num_actions, params)
+            seen.append(obs)
+        return jnp.stack(seen)
+
+    ids, hot = play(ids_env).astype(jnp.int32), play(hot_env)
+    assert hot.shape == (40, 3, 3, NUM_TILES + NUM_COLORS)
+    assert set(np.unique(np.asarray(hot)).tolist()) == {0.0, 1.0}
+    np.testing.assert_array_equal(jnp.argmax(hot[..., :NUM_TILES], -1), ids[..., 0])
+    np.testing.assert_array_equal(jnp.argmax(hot[..., NUM_TILES:], -1), ids[..., 1])
+    assert np.all(np.asarray(hot.sum(-1)) == 2)
+    batched = envs.make_batched(spec, 2)  # what training builds from --env-options one_hot=True
+    assert jax.eval_shape(batched.reset, jax.random.key(0))[0].shape == (2, 225)
+    for options, message in (
+        ({"one_hot": "yes"}, r"one_hot='yes': not taken by .*: must be True or False\)$"),
+        ({"colour": 1}, r"colour=1: not taken by xminigrid:MiniGrid-MemoryS8 \("),
+    ):
+        with pytest.raises(envs.EnvOptionError, match=message) as error:
+            envs.spec("xminigrid:MiniGrid-MemoryS8", **options)
+        assert "\n" not in str(error.value)
+
+
 def jumanji_reference(env_id: str, options: dict) -> Reference:
     import jumanji
 
