@@ -8,7 +8,12 @@ Three parts, one per call (`--part`):
 - `memory`: xminigrid:MiniGrid-MemoryS8, a partially observed task (a 3x3 view: the object shown
   at the start of the corridor must be matched at its end), recurrent PPO (GRU) against
   feed-forward PPO at the same budget and settings (those of `ppo_rnn_memory.py`: 8 envs x 64
-  steps, 4 epochs of 4 minibatches, lr 1e-3), `--num-seeds` seeds each, with curves.
+  steps, 4 epochs of 4 minibatches, lr 1e-3), `--num-seeds` seeds each, with curves. The view is
+  observed as one-hot tile and colour codes (`one_hot=True`; `--no-one-hot`: xminigrid's raw ids).
+- `solve`: PPO (feed-forward) on a fully solvable XLand-MiniGrid task (`--solve-id`, by default
+  MiniGrid-DoorKey-5x5: pick up the key, open the door, reach the goal), one-hot views, `--num-seeds`
+  seeds, with a curve. MiniGrid's reward is 1 - 0.9 t / T on reaching the goal at step t (T: the
+  time limit), 0 on a time-out, so a return near 1 is a quick solve.
 - `craftax`: the Craftax-Classic-Symbolic PPO record at a CPU budget, with the settings of the
   Craftax paper's PPO baseline (Craftax_Baselines `ppo.py` defaults: 64 steps, 4 epochs of 8
   minibatches, lr 2e-4 annealed, gamma 0.99, GAE lambda 0.8, clip 0.2, entropy 0.01, value 0.5,
@@ -16,11 +21,14 @@ Three parts, one per call (`--part`):
   Long: about an hour or more on a CPU.
 
     python benchmarks/suites.py --part speed [--num-envs 64] [--repeats 3]
-    python benchmarks/suites.py --part memory [--total-timesteps 1000000] [--num-seeds 8]
+    python benchmarks/suites.py --part memory [--total-timesteps 1000000] [--num-seeds 8] [--no-one-hot]
+    python benchmarks/suites.py --part solve [--solve-id xminigrid:MiniGrid-DoorKey-5x5] [--num-seeds 8]
     python benchmarks/suites.py --part craftax [--total-timesteps 1000000] [--num-seeds 4] [--num-envs 64]
 """
 
 from __future__ import annotations
+
+import argparse
 
 import common
 
@@ -32,6 +40,9 @@ SPEED_IDS = (
 )
 
 MEMORY_ID = "xminigrid:MiniGrid-MemoryS8"
+
+SOLVE_PPO = dict(num_envs=16, num_steps=128, update_epochs=4, num_minibatches=4, lr=1e-3)
+"""PPO's settings on the `solve` task (its other fields at their defaults)."""
 
 CRAFTAX_PPO = dict(
     num_steps=64, update_epochs=4, num_minibatches=8, lr=2e-4, anneal_lr=True, gamma=0.99,
@@ -69,7 +80,7 @@ def memory(args) -> dict:
     from purejaxrl import cli, ppo, ppo_rnn, runner
     from purejaxrl.outputs import plot_curves
 
-    settings = {**SHARED, "num_seeds": args.num_seeds}
+    settings = {**SHARED, "num_seeds": args.num_seeds, "env_options": one_hot_option(args)}
     record, curves = {}, []
     for algo, module in (("ppo_rnn", ppo_rnn), ("ppo", ppo)):
         config = module.Config(env_id=MEMORY_ID, total_timesteps=args.total_timesteps, **settings)
@@ -86,6 +97,34 @@ def memory(args) -> dict:
         f"{MEMORY_ID}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% bands)",
     )
     return {"settings": settings, "results": record}
+
+
+def one_hot_option(args) -> tuple[str, ...]:
+    return ("one_hot=True",) if args.one_hot else ()
+
+
+def solve(args) -> dict:
+    from purejaxrl import cli, ppo, runner
+    from purejaxrl.outputs import plot_curves
+
+    settings = {**SOLVE_PPO, "env_options": one_hot_option(args)}
+    config = ppo.Config(env_id=args.solve_id, **settings, **common.run_settings(args))
+    result = runner.run(config, ppo.make_learner, "ppo", write=False)
+    print(cli.format_table(result), flush=True)
+    row = common.returns_row(
+        result,
+        greedy=result.summary.get("greedy_evaluation"),
+        steps_per_second=result.summary["steps_per_second"],
+    )
+    common.report(args.solve_id, row["final_return_mean"])
+    plot_curves(
+        common.result_file("suites_solve_curve.png"),
+        [result.env_steps],
+        [result.metrics["episode_return"][0]],
+        ["PPO"],
+        f"{args.solve_id}, {args.total_timesteps:,} steps ({args.num_seeds} seeds, 95% band)",
+    )
+    return {"env_id": args.solve_id, "settings": settings, "results": {"ppo": row}}
 
 
 def craftax(args) -> dict:
@@ -109,7 +148,7 @@ def craftax(args) -> dict:
     return {"settings": {**CRAFTAX_PPO, "num_envs": args.num_envs}, "results": {"ppo": row}}
 
 
-PARTS = {"speed": speed, "memory": memory, "craftax": craftax}
+PARTS = {"speed": speed, "memory": memory, "solve": solve, "craftax": craftax}
 
 
 def main() -> None:
@@ -117,6 +156,8 @@ def main() -> None:
         __doc__, total_timesteps=1_000_000, num_seeds=8, num_envs=64, repeats=3
     )
     parser.add_argument("--part", choices=list(PARTS), required=True)
+    parser.add_argument("--one-hot", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--solve-id", default="xminigrid:MiniGrid-DoorKey-5x5")
     args = parser.parse_args()
     record = {"command": common.command(args), **PARTS[args.part](args)}
     common.write_record(f"suites_{args.part}", record)

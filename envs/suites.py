@@ -139,7 +139,7 @@ class _XMinigrid:
         self.episode_limit = int(self.params.max_steps)
         self.num_actions = int(self.env.num_actions(self.params))
         shape = tuple(int(size) for size in self.env.observation_shape(self.params))
-        self.codes = (NUM_TILES, NUM_COLORS) if one_hot else None
+        self.codes = (int(NUM_TILES), int(NUM_COLORS)) if one_hot else None
         if one_hot:
             self.observation_space = spaces.Box(
                 0.0, 1.0, (*shape[:-1], sum(self.codes)), jnp.float32
