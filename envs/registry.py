@@ -39,7 +39,16 @@ from .wrappers import (
 )
 
 Suite = Literal[
-    "gymnax", "probe", "gridworld", "atari", "pgx", "mujoco", "craftax", "xminigrid", "jumanji"
+    "gymnax",
+    "probe",
+    "gridworld",
+    "atari",
+    "pgx",
+    "mujoco",
+    "craftax",
+    "xminigrid",
+    "jumanji",
+    "playground",
 ]
 
 
@@ -70,7 +79,8 @@ class BatchedEnv(Protocol):
 def registered_ids() -> list[str]:
     """Every environment id that `make` accepts: gymnax's, our own (probes, gridworlds) and, with
     envpool installed (the `atari` or `mujoco` extra), its Atari games and MuJoCo tasks. The JAX
-    suites' ids (`craftax:...`, `xminigrid:...`, `jumanji:...`, `envs.suites`) are not listed:
+    suites' ids (`craftax:...`, `xminigrid:...`, `jumanji:...`, `playground:...`, `envs.suites`)
+    are not listed:
     listing them would import every suite."""
     return (
         list(gymnax.registered_envs)
@@ -140,7 +150,7 @@ def check_env_id(env_id: str) -> None:
     hint = f"closest: {', '.join(close)}" if close else f"known ids: {', '.join(sorted(ids))}"
     raise UnknownEnvironmentError(
         f"unknown env id {env_id!r}; {hint} (and the JAX suites' ids: craftax:<id>, "
-        "xminigrid:<id>, jumanji:<id>)"
+        "xminigrid:<id>, jumanji:<id>, playground:<id>)"
     )
 
 

@@ -1,19 +1,23 @@
-"""The JAX environment suites (Craftax, XLand-MiniGrid, Jumanji) as gymnax 1.0 environments.
+"""The JAX environment suites (Craftax, XLand-MiniGrid, Jumanji, MuJoCo Playground) as gymnax 1.0
+environments.
 
 An id names its suite before a colon: `craftax:Craftax-Classic-Symbolic-v1`,
-`xminigrid:MiniGrid-MemoryS8`, `jumanji:Snake-v1`. One adapter, `SuiteEnv`, makes any of them a
-gymnax `Environment`, so the whole training stack (episode statistics, flattening, vmapping,
-`obs_keep`) and every algorithm see them as they see gymnax's own envs. What differs between the
-suites is a small binding each (`_Craftax`, `_XMinigrid`, `_Jumanji`): how to reset and step the
-suite's env without its own auto-reset, and what it observes. The adapter then gives all three
-the same semantics:
+`xminigrid:MiniGrid-MemoryS8`, `jumanji:Snake-v1`, `playground:CartpoleBalance`. One adapter,
+`SuiteEnv`, makes any of them a gymnax `Environment`, so the whole training stack (episode
+statistics, flattening, vmapping, `obs_keep`, observation normalisation) and every algorithm see
+them as they see gymnax's own envs. What differs between the suites is a small binding each
+(`_Craftax`, `_XMinigrid`, `_Jumanji`, `_Playground`): how to reset and step the suite's env
+without its own auto-reset, and what it observes. The adapter then gives all four the same
+semantics:
 
 - auto-reset inside `step` by gymnax's base class: the step key splits into (step, reset) keys,
   the pre-reset observation goes to `info["final_observation"]`;
 - `terminated`: the episode ended by the task's own rule (Craftax: death or lava; XLand-MiniGrid
   and Jumanji: a last step with discount 0); `truncated`: it reached the suite's time limit
   without terminating (Craftax's `max_timesteps`, XLand-MiniGrid's `max_steps`, Jumanji's
-  `time_limit`; a last step with discount 1);
+  `time_limit`; a last step with discount 1), or the parameter `max_steps_in_episode` when it is
+  lower (Playground's envs keep no time limit of their own: theirs is that parameter, set from
+  the env's `episode_length`, as Playground's training wrapper sets it);
 - float32 observations: Craftax's symbolic vector as it is (1345 entries); XLand-MiniGrid's
   egocentric view (view, view, 2) of tile and colour ids, which the training stack flattens
   (98 entries at the default 7x7 view: ids, not one-hot; `--env-options one_hot=True` observes
@@ -21,16 +25,22 @@ the same semantics:
   board, action mask, step count, ...) flattened leaf by leaf and concatenated in the order of
   its fields;
 - discrete actions (Craftax 17, XLand-MiniGrid 6, Jumanji's `num_values`); Jumanji's action
-  masks are part of the observation, and a masked action is stepped as the suite steps it.
+  masks are part of the observation, and a masked action is stepped as the suite steps it;
+- Playground: its vector observation and continuous actions in [-1, 1]^action_size (the training
+  stack clips them); `terminated` is its `done` (dm_control's tasks: only a NaN in the physics),
+  the reward its reward.
 
 Served: Craftax-Classic-Symbolic-v1; every `MiniGrid-*` id of XLand-MiniGrid (its `XLand-*` ids
 need rule sets that xminigrid downloads); the single-agent Jumanji ids with one discrete action
-(tested on Snake-v1 and Game2048-v1). Options of the suite's own (`make(id, max_steps=20)`, or
-`--env-options max_steps=20` on the command line) go to its constructor or parameters: Craftax's
-`EnvParams`, `xminigrid.make`, `jumanji.make`; `one_hot=True` is ours (`_XMinigrid`).
+(tested on Snake-v1 and Game2048-v1); Playground's envs with a vector observation (its
+dm_control suite; tested on CartpoleBalance), stepped with MJX's JAX implementation
+(`impl="jax"`, which runs on a CPU as on a GPU). Options of the suite's own
+(`make(id, max_steps=20)`, or `--env-options max_steps=20` on the command line) go to its
+constructor or parameters: Craftax's `EnvParams`, `xminigrid.make`, `jumanji.make`, Playground's
+config overrides (`episode_length=`, `impl=`, ...); `one_hot=True` is ours (`_XMinigrid`).
 
-Each suite is an optional dependency (the `suites` extra) and is imported only when one of its
-ids is asked for.
+Each suite is an optional dependency (the `suites` extra; Playground: the `mjx` extra) and is
+imported only when one of its ids is asked for.
 """
 
 from __future__ import annotations
@@ -43,10 +53,12 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import environment, spaces
 
-SUITES = ("craftax", "xminigrid", "jumanji")
+SUITES = ("craftax", "xminigrid", "jumanji", "playground")
 """The suites, as the prefixes of their env ids."""
 
 INSTALL_HINT = "it needs the suite: pip install 'purejaxrl[suites]'"
+INSTALL_HINTS = {"playground": "it needs MuJoCo Playground: pip install 'purejaxrl[mjx]'"}
+"""Per suite, where it is not `INSTALL_HINT`."""
 
 CRAFTAX_IDS = ("Craftax-Classic-Symbolic-v1",)
 
@@ -75,11 +87,16 @@ def _import(suite: str, env_id: str):
             import xminigrid
 
             return xminigrid
+        if suite == "playground":
+            from mujoco_playground import registry
+
+            return registry
         import jumanji
 
         return jumanji
     except ImportError:
-        raise SuiteExtraMissingError(f"env id {env_id!r}: {INSTALL_HINT}") from None
+        hint = INSTALL_HINTS.get(suite, INSTALL_HINT)
+        raise SuiteExtraMissingError(f"env id {env_id!r}: {hint}") from None
 
 
 def suite_ids(suite: str, env_id: str = "") -> tuple[str, ...]:
@@ -87,6 +104,8 @@ def suite_ids(suite: str, env_id: str = "") -> tuple[str, ...]:
     module = _import(suite, env_id or f"{suite}:")
     if suite == "craftax":
         return CRAFTAX_IDS
+    if suite == "playground":
+        return tuple(sorted(module.ALL_ENVS))
     return tuple(sorted(module.registered_environments()))
 
 
@@ -206,12 +225,97 @@ class _Jumanji:
         return obs, state, timestep.reward, terminated, truncated, {}
 
 
-_BINDINGS = {"craftax": _Craftax, "xminigrid": _XMinigrid, "jumanji": _Jumanji}
+class _Playground:
+    """A MuJoCo Playground env with a vector observation; its state is the leaves of Playground's
+    `State` that hold something, as a tuple (MJX's `Data` has many arrays of size 0, e.g. the
+    contacts of a model without any: they are rebuilt as zeros at each step, because an array of
+    size 0 loses the run axis's sharding when the runner splits runs over devices).
+
+    Built by Playground's `registry.load` with `impl="jax"` (MJX's JAX implementation) unless the
+    options override it; the options are Playground's config overrides, checked against the env's
+    default config. The time limit is the config's `episode_length` (Playground's training wrapper
+    truncates there), applied by `SuiteEnv` through `max_steps_in_episode`.
+    """
+
+    def __init__(self, name: str, **options):
+        env_id = f"playground:{name}"
+        registry = _import("playground", env_id)
+        config = registry.get_default_config(name)
+        allowed = sorted(config.keys())
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise UnsupportedSuiteIdError(
+                f"env id {env_id!r}: {', '.join(unknown)}: not in its Playground config; it takes "
+                f"{', '.join(f'{key}=' for key in allowed)}"
+            )
+        try:
+            config.update_from_flattened_dict({"impl": "jax", **options})
+            self.env = registry.load(name, config=config)
+        except (TypeError, ValueError, KeyError) as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise UnsupportedSuiteIdError(
+                f"env id {env_id!r} with {options}: {first_line}"
+            ) from None
+        self.episode_limit = int(
+            config.episode_length
+        )  # read after the env has built (it may set it)
+        state = jax.eval_shape(self.env.reset, _raw_key(jax.random.key(0)))
+        leaves, self._treedef = jax.tree.flatten(state)
+        self._empty = {i: leaf for i, leaf in enumerate(leaves) if leaf.size == 0}
+        obs = state.obs
+        if not isinstance(obs, jax.ShapeDtypeStruct) or len(obs.shape) != 1:
+            raise UnsupportedSuiteIdError(
+                f"env id {env_id!r}: its observation is {jax.tree.map(lambda x: x.shape, obs)}; the "
+                "suite adapter takes one vector (e.g. playground:CartpoleBalance, the dm_control "
+                "suite's envs)"
+            )
+        self.observation_space = spaces.Box(-jnp.inf, jnp.inf, obs.shape, jnp.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (int(self.env.action_size),), jnp.float32)
+
+    def _pack(self, state) -> tuple[jax.Array, ...]:
+        leaves = jax.tree.leaves(state)
+        return tuple(leaf for i, leaf in enumerate(leaves) if i not in self._empty)
+
+    def _unpack(self, packed: tuple[jax.Array, ...]):
+        packed = iter(packed)
+        leaves = [
+            jnp.zeros(self._empty[i].shape, self._empty[i].dtype)
+            if i in self._empty
+            else next(packed)
+            for i in range(self._treedef.num_leaves)
+        ]
+        return jax.tree.unflatten(self._treedef, leaves)
+
+    def reset(self, key):
+        state = self.env.reset(_raw_key(key))
+        return state.obs.astype(jnp.float32), self._pack(state)
+
+    def step(self, key, packed, action):
+        state = self.env.step(self._unpack(packed), action)  # its randomness is in its state
+        terminated = state.done > 0
+        obs = state.obs.astype(jnp.float32)
+        return obs, self._pack(state), state.reward, terminated, jnp.bool_(False), {}
+
+
+def _raw_key(key: jax.Array) -> jax.Array:
+    """`key` as a raw uint32 key (Playground splits and reshapes keys as uint32 arrays)."""
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.key_data(key)
+    return key
+
+
+_BINDINGS = {
+    "craftax": _Craftax,
+    "xminigrid": _XMinigrid,
+    "jumanji": _Jumanji,
+    "playground": _Playground,
+}
 """A binding, per suite, built from the suite's own id and options: `reset(key) -> (obs, state)`,
 `step(key, state, action) -> (obs, state, reward, terminated, truncated, info)` without auto-reset
-(obs float32 of `observation_space.shape`, the rest scalars), `num_actions`, `observation_space`
-and `episode_limit` (0: none). Adding a suite: a binding here, its prefix in `SUITES`, its
-import in `_import` and its ids in `suite_ids`."""
+(obs float32 of `observation_space.shape`, the rest scalars), `observation_space`, either
+`num_actions` (discrete actions) or `action_space` (a Box), and `episode_limit` (0: none).
+Adding a suite: a binding here, its prefix in `SUITES`, its import in `_import` and its ids in
+`suite_ids`."""
 
 
 @struct.dataclass
@@ -223,7 +327,9 @@ class SuiteState(environment.EnvState):
 @struct.dataclass
 class SuiteParams(environment.EnvParams):
     max_steps_in_episode: int = 0
-    """The suite's time limit (0: none); the suite's own parameters stay with its binding."""
+    """The time limit (0: none), the suite's own by default; a lower one truncates episodes
+    earlier (a higher one does not lift the suite's own). The suite's own parameters stay with its
+    binding."""
 
 
 class SuiteEnv(environment.Environment[SuiteState, SuiteParams]):
@@ -260,17 +366,23 @@ class SuiteEnv(environment.Environment[SuiteState, SuiteParams]):
         return obs, SuiteState(time=0, inner=inner, truncated=jnp.bool_(False))
 
     def step_env(self, key, state: SuiteState, action, params):
-        action = jnp.asarray(action, jnp.int32)
+        discrete = isinstance(self.action_space(), spaces.Discrete)
+        action = jnp.asarray(action, jnp.int32 if discrete else jnp.float32)
         obs, inner, reward, terminated, truncated, info = self.binding.step(
             key, state.inner, action
         )
-        state = SuiteState(time=state.time + 1, inner=inner, truncated=truncated)
+        time = state.time + 1
+        limit = params.max_steps_in_episode  # 0: none; the suite's own limit applies besides it
+        truncated = truncated | ((limit > 0) & (time >= limit) & ~terminated)
+        state = SuiteState(time=time, inner=inner, truncated=truncated)
         return obs, state, jnp.asarray(reward, jnp.float32), terminated, info
 
     def is_truncated(self, state: SuiteState, params) -> jax.Array:
         return state.truncated
 
     def action_space(self, params=None):
+        if hasattr(self.binding, "action_space"):
+            return self.binding.action_space
         return spaces.Discrete(self.binding.num_actions)
 
     def observation_space(self, params=None):
