@@ -4,6 +4,8 @@ line, the suites imported only when asked for, and the algorithms training on th
 
 Craftax compiles for half a minute or more on a CPU (its world generation and step are large
 programs), so its tests are in the slow tier; XLand-MiniGrid and Jumanji compile in seconds.
+MuJoCo Playground (MJX) takes 6-11 s to import and build an env, and 25-45 s to compile its
+side-by-side run (slow tier), a minute for PPO's (slow tier).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gymnax.environments import spaces
 
 from purejaxrl import envs, registry
 from purejaxrl.config import ConfigError, hparams
@@ -53,7 +56,11 @@ def side_by_side(env_id: str, options: dict, reference: Reference, num_steps: in
     env, params = envs.make(env_id, **options)
     env = envs.EpisodeStatistics(env)
     keys = jax.random.split(jax.random.key(seed), num_steps + 1)
-    actions = jax.random.randint(jax.random.key(seed + 1), (num_steps,), 0, env.num_actions)
+    space = env.action_space(params)
+    if isinstance(space, spaces.Discrete):
+        actions = jax.random.randint(jax.random.key(seed + 1), (num_steps,), 0, space.n)
+    else:  # uniform in the box, one action per step
+        actions = jax.vmap(space.sample)(jax.random.split(jax.random.key(seed + 1), num_steps))
 
     def run():
         obs, state = env.reset(keys[0], params)
@@ -319,14 +326,16 @@ TINY_RUNS = [
     pytest.param("ppo", "jumanji:Snake-v1", marks=[needs("jumanji"), pytest.mark.slow]),
     pytest.param("ppo_rnn", "xminigrid:MiniGrid-MemoryS8", marks=[needs("xminigrid"), pytest.mark.slow]),
     pytest.param("pqn", "jumanji:Game2048-v1", marks=[needs("jumanji"), pytest.mark.slow]),
+    pytest.param("ppo", "playground:CartpoleBalance", marks=[needs("mujoco_playground"), pytest.mark.slow]),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("algo,env_id", TINY_RUNS)
 def test_tiny_runs_on_each_suite(algo, env_id):
     """Two updates of 2 envs x 8 steps: the algorithm takes the suite's flattened observations and
-    discrete actions, and its updates have finite, nonzero losses. PPO on Craftax and Jumanji,
-    recurrent PPO on XLand-MiniGrid, PQN on Jumanji (each compiles for 10-60 s here)."""
+    actions, and its updates have finite, nonzero losses. PPO on Craftax, Jumanji and Playground
+    (continuous actions), recurrent PPO on XLand-MiniGrid, PQN on Jumanji (each compiles for
+    10-60 s here)."""
     fields = {"num_envs": 2, "num_steps": 8, "total_timesteps": 32, "num_minibatches": 1,
               "hidden_sizes": (16,), "eval_episodes": 0}  # fmt: skip
     row = registry.get(algo)
@@ -340,3 +349,94 @@ def test_tiny_runs_on_each_suite(algo, env_id):
         x for p, x in jax.tree_util.tree_leaves_with_path(output.state.params) if "kernel" in str(p)
     ]
     assert spec.observation_space.shape[0] in [kernel.shape[0] for kernel in kernels]
+
+
+def playground_reference(name: str, options: dict) -> Reference:
+    """Playground's env (MJX's JAX implementation) inside brax's `EpisodeWrapper`, the time limit
+    of Playground's training wrapper: its `done` ends an episode, `info["truncation"]` says
+    whether the time limit did."""
+    from brax.envs.wrappers.training import EpisodeWrapper
+    from mujoco_playground import registry as playground
+
+    config = playground.get_default_config(name)
+    config.update_from_flattened_dict({"impl": "jax", **options})
+    env = EpisodeWrapper(playground.load(name, config=config), config.episode_length, 1)
+
+    def reset(key):
+        state = env.reset(jax.random.key_data(key))
+        return state, state.obs
+
+    def step(key, state, action):
+        state = env.step(state, action)  # Playground's randomness is in its state
+        done = state.done > 0
+        return state, state.obs, state.reward, done, done & (state.info["truncation"] == 0)
+
+    return Reference(reset, step)
+
+
+@needs("mujoco_playground")
+@pytest.mark.slow
+def test_playground_steps_as_playground_own_env():
+    """CartpoleBalance with episodes of 5 steps, random actions in [-1, 1]: the same MJX physics
+    step for step, across two time limits (dm_control's cart-pole never terminates)."""
+    options = {"episode_length": 5}
+    reference = playground_reference("CartpoleBalance", options)
+    out = side_by_side("playground:CartpoleBalance", options, reference, 12)
+    check_same_transitions(out, limit=5, ends=(False, True))
+    assert out[1][0][0].shape == (12, 5)
+
+
+@needs("mujoco_playground")
+def test_the_spec_of_a_playground_id_has_its_box_and_time_limit():
+    spec = envs.spec("playground:CartpoleBalance")
+    assert (spec.suite, spec.vmappable, spec.episode_limit) == ("playground", True, 1000)
+    assert spec.observation_space.shape == (5,) and not spec.discrete_actions
+    box = spec.action_space
+    assert box.shape == (1,) and float(box.low) == -1.0 and float(box.high) == 1.0
+    # the time limit is a parameter of the training stack, so an env option can shorten it
+    assert envs.spec("playground:CartpoleBalance", max_steps_in_episode=5).episode_limit == 5
+
+
+PLAYGROUND_REFUSALS = [
+    ("ppo", ("playground:CartpoleBalanse",), "unknown env id 'playground:CartpoleBalanse'; "
+     "playground closest: CartpoleBalance"),
+    ("ppo", ("playground:CartpoleBalance", "episode_lenght=5"), "episode_lenght: not an option"),
+    ("pqn", ("playground:CartpoleBalance",), "needs a discrete action space"),
+    ("q_learning", ("playground:CartpoleBalance",), "tabular methods need integer observations"),
+]  # fmt: skip
+
+
+@needs("mujoco_playground")
+@pytest.mark.parametrize(
+    "algo,env,message", PLAYGROUND_REFUSALS, ids=[f"{a}-{e[-1]}" for a, e, _ in PLAYGROUND_REFUSALS]
+)
+def test_bad_playground_ids_and_options_are_refused_in_one_line(algo, env, message):
+    env_id, *options = env
+    config = registry.get(algo).config_cls(env_id=env_id, env_options=tuple(options))
+    with pytest.raises(ConfigError) as error:
+        config.validate()
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@needs("mujoco_playground")
+def test_playground_config_overrides_are_checked_against_its_config():
+    """`envs.make` hands Playground's own options to its config; one it lacks is named, with the
+    keys it has, in one line."""
+    with pytest.raises(envs.UnsupportedSuiteIdError) as error:
+        envs.make("playground:CartpoleBalance", episode_lenght=5)
+    message = str(error.value)
+    assert "episode_lenght: not in its Playground config" in message and "\n" not in message
+    assert "episode_length=" in message and "impl=" in message
+    with pytest.raises(envs.UnsupportedSuiteIdError) as error:  # Playground's own type check
+        envs.make("playground:CartpoleBalance", episode_length="long")
+    assert "cannot be casted" in str(error.value) and "\n" not in str(error.value)
+    env, params = envs.make("playground:CartpoleBalance", episode_length=7)
+    assert params.max_steps_in_episode == 7
+
+
+def test_a_missing_playground_names_the_mjx_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mujoco_playground", None)  # importing it raises ImportError
+    with pytest.raises(envs.SuiteExtraMissingError) as error:
+        envs.spec("playground:CartpoleBalance")
+    assert "purejaxrl[mjx]" in str(error.value) and "\n" not in str(error.value)
+    assert envs.suite("playground:CartpoleBalance") == "playground"  # read from the id alone
