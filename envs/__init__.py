@@ -7,7 +7,8 @@
 They live in `envs.registry`; `envs.wrappers` holds the wrappers, `envs.gridworld` the tabular
 worlds, `envs.probes` the probe MDPs, `envs.atari` and `envs.mujoco` the envpool adapters (their
 shared part in `envs.hosted`), and `envs.suites` the adapter of the JAX suites (Craftax,
-XLand-MiniGrid, Jumanji: ids such as `jumanji:Snake-v1`).
+XLand-MiniGrid, Jumanji, MuJoCo Playground on MJX: ids such as `jumanji:Snake-v1`,
+`playground:CartpoleBalance`).
 
 Nothing is loaded until first used: importing gymnax starts JAX's backends (it builds arrays at
 import), and a program that splits the CPU into several devices must do so before that (see
