@@ -393,14 +393,17 @@ def test_the_spec_of_a_playground_id_has_its_box_and_time_limit():
     assert spec.observation_space.shape == (5,) and not spec.discrete_actions
     box = spec.action_space
     assert box.shape == (1,) and float(box.low) == -1.0 and float(box.high) == 1.0
-    # the time limit is a parameter of the training stack, so an env option can shorten it
+    # the time limit is a parameter of the training stack, so an env option can shorten it; or
+    # Playground's own config option, which sets that parameter
     assert envs.spec("playground:CartpoleBalance", max_steps_in_episode=5).episode_limit == 5
+    assert envs.spec("playground:CartpoleBalance", episode_length=7).episode_limit == 7
 
 
 PLAYGROUND_REFUSALS = [
     ("ppo", ("playground:CartpoleBalanse",), "unknown env id 'playground:CartpoleBalanse'; "
      "playground closest: CartpoleBalance"),
-    ("ppo", ("playground:CartpoleBalance", "episode_lenght=5"), "episode_lenght: not an option"),
+    ("ppo", ("playground:CartpoleBalance", "episode_lenght=5"),
+     "episode_lenght=5: not taken by playground:CartpoleBalance"),
     ("pqn", ("playground:CartpoleBalance",), "needs a discrete action space"),
     ("q_learning", ("playground:CartpoleBalance",), "tabular methods need integer observations"),
 ]  # fmt: skip
