@@ -26,6 +26,7 @@ The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solv
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -498,12 +499,19 @@ def search_moves(
     Returns:
         (P,) int moves.
     """
-    game = envs.pgx_env("tic_tac_toe")
-    state = tictactoe_states(game, boards)
-    out = jax.jit(
-        lambda params, key, state: search(network, game, params, key, state, num_simulations)
-    )(params, key, state)
-    return np.asarray(out.action)
+    state = tictactoe_states(envs.pgx_env("tic_tac_toe"), boards)
+    return np.asarray(greedy_search(network, params, key, state, "tic_tac_toe", num_simulations))
+
+
+@functools.partial(jax.jit, static_argnames=("network", "env_id", "num_simulations"))
+def greedy_search(
+    network: AlphaZeroNet, params, key: jax.Array, state, env_id: str, num_simulations: int
+) -> jax.Array:
+    """The search's greedy moves (most visited, no noise), (B,), from a batch of pgx states of
+    `env_id`, compiled once per (network, game, simulations, shapes): flax modules compare by
+    their fields and the game is named by its id, so repeated calls (every evaluation of a
+    benchmark) reuse the compiled program instead of tracing a new one."""
+    return search(network, envs.pgx_env(env_id), params, key, state, num_simulations).action
 
 
 def tictactoe_states(game, boards: np.ndarray):
