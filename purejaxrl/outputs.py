@@ -374,8 +374,10 @@ def plot_curves(
     labels: list[str],
     title: str,
     xlabel: str = "environment steps (per run)",
+    ylabel: str = "episode return",
 ) -> None:
-    """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG.
+    """Learning curves (mean over seeds, 95% bootstrap band) per grid point, as a PNG (of
+    episode returns unless `ylabel` names another quantity, e.g. a win rate).
 
     Args:
         env_steps: shape (update,), shared by every curve; or one such array per curve when the
@@ -398,7 +400,7 @@ def plot_curves(
         )
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("episode return")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(

@@ -135,6 +135,21 @@ def test_the_search_policy_is_a_distribution_over_the_legal_moves_only(searcher)
     np.testing.assert_allclose(pi[2], np.eye(9)[8])  # one legal move
 
 
+def test_search_moves_compiles_once_and_plays_the_searchs_moves(searcher):
+    """`search_moves` (the benchmark's check, called at every evaluation) plays the moves of the
+    plain jitted search, and a second call, with an equal network built anew and other
+    parameters, reuses the compiled program."""
+    boards = [(X, X, _, O, O, _, _, _, _), ttt.EMPTY, (X, _, _, _, X, _, O, O, _)]
+    network = az.AlphaZeroNet(9, (16,))
+    params = network.init(jax.random.key(0), jnp.zeros((1, 3, 3, 2)))  # the searcher's
+    moves = az.search_moves(network, params, jax.random.key(1), np.array(boards), 64)
+    np.testing.assert_array_equal(moves, searcher(boards).action)
+    compiled = az.greedy_search._cache_size()
+    other = jax.tree.map(lambda w: 2 * w, params)
+    az.search_moves(az.AlphaZeroNet(9, (16,)), other, jax.random.key(2), np.array(boards), 64)
+    assert az.greedy_search._cache_size() == compiled
+
+
 def test_terminal_values_are_the_outcome_for_the_player_who_moved(searcher):
     """Q(root, a) of a move that ends the game is its outcome for the player to move at the root,
     exactly: reward +1 (a win, for X or for O) or 0 (a draw), discount 0, no bootstrap."""
