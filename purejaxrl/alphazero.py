@@ -21,7 +21,8 @@ Reading map, top to bottom:
                    gradient_steps minibatch steps on the replay
   make_train, make_policy  the whole run; the raw network's greedy move (what `evaluate` plays)
 The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solver) with
-`search_moves` here.
+`search_moves` here (through `greedy_search`, compiled once); connect four's check, matches
+against a random and a 2-ply player, is `purejaxrl/connectfour.py`.
 """
 
 from __future__ import annotations
