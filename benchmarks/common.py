@@ -1,6 +1,6 @@
 """What the benchmark scripts share: their flags, where results go, the record each writes (with
-the command line that made it), progress lines, the returns row of a run, timed whole runs and
-the raw env-step ceiling.
+the command line that made it), progress lines, the returns row of a run, a run recorded beside a
+published reference figure, timed whole runs and the raw env-step ceiling.
 
 The scripts run as `python benchmarks/<name>.py`, so this folder is on the path and they
 `import common`. Importing it loads only the standard library; JAX and purejaxrl are imported
@@ -105,6 +105,50 @@ def returns_row(result, **extra) -> dict:
         "run_time_s": result.summary["run_time_s"],
         **extra,
     }
+
+
+def run_beside_reference(
+    args: argparse.Namespace,
+    config,
+    make_learner,
+    algo: str,
+    *,
+    title: str,
+    reference: dict,
+    write: bool = False,
+) -> dict:
+    """Runs `config` through the shared runner, prints its result table, plots its learning curve
+    to results/<args.out>_curve.png and writes results/<args.out>.json: the command, the config,
+    `returns_row` with steps/s, then `reference` (published figures to set beside it, each under
+    its own key with its source and step, e.g. {"cleanrl": {...}}). Returns the record.
+
+    With `write` the runner keeps its run folder (checkpoints, outputs) under
+    `config.runs_dir`, and the record names it ("run_dir").
+    """
+    import dataclasses
+
+    from purejaxrl import cli, runner
+    from purejaxrl.outputs import plot_curves
+
+    result = runner.run(config, make_learner, algo, write=write)
+    print(cli.format_table(result))
+    plot_curves(
+        result_file(f"{args.out}_curve.png"),
+        result.env_steps,
+        result.metrics["episode_return"],
+        [""],
+        title,
+    )
+    record = {
+        "command": command(args),
+        "config": dataclasses.asdict(config),
+        **returns_row(result, steps_per_second=result.summary["steps_per_second"]),
+        **reference,
+    }
+    if result.run_dir is not None:
+        record["run_dir"] = str(result.run_dir)
+    write_record(args.out, record)
+    return record
 
 
 def timed_runs(config, make_learner, algo: str, repeats: int) -> dict:

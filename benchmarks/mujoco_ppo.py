@@ -19,7 +19,6 @@ defaults, hence here; `--no-normalize-rewards` turns it off).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import common
 
@@ -45,29 +44,18 @@ def main() -> None:
         "gives the records made before it existed",
     )  # fmt: skip
     args = parser.parse_args()
-    from purejaxrl import cli, runner
-    from purejaxrl.outputs import plot_curves
     from purejaxrl.ppo import PPOConfig, make_learner
 
     config = PPOConfig.for_env(
         args.env_id, normalize_rewards=args.normalize_rewards, **common.run_settings(args)
     )
-    result = runner.run(config, make_learner, "ppo", write=False)
-    print(cli.format_table(result))
-    plot_curves(
-        common.result_file(f"{args.out}_curve.png"),
-        result.env_steps,
-        result.metrics["episode_return"],
-        [""],
-        f"PPO {args.env_id} (envpool), CleanRL's settings ({args.num_seeds} seeds, 95% bands)",
-    )
-    record = {
-        "command": common.command(args),
-        "config": dataclasses.asdict(config),
-        **common.returns_row(result, steps_per_second=result.summary["steps_per_second"]),
-        "cleanrl": {"source": CLEANRL_SOURCE, "env_steps": 1_000_000, **CLEANRL[args.env_id]},
-    }
-    common.write_record(args.out, record)
+    common.run_beside_reference(
+        args, config, make_learner, "ppo",
+        title=f"PPO {args.env_id} (envpool), CleanRL's settings ({args.num_seeds} seeds, 95% bands)",
+        reference={
+            "cleanrl": {"source": CLEANRL_SOURCE, "env_steps": 1_000_000, **CLEANRL[args.env_id]}
+        },
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
