@@ -1,0 +1,94 @@
+"""SAC or TD3 on MuJoCo v4 tasks through envpool (HalfCheetah-v4 by default) at CleanRL's
+sac_continuous_action / td3_continuous_action settings (the `mujoco` suite defaults), beside
+CleanRL's documented figure; results in benchmarks/results/<--out>.json and <--out>_curve.png.
+
+    python benchmarks/mujoco_offpolicy.py --algo sac --total-timesteps 70000 --num-seeds 2 \
+        --out mujoco_sac_7e4 --runs-dir runs
+    python benchmarks/mujoco_offpolicy.py --algo td3 --total-timesteps 70000 --num-seeds 2 \
+        --out mujoco_td3_7e4
+
+`--out NAME` names the record (default mujoco_<algo>). `--runs-dir DIR` also keeps the run folder
+under DIR/<env-id>/<sac|ddpg>/<time>/ with a checkpoint at every quarter of the run, all kept:
+each holds the whole learner state, replay buffer included (what an offline dataset is made of).
+
+CleanRL documents these algorithms' figures at 1e6 steps only (its curves are plots); a shorter
+run is set beside that figure, not beside a figure at its own step. Both algorithms keep their
+random steps first (SAC 5,000, TD3 25,000, as CleanRL), whatever the budget.
+"""
+
+from __future__ import annotations
+
+import common
+
+CLEANRL_SOURCES = {
+    "sac": (
+        "CleanRL docs/benchmark/sac.md (tag pr-424), the table behind docs.cleanrl.dev/rl-algorithms/sac "
+        "(sac_continuous_action.py, 3 seeds): mean +- std over seeds of the training episodic return "
+        "at the end of 1e6 steps"
+    ),
+    "td3": (
+        "CleanRL docs/benchmark/td3.md (tag pr-424), also in docs.cleanrl.dev/rl-algorithms/td3 "
+        "(td3_continuous_action.py, 3 seeds): mean +- std over seeds of the training episodic "
+        "return at the end of 1e6 steps"
+    ),
+}  # fmt: skip
+CLEANRL = {
+    "sac": {
+        "HalfCheetah-v4": {"return_mean": 9634.89, "return_std": 1423.73},
+        "Hopper-v4": {"return_mean": 2310.46, "return_std": 342.82},
+    },
+    "td3": {
+        "HalfCheetah-v4": {"return_mean": 9583.22, "return_std": 126.09},
+        "Hopper-v4": {"return_mean": 3134.61, "return_std": 360.18},
+    },
+}
+"""CleanRL's documented figures at 1e6 steps, per algorithm and task."""
+
+CHECKPOINTS = 4
+"""Checkpoints a kept run folder holds, evenly spaced (the last at the end)."""
+
+
+def main() -> None:
+    parser = common.argument_parser(__doc__, total_timesteps=100_000, num_seeds=2)
+    parser.add_argument("--algo", default="sac", choices=sorted(CLEANRL))
+    parser.add_argument("--out", default="", help="the record's name (default mujoco_<algo>)")
+    parser.add_argument("--env-id", default="HalfCheetah-v4", choices=sorted(CLEANRL["sac"]))
+    parser.add_argument(
+        "--runs-dir", default="", help="keep the run folder (checkpoints, replay buffer) here"
+    )
+    args = parser.parse_args()
+    args.out = args.out or f"mujoco_{args.algo}"
+    from purejaxrl import ddpg, sac
+
+    # a progress line every ~30 s in the log: these runs take half an hour on this CPU
+    settings = {**common.run_settings(args), "progress": True}
+    if args.runs_dir:
+        updates = args.total_timesteps // 1_000  # steps_per_update at the mujoco defaults
+        settings.update(
+            runs_dir=args.runs_dir,
+            checkpoint_every=max(1, updates // CHECKPOINTS),
+            keep_checkpoints=CHECKPOINTS + 1,  # a last one off the quarter marks is kept too
+        )
+    config_cls, options, make_learner, algo = {
+        "sac": (sac.SACConfig, {}, sac.make_learner, "sac"),
+        "td3": (ddpg.DDPGConfig, {"td3": True}, ddpg.make_learner, "ddpg"),
+    }[args.algo]
+    config = config_cls.for_env(args.env_id, **options, **settings)
+    name = args.algo.upper()
+    common.run_beside_reference(
+        args, config, make_learner, algo,
+        title=f"{name} {args.env_id} (envpool), CleanRL's settings ({args.num_seeds} seeds, 95% bands)",
+        reference={
+            "cleanrl": {
+                "source": CLEANRL_SOURCES[args.algo],
+                "env_steps": 1_000_000,
+                **CLEANRL[args.algo][args.env_id],
+                "at_this_step": None,  # only curves (plots) are published below 1e6
+            }
+        },
+        write=bool(args.runs_dir),
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    common.run_on_all_cores(main)
