@@ -6,9 +6,10 @@ it its network, loss and optimiser, and optionally a `prepare` step. An update i
 the whole dataset with the current parameters, if given (offline AWR computes every row's
 TD(lambda) target and advantage weight there), then `steps_per_update` gradient steps on
 minibatches drawn uniformly (with replacement) from the dataset and the prepared arrays, then
-`eval_envs` episodes of the greedy policy in the env:
-their mean return is the update's `episode_return`, so the run's curve, final return, table and
-checkpoints mean what they mean for every other algorithm, with gradient steps in place of env
+`eval_envs` episodes of the greedy policy in the env (a JAX env, or envpool's MuJoCo on the
+host: one pool of runs x eval_envs envs for all the runs vmapped together, as online learners use
+it): their mean return is the update's `episode_return`, so the run's curve, final return, table
+and checkpoints mean what they mean for every other algorithm, with gradient steps in place of env
 steps on the x axis (`total_timesteps` counts gradient steps here). Seeds, grids of traced
 hyperparameters, chunks, checkpoints and `--resume` come from the shared runner unchanged.
 
@@ -85,7 +86,10 @@ class OfflineConfig(BaseConfig):
             self, "total_timesteps", self.num_updates >= 1,
             f"must be >= steps_per_update = {self.steps_per_update} (one update)",
         )  # fmt: skip
-        require(self, "env_id", spec.vmappable, "offline algorithms play JAX envs only (not Atari)")
+        require(
+            self, "env_id", spec.vmappable or spec.suite == "mujoco",
+            "offline algorithms play JAX envs and envpool's MuJoCo tasks only (not Atari)",
+        )  # fmt: skip
         check_dataset(self, spec)
         return spec
 

@@ -211,3 +211,26 @@ def test_ppo_and_td3_train_two_seeds_on_halfcheetah_in_one_program(algo):
     losses = [v for k, v in metrics.items() if "loss" in k]
     assert losses and all(np.isfinite(v[:, -1]).all() for v in losses)
     assert learner.num_updates == metrics["episodes"].shape[1] == 3
+
+
+@pytest.mark.slow
+def test_an_offline_learner_is_scored_on_halfcheetah_for_two_runs_in_one_program():
+    """Behaviour cloning of a random HalfCheetah dataset, 2 runs vmapped over one envpool pool
+    of evaluation envs: every update plays eval_envs whole 20-step episodes per run, and the two
+    runs' policies (different initial parameters) score differently."""
+    from purejaxrl import bc
+    from purejaxrl.hparams import hparams
+
+    config = bc.BCConfig(
+        env_id="HalfCheetah-v4", dataset="random", random_dataset_steps=64, total_timesteps=20,
+        steps_per_update=10, batch_size=16, eval_envs=2, hidden_sizes=(16, 16),
+        env_options=("max_episode_steps=20",),
+    )  # fmt: skip
+    spec = dataclasses.replace(config.validate(), runs=2)
+    train = jax.jit(jax.vmap(bc.make_train(config, spec), in_axes=(0, None)))
+    _, metrics = train(jax.random.split(jax.random.key(0), 2), hparams(config))
+    metrics = jax.tree.map(np.asarray, metrics)
+    assert metrics["episodes"].tolist() == [[2, 2], [2, 2]]  # (run, update)
+    returns = metrics["episode_return"]
+    assert np.isfinite(returns).all() and (returns != 0).all()  # every episode ended
+    assert not np.array_equal(returns[0], returns[1])
