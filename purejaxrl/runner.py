@@ -974,7 +974,7 @@ def _restore(run_dir, state, metric_shapes, spec, about, step):
 
     restored = jax.tree.map(place, snapshot.state, state)
     step = snapshot.updates_done
-    if not spec.vmappable:
+    if not spec.vmappable and hasattr(state, "env_state"):  # offline learners keep no env
         env_state = envs.wrappers.restarted_host_env(restored.env_state, state.env_state)
         restored = restored.replace(env_state=env_state, obs=state.obs)
         notes.append(
