@@ -4,8 +4,8 @@ CleanRL's documented figure; results in benchmarks/results/<--out>.json and <--o
 
     python benchmarks/mujoco_offpolicy.py --algo sac --total-timesteps 70000 --num-seeds 2 \
         --out mujoco_sac_7e4 --runs-dir runs
-    python benchmarks/mujoco_offpolicy.py --algo td3 --total-timesteps 70000 --num-seeds 2 \
-        --out mujoco_td3_7e4
+    python benchmarks/mujoco_offpolicy.py --algo td3 --total-timesteps 50000 --num-seeds 2 \
+        --out mujoco_td3_5e4
 
 `--out NAME` names the record (default mujoco_<algo>). `--runs-dir DIR` also keeps the run folder
 under DIR/<env-id>/<sac|ddpg>/<time>/ with a checkpoint at every quarter of the run, all kept:
