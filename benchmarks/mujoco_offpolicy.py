@@ -1,6 +1,7 @@
-"""SAC or TD3 on MuJoCo v4 tasks through envpool (HalfCheetah-v4 by default) at CleanRL's
-sac_continuous_action / td3_continuous_action settings (the `mujoco` suite defaults), beside
-CleanRL's documented figure; results in benchmarks/results/<--out>.json and <--out>_curve.png.
+"""SAC or TD3 on an envpool MuJoCo task at CleanRL's settings, beside CleanRL's figure.
+
+HalfCheetah-v4 by default; CleanRL's sac_continuous_action / td3_continuous_action settings are
+the `mujoco` suite defaults. Results in benchmarks/results/<--out>.json and <--out>_curve.png.
 
     python benchmarks/mujoco_offpolicy.py --algo sac --total-timesteps 70000 --num-seeds 2 \
         --out mujoco_sac_7e4 --runs-dir runs
