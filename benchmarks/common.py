@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -56,7 +57,7 @@ def command(args: argparse.Namespace | None = None) -> str:
             words.append(f"--{flag}" if value else f"--no-{flag}")
             continue
         values = value if isinstance(value, list | tuple) else [value]
-        words += [f"--{flag}", *map(str, values)]
+        words += [f"--{flag}", *(shlex.quote(str(v)) for v in values)]  # '' stays an argument
     return " ".join(words)
 
 
