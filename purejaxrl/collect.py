@@ -241,9 +241,9 @@ def open_run(args: CollectArgs):
     algorithm, config, record = load_run(args.run_dir)
     check_not_diverged(args.run_dir)
     spec = config.env_spec()
-    if not spec.vmappable:
+    if not (spec.vmappable or spec.suite == "mujoco"):
         raise ConfigError(f"run_dir={args.run_dir!r}: {spec.env_id} is stepped on the host "
-                          "(envpool); collect plays JAX envs only")  # fmt: skip
+                          "(envpool Atari); collect plays JAX envs and MuJoCo only")  # fmt: skip
     if algorithm.recurrent:
         raise ConfigError(f"run_dir={args.run_dir!r}: {algorithm.name}'s policy is recurrent; "
                           "collect plays feed-forward policies only")  # fmt: skip

@@ -234,3 +234,24 @@ def test_an_offline_learner_is_scored_on_halfcheetah_for_two_runs_in_one_program
     returns = metrics["episode_return"]
     assert np.isfinite(returns).all() and (returns != 0).all()  # every episode ended
     assert not np.array_equal(returns[0], returns[1])
+
+
+@pytest.mark.slow
+def test_datasets_are_collected_from_a_halfcheetah_run_folder(tmp_path):
+    """A TD3 run folder on HalfCheetah gives a replay dataset (every transition it took, its
+    episodes complete) and a greedy one (its policy played in fresh envpool envs)."""
+    from purejaxrl import collect, ddpg, runner
+
+    config = ddpg.DDPGConfig.for_env(
+        "HalfCheetah-v4", **TINY["ddpg"], env_options=("max_episode_steps=50",),
+        runs_dir=str(tmp_path), progress=False, tensorboard=False, compilation_cache="",
+    )  # fmt: skip
+    run_dir = runner.run(config, ddpg.make_learner, "ddpg", write=True).run_dir
+    replay = collect.make_dataset(collect.CollectArgs(str(run_dir), out="unused", mode="replay"))
+    assert len(replay) == config.total_timesteps  # 600 < buffer_size: nothing overwritten
+    assert replay.arrays["episode_lengths"].tolist() == [50] * (config.total_timesteps // 50)
+    greedy = collect.make_dataset(
+        collect.CollectArgs(str(run_dir), out="unused", steps=200, num_envs=2)
+    )
+    assert len(greedy) == 200 and greedy.arrays["timeouts"].sum() == 4  # 2 envs x 2 episodes
+    assert np.isfinite(greedy.arrays["rewards"]).all()
