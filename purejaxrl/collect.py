@@ -234,7 +234,7 @@ def check_args(args: CollectArgs) -> None:
 
 def open_run(args: CollectArgs):
     """(algorithm row, config, spec, source metadata, newest) of `args.run_dir`, checked: a JAX
-    env, a feed-forward policy, the run and checkpoint asked for exist."""
+    env or envpool MuJoCo (not Atari), a feed-forward policy, the run and checkpoint asked for exist."""
     from purejaxrl import checkpoints
     from purejaxrl.evaluate import check_not_diverged, load_run
 
