@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 TRAIN_STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format bench notebooks clean
+.PHONY: install train test test-fast lint format bench results notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/atari_pong.py
 	$(BIN)/python benchmarks/alphazero_cartpole.py
 	$(BIN)/python benchmarks/suites.py --part speed
+
+## README's Results table rewritten from the recorded JSONs in benchmarks/results/ (nothing is
+## rerun; `python benchmarks/results.py --list` shows each row's command, `--rows ID ...` reruns rows).
+results: $(TRAIN_STAMP)
+	$(BIN)/python benchmarks/results.py --render
 
 ## Executes the notebooks at their full budget and stores them with their outputs (the test
 ## suite checks the stored outputs and reruns them at a tiny budget).

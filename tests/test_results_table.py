@@ -1,0 +1,97 @@
+"""benchmarks/results.py, README's Results table: rendering rows from records, rewriting the
+table between its markers, and refusing what it must refuse. Nothing is trained here."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def results(monkeypatch):
+    """benchmarks/results.py as a module (it imports benchmarks/common.py as `common`)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("results_table", BENCHMARKS / "results.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SEEDS = {
+    "final_return_mean": 456.79,
+    "final_return_ci95": [370.37, 500.0],
+    "final_return_iqm": 500.0,
+    "final_return_per_seed": [500.0, 500.0, 154.32, 500.0],
+}
+
+
+def fixture_rows(results):
+    return (
+        results.Row(
+            "one", "python -m purejaxrl a2c --num-seeds 4", ("run_one",), "1 min",
+            "A2C", "CartPole-v1", "5e5", "4",
+            "{run_one[results][0]:ci} (IQM {run_one[results][0]:iqm}; {run_one[results][0]:every}"
+            " at 500; worst {run_one[results][0]:worst})",
+            ">= 450",
+        ),
+        results.Row(
+            "two", "python benchmarks/x.py", ("x",), "2 min",
+            "X", "{x[env]}", "1e5", "8", lambda r: f"{len(r['x']['runs'])} runs", "",
+        ),
+    )  # fmt: skip
+
+
+RECORDS = {"run_one": {"results": [SEEDS]}, "x": {"env": "Pendulum-v1", "runs": [1, 2, 3]}}
+
+
+def test_rows_render_from_their_records(results):
+    table = results.render_table(fixture_rows(results), RECORDS).splitlines()
+    assert table[:2] == results.HEADER.splitlines()
+    assert table[2] == (
+        "| A2C | CartPole-v1 | 5e5 | 4 | 456.8 [370.4, 500.0] (IQM 500.0; 3 of 4 seeds at 500; "
+        "worst 154.3) | >= 450 |"
+    )
+    assert table[3] == "| X | Pendulum-v1 | 1e5 | 8 | 3 runs |  |"
+    every = {**SEEDS, "final_return_per_seed": [500.0] * 4}
+    assert results.cell("{s:every}, {s:ci2}", {"s": every}) == "every seed, 456.79 [370.37, 500.00]"
+
+
+def test_every_row_renders_from_the_recorded_json(results):
+    """The committed records hold what each row's cells ask for, and no cell breaks the table."""
+    table = results.render_table(results.ROWS, results.load_records(results.ROWS)).splitlines()
+    assert len(table) == 2 + len(results.ROWS)
+    assert all(line.count(" | ") == 5 for line in table[2:])
+    assert len({row.id for row in results.ROWS}) == len(results.ROWS)
+
+
+def test_render_rewrites_only_the_table_between_the_markers(results, tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "ROWS", fixture_rows(results))
+    for name, record in RECORDS.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    readme = tmp_path / "README.md"
+    before, after = "# title\n\ntext above\n\n", "\n\ntext below\n"
+    old = "| A2C | CartPole-v1 | 5e5 | 4 | 500.0 [500.0, 500.0] | >= 450 |"
+    readme.write_text(f"{before}{results.BEGIN}\n{results.HEADER}\n{old}\n{results.END}{after}")
+    args = ["--render", "--readme", str(readme), "--results", str(tmp_path)]
+    assert results.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith(before + results.BEGIN) and text.endswith(results.END + after)
+    assert "456.8 [370.4, 500.0]" in text and old not in text
+    assert results.main(args) == 0 and readme.read_text() == text  # idempotent
+
+    # A row added to the README by hand is not dropped: the render refuses, the file unchanged.
+    hand = "| PPO | Acrobot-v1 | 5e5 | 8 | -80.0 | |"
+    readme.write_text(text.replace(results.END, hand + "\n" + results.END))
+    assert results.main(args) == 1
+    assert hand in readme.read_text()
+
+
+def test_an_unknown_row_is_refused_in_one_line_with_exit_2(results, capsys):
+    assert results.main(["--rows", "a2c", "no-such-row"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'no-such-row'" in err and "a2c" in err
