@@ -152,7 +152,7 @@ def _pqn(r: Records) -> str:
     pqn = medians["pqn"]["final_return_mean"]
     every = " (every seed)" if pqn == 500.0 else ""
     return (
-        f"{pqn:.1f}{every}, DQN {medians['dqn']['final_return_mean']:.1f}; run "
+        f"{pqn:.1f}{every}, run "
         f"{medians['pqn']['run_time_s']:.0f} s against DQN's {medians['dqn']['run_time_s']:.0f} s "
         f"({r['pqn_cartpole']['pqn_over_dqn_run_time']:.2f})"
     )
@@ -198,7 +198,6 @@ def _tabular(text: str, record: str) -> Callable[[Records], str]:
 
 
 AZ = "alphazero_cartpole[results]"
-PG = "policy_gradients[returns_8_seeds]"
 AWR = "awr_offline[returns]"
 DATA = "awr_offline[datasets]"
 
@@ -321,28 +320,26 @@ ROWS: tuple[Row, ...] = (
         "{awr_online[returns][sac_pendulum]:ci}", ">= -250",
     ),
     Row(
-        "reinforce-baseline",
-        "python benchmarks/policy_gradients.py --repeats 3 --draws 512 --variance-steps 100000",
-        ("policy_gradients",), "10-20 min (every variant, A2C, speed and gradient variance)",
-        "REINFORCE (reward-to-go, learned baseline), `benchmarks/policy_gradients.py`",
-        "CartPole-v1", "1e6", "8", f"{{{PG}[REINFORCE, reward-to-go, learned baseline]:ci}}",
-        ">= 450",
+        "reinforce-baseline", "python -m purejaxrl reinforce --env-id CartPole-v1 --num-seeds 8",
+        ("run_reinforce",), "1-2 min",
+        "REINFORCE (reward-to-go, learned baseline: the defaults)", "CartPole-v1", "1e6", "8",
+        "{run_reinforce[results][0]:ci}", ">= 450",
     ),
     Row(
         "reinforce-plain",
-        "python benchmarks/policy_gradients.py --repeats 3 --draws 512 --variance-steps 100000",
-        ("policy_gradients",), "10-20 min (the same run as reinforce-baseline)",
-        "REINFORCE (total return, no baseline), same script", "CartPole-v1", "1e6", "8",
-        f"{{{PG}[REINFORCE, total return, no baseline]:ci}}",
+        "python -m purejaxrl reinforce --env-id CartPole-v1 --returns total --baseline none "
+        "--num-seeds 8",
+        ("run_reinforce_plain",), "1-2 min",
+        "REINFORCE (total return, no baseline: `--returns total --baseline none`)", "CartPole-v1",
+        "1e6", "8", "{run_reinforce_plain[results][0]:ci}",
     ),
     Row(
-        "a2c",
-        "python benchmarks/policy_gradients.py --repeats 3 --draws 512 --variance-steps 100000",
-        ("policy_gradients",), "10-20 min (the same run as reinforce-baseline)",
-        "A2C, same script", "CartPole-v1", "5e5", "8",
-        f"{{{PG}[A2C]:ci}} ({{{PG}[A2C]:every}} at 500; a seed that collapses late, as A2C at a "
-        "constant learning rate can, depends on the compiled program's last bits: see "
-        "`benchmarks/README.md`)",
+        "a2c", "python -m purejaxrl a2c --env-id CartPole-v1 --num-seeds 8", ("run_a2c",),
+        "1-2 min",
+        "A2C", "CartPole-v1", "5e5", "8",
+        "{run_a2c[results][0]:ci} ({run_a2c[results][0]:every} at 500; which seeds fall late "
+        "depends on the compiled program: 500.0 in every seed on one CPU device, as recorded on "
+        "2026-11-22; see `benchmarks/README.md`)",
         ">= 450",
     ),
     Row(
