@@ -337,9 +337,9 @@ ROWS: tuple[Row, ...] = (
         "a2c", "python -m purejaxrl a2c --env-id CartPole-v1 --num-seeds 8", ("run_a2c",),
         "1-2 min",
         "A2C", "CartPole-v1", "5e5", "8",
-        "{run_a2c[results][0]:ci} ({run_a2c[results][0]:every} at 500; which seeds fall late "
-        "depends on the compiled program: 500.0 in every seed on one CPU device, as recorded on "
-        "2026-11-22; see `benchmarks/README.md`)",
+        "{run_a2c[results][0]:ci} ({run_a2c[results][0]:every} at 500; the same runs compiled "
+        "for one CPU device give 500.0 in every seed, as recorded on 2026-11-22: a numerics "
+        "edge, not a code change, see `benchmarks/README.md`)",
         ">= 450",
     ),
     Row(
