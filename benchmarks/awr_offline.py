@@ -95,7 +95,8 @@ def plot(path: Path, curves: dict, dataset_returns: dict, title: str) -> None:
 
     from purejaxrl.stats import mean_and_band
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    rows = (len(curves) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.5 * rows), squeeze=False)
     for ax, (name, runs) in zip(axes.ravel(), curves.items(), strict=False):
         for (algo, (steps, returns)), colour in zip(runs.items(), ("C0", "C1"), strict=False):
             mean, low, high = mean_and_band(returns)
