@@ -185,6 +185,22 @@ def _awr_above_bc(r: Records) -> str:
     )
 
 
+def _connect_four(r: Records) -> str:
+    first, last = r["alphazero_connect_four"]["curve"][0], r["alphazero_connect_four"]["curve"][-1]
+
+    def rate(point: dict, key: str) -> float:
+        return sum(point[key]) / len(point[key])  # the mean over seeds
+
+    return (
+        f"search (64 simulations) wins {rate(last, 'search_vs_random_win'):.2f} against random, "
+        f"{rate(last, 'search_vs_two_ply_win'):.2f} against 2-ply (draws "
+        f"{rate(last, 'search_vs_two_ply_draw'):.2f}); raw network "
+        f"{rate(last, 'network_vs_random_win'):.2f} / {rate(last, 'network_vs_two_ply_win'):.2f}; "
+        f"untrained search {rate(first, 'search_vs_random_win'):.2f} / "
+        f"{rate(first, 'search_vs_two_ply_win'):.2f}"
+    )
+
+
 def _tabular(text: str, record: str) -> Callable[[Records], str]:
     """A test row's cell: `text` when the recorded test run passed, else what failed."""
 
@@ -371,6 +387,42 @@ ROWS: tuple[Row, ...] = (
         "CleanRL's figure at 1e6",
     ),
     Row(
+        "sac-halfcheetah",
+        "python benchmarks/mujoco_offpolicy.py --algo sac --total-timesteps 70000 --num-seeds 2 "
+        "--out mujoco_sac_7e4 --runs-dir runs",
+        ("mujoco_sac_7e4",), "35 min on a shared machine (the mujoco extra)",
+        "SAC (CleanRL's `sac_continuous_action` settings, the `mujoco` suite defaults), "
+        "`benchmarks/mujoco_offpolicy.py --algo sac`",
+        "HalfCheetah-v4 (envpool MuJoCo)", "7e4", "2",
+        "{mujoco_sac_7e4:ci} (CleanRL documents {mujoco_sac_7e4[cleanrl][return_mean]:.1f} +- "
+        "{mujoco_sac_7e4[cleanrl][return_std]:.1f} at 1e6 only; 3e5 would take over 2 hours here)",
+        "CleanRL's figure at 1e6 (no figure at 7e4)",
+    ),
+    Row(
+        "td3-halfcheetah",
+        "python benchmarks/mujoco_offpolicy.py --algo td3 --total-timesteps 50000 --num-seeds 2 "
+        "--out mujoco_td3_5e4",
+        ("mujoco_td3_5e4",), "25 min on a shared machine (the mujoco extra)",
+        "TD3 (CleanRL's `td3_continuous_action` settings, the `mujoco` suite defaults), same script",
+        "HalfCheetah-v4 (envpool MuJoCo)", "5e4", "2",
+        "{mujoco_td3_5e4:ci}, the first 25k steps random (CleanRL documents "
+        "{mujoco_td3_5e4[cleanrl][return_mean]:.1f} +- {mujoco_td3_5e4[cleanrl][return_std]:.1f} "
+        "at 1e6 only)",
+        "CleanRL's figure at 1e6 (no figure at 5e4)",
+    ),
+    Row(
+        "mjx-cartpole-balance",
+        "python benchmarks/mjx.py --part record --total-timesteps 2304000 --num-seeds 4 "
+        "--num-envs 256 --out mjx_cartpole_balance",
+        ("mjx_cartpole_balance",), "12 min (the mjx extra)",
+        "PPO (Playground's Brax PPO settings for dm_control, 256 envs, no value clipping), "
+        "`benchmarks/mjx.py --part record`",
+        "playground:CartpoleBalance (MuJoCo Playground, MJX on the CPU)", "2.3e6", "4",
+        "{mjx_cartpole_balance[results][ppo]:ci}, IQM {mjx_cartpole_balance[results][ppo]:iqm} "
+        "(no per-task Playground figure in text; with our PPO's value clipping 633.5)",
+        "the task's maximum, {mjx_cartpole_balance[task_maximum][return]}",
+    ),
+    Row(
         "ppo-rnn-cartpole",
         "python benchmarks/ppo_rnn_memory.py --cartpole-steps 1000000 --chain-steps 200000",
         ("ppo_rnn_memory",), "25 min (both tasks)",
@@ -397,6 +449,26 @@ ROWS: tuple[Row, ...] = (
         "Recurrent PPO (GRU), same script (`--cases memory_chain --chain-length 30`)",
         "MemoryChain-bsuite, memory length 30 (`--env-options memory_length=30`)", "4e5", "8",
         _memory_chain_30, "solved, feed-forward not (6 of 8 seeds)",
+    ),
+    Row(
+        "xminigrid-doorkey",
+        "python benchmarks/suites.py --part solve --total-timesteps 300000 --num-seeds 8",
+        ("suites_solve",), "10 min",
+        "PPO (one-hot views, `--env-options one_hot=True`), `benchmarks/suites.py --part solve`",
+        "xminigrid:MiniGrid-DoorKey-5x5", "3e5", "8",
+        "{suites_solve[results][ppo][final_return_mean]:.3f} (every seed 0.964-0.965 from 7e4 "
+        "steps: the goal in about 10 steps; 1 - 0.9 t / 250 on reaching it at step t)",
+        "a solved XLand-MiniGrid task",
+    ),
+    Row(
+        "xminigrid-memory",
+        "python benchmarks/suites.py --part memory --total-timesteps 500000 --num-seeds 8",
+        ("suites_memory",), "30 min",
+        "Recurrent PPO (GRU) against feed-forward PPO, `benchmarks/suites.py --part memory`",
+        "xminigrid:MiniGrid-MemoryS8 (a 3x3 view, one-hot)", "5e5", "8",
+        "not learned: recurrent {suites_memory[results][ppo_rnn]:ci2}, feed-forward "
+        "{suites_memory[results][ppo]:ci2}, both at chance (0.5: walk to the end, pick blindly)",
+        "memory shown on a POMDP-suite task (not yet)",
     ),
     Row(
         "bc-expert",
@@ -483,6 +555,38 @@ ROWS: tuple[Row, ...] = (
         "beats BC",
     ),
     Row(
+        "offline-halfcheetah-replay",
+        "python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> "
+        "--num-seeds 8",
+        ("offline_halfcheetah",), "5 min, after the sac-halfcheetah row's run",
+        "AWR offline (beta 1), `benchmarks/offline_halfcheetah.py` (D4RL-normalised with our own "
+        "references: random {offline_halfcheetah[references][random]:.1f}, expert "
+        "{offline_halfcheetah[references][expert]:.1f}, SAC at 7e4 steps)",
+        "medium-replay HalfCheetah-v4 dataset (SAC's replay buffer after 3.4e4 steps, normalised "
+        "{offline_halfcheetah[datasets][medium-replay][normalised]:.1f})",
+        "1e4 gradient steps", "8",
+        "{offline_halfcheetah[returns][awr_offline medium-replay]:ci}, normalised "
+        "{offline_halfcheetah[returns][awr_offline medium-replay][normalised_mean]:.1f}; BC "
+        "{offline_halfcheetah[returns][bc medium-replay]:ci}, normalised "
+        "{offline_halfcheetah[returns][bc medium-replay][normalised_mean]:.1f}",
+        "beats BC",
+    ),
+    Row(
+        "offline-halfcheetah-medium",
+        "python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> "
+        "--num-seeds 8",
+        ("offline_halfcheetah",), "the same run as offline-halfcheetah-replay",
+        "AWR offline, same script",
+        "medium HalfCheetah-v4 dataset (SAC after 3.4e4 steps plus noise 0.1, normalised "
+        "{offline_halfcheetah[datasets][medium][normalised]:.1f})",
+        "1e4 gradient steps", "8",
+        "a tie: {offline_halfcheetah[returns][awr_offline medium]:ci}, normalised "
+        "{offline_halfcheetah[returns][awr_offline medium][normalised_mean]:.1f}; BC "
+        "{offline_halfcheetah[returns][bc medium]:ci}, normalised "
+        "{offline_halfcheetah[returns][bc medium][normalised_mean]:.1f}",
+        "beats BC (not met)",
+    ),
+    Row(
         "gail-cartpole",
         "python benchmarks/gail.py --num-seeds 8 --dataset-steps 32000 --runs-dir runs "
         "--expert-episodes 10 50 --envs CartPole-v1 Pendulum-v1",
@@ -533,6 +637,17 @@ ROWS: tuple[Row, ...] = (
         "{alphazero_cartpole_16[results][alphazero_mdp][returns_at][2][mean]:.1f} in half the "
         "time (search: 9-18x PPO's wall time)",
         "sample efficiency against PPO and DQN",
+    ),
+    Row(
+        "alphazero-connect-four",
+        "python benchmarks/alphazero_connect_four.py --num-seeds 2 --updates 600 --eval-every 50 "
+        "--num-simulations 32",
+        ("alphazero_connect_four",), "32 min",
+        "AlphaZero (`alphazero`, 32 self-play simulations), `benchmarks/alphazero_connect_four.py`",
+        "connect_four (pgx), against a random and a 2-ply player, both sides",
+        "806,400 self-play moves (600 updates)", "2",
+        _connect_four,
+        "win rates against fixed players, with curves",
     ),
     Row(
         "muzero-cartpole",
