@@ -10,6 +10,7 @@ side-by-side run (slow tier), a minute for PPO's (slow tier).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -443,3 +444,44 @@ def test_a_missing_playground_names_the_mjx_extra(monkeypatch):
         envs.spec("playground:CartpoleBalance")
     assert "purejaxrl[mjx]" in str(error.value) and "\n" not in str(error.value)
     assert envs.suite("playground:CartpoleBalance") == "playground"  # read from the id alone
+
+
+@needs("mujoco_playground")
+@pytest.mark.slow
+def test_a_playground_run_stopped_after_a_chunk_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """MJX's physics state is JAX arrays, so unlike envpool's MuJoCo a Playground run resumes
+    exactly: PPO on CartpoleBalance, 2 seeds, one update per chunk, stopped after the first chunk
+    (as SIGINT would) and resumed, gives every metric and parameter of the uninterrupted run bit
+    for bit."""
+    from purejaxrl import ppo, runner
+
+    def stop_after_the_first_chunk(ctx, chunk):
+        chunk.stop_asked = chunk.stop_asked or chunk.first == 0
+
+    fields = {"num_envs": 2, "num_steps": 8, "total_timesteps": 32, "num_minibatches": 1,
+              "hidden_sizes": (16,), "eval_episodes": 0, "num_seeds": 2, "chunk_updates": 1,
+              "progress": False, "tensorboard": False}  # fmt: skip
+    config = ppo.PPOConfig.for_env("playground:CartpoleBalance", **fields)
+    whole = runner.run(
+        dataclasses.replace(config, runs_dir=str(tmp_path / "whole")), ppo.make_learner, "ppo"
+    )
+    stopped_config = dataclasses.replace(config, runs_dir=str(tmp_path / "stopped"))
+    steps = list(runner.CHUNK_STEPS)
+    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+        stopped = runner.run(stopped_config, ppo.make_learner, "ppo")
+    assert stopped.summary["status"] == "interrupted"
+    assert stopped.metrics["episode_return"].shape[-1] == 1
+    resumed = runner.run(stopped_config, ppo.make_learner, "ppo", resume=stopped.run_dir)
+    assert whole.summary["status"] == resumed.summary["status"] == "complete"
+    for key, value in whole.metrics.items():
+        np.testing.assert_array_equal(resumed.metrics[key], value, err_msg=key)
+    whole_leaves, resumed_leaves = (
+        jax.tree.leaves(whole.exported),
+        jax.tree.leaves(resumed.exported),
+    )
+    assert len(whole_leaves) == len(resumed_leaves) > 0
+    for r, w in zip(resumed_leaves, whole_leaves, strict=True):
+        np.testing.assert_array_equal(r, w)
+    assert not np.array_equal(whole.metrics["loss"][0, 0], whole.metrics["loss"][0, 1])
