@@ -71,13 +71,13 @@ def main() -> None:
             row[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
         curve.append(row)
         common.report(row)
-    record = {
-        "command": common.command(args),
-        "config": dataclasses.asdict(config),
-        "positions": len(boards),
-        "curve": curve,
-    }
-    common.write_record(args.out, record)
+        record = {
+            "command": common.command(args),
+            "config": dataclasses.asdict(config),
+            "positions": len(boards),
+            "curve": curve,
+        }
+        common.write_record(args.out, record)  # after every evaluation: a stopped run keeps them
 
 
 if __name__ == "__main__":
