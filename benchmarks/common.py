@@ -178,6 +178,20 @@ def timed_runs(config, make_learner, algo: str, repeats: int) -> dict:
     }
 
 
+def rollout_steps_per_second(rollout, env_steps: int, repeats: int) -> float:
+    """`env_steps` / the median wall time of `repeats` calls of the jitted `rollout(key)`, compiled
+    once beforehand (so compile time is not counted)."""
+    import jax
+
+    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
+    times = []
+    for r in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(jax.random.key(r)))
+        times.append(time.perf_counter() - start)
+    return env_steps / statistics.median(times)
+
+
 def env_steps_per_second(env_id: str, num_envs: int, steps: int, repeats: int) -> float:
     """The raw env-step ceiling the benchmarks compare training against: env steps/s of
     `num_envs` envs taking uniformly random actions for `steps` steps in one jitted scan (median
@@ -200,13 +214,7 @@ def env_steps_per_second(env_id: str, num_envs: int, steps: int, repeats: int) -
 
         return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
 
-    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
-    times = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(r)))
-        times.append(time.perf_counter() - start)
-    return num_envs * steps / statistics.median(times)
+    return rollout_steps_per_second(rollout, num_envs * steps, repeats)
 
 
 def env_ceiling(env_id: str, num_envs: int, steps_per_env: int, repeats: int) -> dict:

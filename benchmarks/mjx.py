@@ -42,9 +42,6 @@ value loss is not clipped, hence `--no-clip-value-loss` by default."""
 def playground_steps_per_second(name: str, num_envs: int, steps: int, repeats: int) -> float:
     """Env steps/s of Playground's own `env.step` vmapped over `num_envs` envs (impl="jax"),
     uniformly random actions in [-1, 1], `steps` steps in one jitted scan, no resets."""
-    import statistics
-    import time
-
     import jax
     from mujoco_playground import registry
 
@@ -61,13 +58,7 @@ def playground_steps_per_second(name: str, num_envs: int, steps: int, repeats: i
 
         return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
 
-    compiled = jax.jit(rollout).lower(jax.random.key(0)).compile()
-    times = []
-    for r in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(r)))
-        times.append(time.perf_counter() - start)
-    return num_envs * steps / statistics.median(times)
+    return common.rollout_steps_per_second(rollout, num_envs * steps, repeats)
 
 
 def speed(args) -> dict:
