@@ -453,10 +453,9 @@ def test_a_playground_run_stopped_after_a_chunk_resumes_bit_for_bit(tmp_path, mo
     exactly: PPO on CartpoleBalance, 2 seeds, one update per chunk, stopped after the first chunk
     (as SIGINT would) and resumed, gives every metric and parameter of the uninterrupted run bit
     for bit."""
-    from purejaxrl import ppo, runner
+    from run_folders import stopping_after_the_first_chunk
 
-    def stop_after_the_first_chunk(ctx, chunk):
-        chunk.stop_asked = chunk.stop_asked or chunk.first == 0
+    from purejaxrl import ppo, runner
 
     fields = {"num_envs": 2, "num_steps": 8, "total_timesteps": 32, "num_minibatches": 1,
               "hidden_sizes": (16,), "eval_episodes": 0, "num_seeds": 2, "chunk_updates": 1,
@@ -466,10 +465,7 @@ def test_a_playground_run_stopped_after_a_chunk_resumes_bit_for_bit(tmp_path, mo
         dataclasses.replace(config, runs_dir=str(tmp_path / "whole")), ppo.make_learner, "ppo"
     )
     stopped_config = dataclasses.replace(config, runs_dir=str(tmp_path / "stopped"))
-    steps = list(runner.CHUNK_STEPS)
-    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
-    with monkeypatch.context() as patch:
-        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+    with stopping_after_the_first_chunk(monkeypatch):
         stopped = runner.run(stopped_config, ppo.make_learner, "ppo")
     assert stopped.summary["status"] == "interrupted"
     assert stopped.metrics["episode_return"].shape[-1] == 1

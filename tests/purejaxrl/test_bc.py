@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from controllers import balancing_expert
+from run_folders import stopping_after_the_first_chunk
 
 from purejaxrl import bc, collect, datasets, envs
 from purejaxrl.config import hparams
@@ -105,13 +106,7 @@ def test_a_resumed_run_refuses_a_dataset_whose_data_changed(tmp_path, monkeypatc
     facts = config.checkpoint_facts()
     assert set(facts) == {"dataset_sha256"} and len(facts["dataset_sha256"]) == 64
 
-    def stop_after_the_first_chunk(ctx, chunk):
-        chunk.stop_asked = True
-
-    steps = list(runner.CHUNK_STEPS)
-    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
-    with monkeypatch.context() as patch:
-        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+    with stopping_after_the_first_chunk(monkeypatch):
         stopped = runner.run(config, bc.make_learner, "bc")
     assert stopped.summary["status"] == "interrupted"
 

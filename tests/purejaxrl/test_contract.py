@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from run_folders import stopping_after_the_first_chunk
 
 from purejaxrl import registry, runner
 from purejaxrl.config import ConfigError, hparams, traced_fields
@@ -77,11 +78,6 @@ def a_grid_axis(config) -> tuple[str, list[float]]:
     return name, [value, value / 2]
 
 
-def stop_after_the_first_chunk(ctx: runner.RunContext, chunk: runner.ChunkRecord) -> None:
-    """A chunk step that asks for a stop as SIGINT would, once: after the run's first chunk."""
-    chunk.stop_asked = chunk.stop_asked or chunk.first == 0
-
-
 @pytest.mark.parametrize("name", SWEEP_NAMES)
 def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for_bit(
     name, tmp_path, monkeypatch
@@ -136,10 +132,7 @@ def test_a_chunked_sweep_equals_each_run_alone_and_a_stopped_one_resumes_bit_for
 
     # stopped after the first chunk, then resumed: the uninterrupted numbers, bit for bit
     stopped_config = dataclasses.replace(config, runs_dir=str(tmp_path / "stopped"))
-    steps = list(runner.CHUNK_STEPS)
-    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
-    with monkeypatch.context() as patch:
-        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+    with stopping_after_the_first_chunk(monkeypatch):
         stopped = runner.run(stopped_config, row.make_learner, name, grid)
     assert stopped.summary["status"] == "interrupted"
     assert stopped.metrics["episode_return"].shape[-1] == chunk

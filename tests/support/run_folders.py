@@ -1,8 +1,10 @@
 """Reading run folders back: the folder a CLI run made, its newest checkpoint's arrays, and a
-bitwise comparison of two runs' outputs (test_long_runs.py, test_distributed.py)."""
+bitwise comparison of two runs' outputs (test_long_runs.py, test_distributed.py); and stopping an
+in-process run after its first chunk, as SIGINT would (the resume tests)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +42,21 @@ def assert_same_outputs(a: Path, b: Path) -> None:
     assert sa.keys() == sb.keys()
     for path in sa:
         np.testing.assert_array_equal(sa[path], sb[path], err_msg=path)
+
+
+def stop_after_the_first_chunk(ctx, chunk) -> None:
+    """A chunk step that asks for a stop as SIGINT would, once: after the run's first chunk."""
+    chunk.stop_asked = chunk.stop_asked or chunk.first == 0
+
+
+@contextlib.contextmanager
+def stopping_after_the_first_chunk(monkeypatch):
+    """Within it, `runner.run` stops after its first chunk (with a checkpoint, status
+    "interrupted"), through the runner's own chunk steps."""
+    from purejaxrl import runner
+
+    steps = list(runner.CHUNK_STEPS)
+    steps.insert(steps.index(runner.decide_stop), stop_after_the_first_chunk)
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "CHUNK_STEPS", tuple(steps))
+        yield
