@@ -13,6 +13,7 @@ side is not already lost in) and those that give up any value ("suboptimal").
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import common
@@ -33,6 +34,12 @@ def main() -> None:
     parser.add_argument("--num-simulations", type=int, default=az.Config.num_simulations)
     parser.add_argument("--opening-moves", type=int, default=az.Config.opening_moves)
     parser.add_argument("--out", default="alphazero_tictactoe", help="results/<out>.json")
+    parser.add_argument(
+        "--params-out",
+        default="",
+        help="also save every seed's parameters after each evaluation to this .npz, to score "
+        "them again later at another search budget",
+    )
     args = parser.parse_args()
 
     base = az.Config(num_simulations=args.num_simulations, opening_moves=args.opening_moves)
@@ -78,6 +85,17 @@ def main() -> None:
             "curve": curve,
         }
         common.write_record(args.out, record)  # after every evaluation: a stopped run keeps them
+        if args.params_out:
+            save_params(args.params_out, state.params)
+
+
+def save_params(path: str, params) -> None:
+    """Writes a (seeds, ...) parameter tree as one .npz, atomically: key = the leaf's tree path."""
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    arrays = {jax.tree_util.keystr(key): np.asarray(leaf) for key, leaf in leaves}
+    partial = f"{path}.partial.npz"
+    np.savez(partial, **arrays)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

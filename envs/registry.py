@@ -31,10 +31,12 @@ from .probes import PROBES, make_probe
 from .suites import SuiteEnv, split_id
 from .wrappers import (
     ClipAction,
+    DeferReset,
     EpisodeStatistics,
     FlattenObservation,
     KeepObservation,
     NormalizeObservation,
+    OptimisticResetEnv,
     VmapEnv,
 )
 
@@ -315,10 +317,12 @@ def spec(env_id: str, *, seed: int = 0, **options) -> EnvSpec:
     )
 
 
-JAX_ENV_OPTIONS = ("obs_keep",)
-"""The option every JAX env (gymnax, probe, gridworld, suite) takes: `obs_keep`, the observation
-entries to keep (`wrappers.KeepObservation`). Besides it, a JAX env takes the fields of its own
-parameters (`env_parameters`), e.g. `memory_length=20` for MemoryChain-bsuite."""
+JAX_ENV_OPTIONS = ("obs_keep", "optimistic_resets")
+"""The options every JAX env (gymnax, probe, gridworld, suite) takes: `obs_keep`, the observation
+entries to keep (`wrappers.KeepObservation`), and `optimistic_resets=K`, fresh states made per
+batch step for the envs that ended (`wrappers.OptimisticResetEnv`; without it every env resets
+as gymnax does). Besides them, a JAX env takes the fields of its own parameters
+(`env_parameters`), e.g. `memory_length=20` for MemoryChain-bsuite."""
 
 
 def _jax_env(env_id: str, options: dict) -> tuple[Any, Any, dict]:
@@ -362,10 +366,20 @@ def jax_env_options(env, params, options: dict) -> dict:
         allowed = ", ".join(f"{name}=" for name in (*JAX_ENV_OPTIONS, *fields))
         raise EnvOptionError(
             f"{', '.join(unknown)}: not an option of {type(env).__name__}; it takes {allowed} "
-            "(obs_keep=I,J,...: the observation entries to keep; the others: its parameters)"
+            "(obs_keep=I,J,...: the observation entries to keep; optimistic_resets=K: fresh states "
+            "per batch step; the others: its parameters)"
         )
+    checked = {}
+    if "optimistic_resets" in options:
+        resets = options["optimistic_resets"]
+        if not isinstance(resets, int) or isinstance(resets, bool) or resets < 1:
+            raise EnvOptionError(
+                f"optimistic_resets={resets!r}: must be an integer >= 1 (fresh states per batch "
+                "step; leave it out for gymnax's reset of every env)"
+            )
+        checked["optimistic_resets"] = resets
     if "obs_keep" not in options:
-        return {}
+        return checked
     keep = options["obs_keep"]
     keep = (keep,) if isinstance(keep, int) else keep
     space = env.observation_space(env_parameters(params, options))
@@ -381,7 +395,7 @@ def jax_env_options(env, params, options: dict) -> dict:
             f"obs_keep={options['obs_keep']!r}: must be distinct indices in [0, {size}) of the "
             f"flattened observation (shape {tuple(space.shape)}), e.g. obs_keep=0,2"
         )
-    return {"obs_keep": keep}
+    return {**checked, "obs_keep": keep}
 
 
 def _parameter_fields(params) -> dict[str, Any]:
@@ -425,10 +439,13 @@ def env_parameters(params, options: dict):
     return params.replace(**changes) if changes else params
 
 
-def _training_stack(env, params, flatten: bool, obs_keep: tuple[int, ...] | None = None):
+def _training_stack(
+    env, params, flatten: bool, obs_keep: tuple[int, ...] | None = None, optimistic_resets=0
+):
     """Episode statistics, flattening of multi-dimensional observations, the kept observation
-    entries (`obs_keep`: flattening first), action clipping."""
-    env = EpisodeStatistics(env)
+    entries (`obs_keep`: flattening first), action clipping; with `optimistic_resets`, no
+    auto-reset (`DeferReset`: `OptimisticResetEnv` restarts the envs)."""
+    env = EpisodeStatistics(DeferReset(env) if optimistic_resets else env)
     if (flatten or obs_keep) and len(env.observation_space(params).shape) > 1:
         env = FlattenObservation(env)
     if obs_keep:
@@ -481,8 +498,15 @@ def make_batched(
         mujoco_env, _ = make(env_id, num_envs=num_envs, seed=seed, runs=runs, **options)
         return NormalizeObservation(mujoco_env) if normalize_observations else mujoco_env
     single, params, options = _jax_env(env_id, options)
-    stack = _training_stack(single, params, flatten, **jax_env_options(single, params, options))
-    batched: BatchedEnv = VmapEnv(stack, env_parameters(params, options), num_envs)
+    wrapping = jax_env_options(single, params, options)
+    stack = _training_stack(single, params, flatten, **wrapping)
+    resets = wrapping.get("optimistic_resets", 0)
+    params = env_parameters(params, options)
+    batched: BatchedEnv = (
+        OptimisticResetEnv(stack, params, num_envs, min(resets, num_envs))
+        if resets
+        else VmapEnv(stack, params, num_envs)
+    )
     if normalize_observations:
         batched = NormalizeObservation(batched)
     return batched

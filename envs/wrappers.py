@@ -2,7 +2,8 @@
 
 Single-env wrappers (`EpisodeStatistics`, `FlattenObservation`, `KeepObservation`, `ClipAction`) keep the six-value
 `step` API and compose with gymnax's own. `VmapEnv` turns one env into a batch of `num_envs` (a
-`BatchedEnv`, the protocol in `envs.registry`, which envpool's Atari env implements directly).
+`BatchedEnv`, the protocol in `envs.registry`, which envpool's Atari env implements directly);
+`OptimisticResetEnv` does the same with "optimistic resets", for envs whose reset is expensive.
 Batch-level wrappers (`NormalizeObservation`) sit on top of any `BatchedEnv`.
 """
 
@@ -115,6 +116,56 @@ class VmapEnv:
     def step(self, key, state, action):
         keys = jax.random.split(key, self.num_envs)
         return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(keys, state, action, self.params)
+
+
+class DeferReset(GymnaxWrapper):
+    """The innermost wrapper under `OptimisticResetEnv`: steps without gymnax's auto-reset.
+
+    An episode's last step returns its final observation and state (the batch restarts that env
+    from a fresh state). The step key is split as gymnax's `step` splits it, so a step that does
+    not end an episode is the same as under auto-reset.
+    """
+
+    def step(self, key, state, action, params=None):
+        params = self._env.default_params if params is None else params
+        key_step, _ = jax.random.split(key)
+        obs, state, reward, terminated, info = self._env.step_env(key_step, state, action, params)
+        truncated = self._env.is_truncated(state, params)
+        info = {**info, "terminated": terminated, "truncated": truncated, "final_observation": obs}
+        return obs, state, reward, terminated, truncated, info
+
+
+class OptimisticResetEnv(VmapEnv):
+    """`VmapEnv` with "optimistic resets" (Matthews et al., 2024, Craftax): each batch step resets
+    only `resets` fresh envs, and the envs whose episode just ended take them, the k-th of them
+    this step the fresh state k mod `resets`.
+
+    gymnax's auto-reset computes a reset for every env at every step and keeps it where an episode
+    ended; where a reset costs much more than a step (Craftax generates a world: about 9 steps'
+    worth) that reset is most of the time. Each restarted env still begins from a fresh reset;
+    only when more than `resets` episodes end on one step do some of them begin from the same
+    state. `env` is the single-env stack with `DeferReset` innermost; its `reset` makes the fresh
+    states, wrappers included (zeroed episode statistics). Steps that end no episode equal
+    `VmapEnv`'s for the same key.
+    """
+
+    def __init__(self, env, params, num_envs: int, resets: int):
+        super().__init__(env, params, num_envs)
+        self.resets = resets
+
+    def step(self, key, state, action):
+        obs, state, reward, terminated, truncated, info = super().step(key, state, action)
+        fresh_keys = jax.random.split(jax.random.fold_in(key, 1), self.resets)
+        fresh = jax.vmap(self.env.reset, in_axes=(0, None))(fresh_keys, self.params)
+        done = jnp.logical_or(terminated, truncated)  # (N,)
+        slot = (jnp.cumsum(done) - 1) % self.resets  # (N,): which fresh state an ended env takes
+
+        def restart(new, old):  # new (resets, ...), old (N, ...)
+            mask = done.reshape(done.shape + (1,) * (old.ndim - 1))
+            return jnp.where(mask, new[slot], old)
+
+        obs, state = jax.tree.map(restart, fresh, (obs, state))
+        return obs, state, reward, terminated, truncated, info
 
 
 @struct.dataclass

@@ -220,3 +220,46 @@ def test_a_host_env_restarted_on_resume_keeps_the_saved_observation_statistics()
     assert restarted.env_state == "fresh games"
     assert restarted.obs_stats is saved.obs_stats
     assert restarted_host_env("saved games", "fresh games") == "fresh games"
+
+
+def test_optimistic_resets_restart_ended_envs_from_a_few_fresh_states():
+    """Steps that end no episode are `VmapEnv`'s; the k-th env to end on a step restarts from
+    fresh state k mod K, with zeroed statistics; the ending step itself reports as usual."""
+    num_envs, fresh = 8, 3
+    plain = envs.make_batched("CartPole-v1", num_envs)
+    optimistic = envs.make_batched(envs.spec("CartPole-v1", optimistic_resets=fresh), num_envs)
+    assert type(optimistic).__name__ == "OptimisticResetEnv"
+    _, state = optimistic.reset(jax.random.key(0))
+    action = jnp.zeros(num_envs, jnp.int32)  # always push left: episodes end together, ~10 steps
+    plain_step, optimistic_step = jax.jit(plain.step), jax.jit(optimistic.step)
+    seen_crowded_step = False
+    for t in range(40):
+        key = jax.random.key(100 + t)
+        expected = plain_step(key, state, action)  # from the same state and key
+        obs, state, reward, term, trunc, info = optimistic_step(key, state, action)
+        done = np.asarray(term | trunc)
+        np.testing.assert_array_equal(done, np.asarray(expected[3] | expected[4]))
+        np.testing.assert_array_equal(reward, expected[2])
+        for name in ("final_observation", "episode_return", "episode_length", "returned_episode"):
+            np.testing.assert_array_equal(info[name], expected[5][name])
+        np.testing.assert_array_equal(np.asarray(obs)[~done], np.asarray(expected[0])[~done])
+        obs = np.asarray(obs)
+        assert np.all(np.abs(obs[done]) <= 0.05)  # CartPole's reset draws every entry in +-0.05
+        assert np.all(np.asarray(state.env_state.time)[done] == 0)
+        assert np.all(np.asarray(state.episode_return)[done] == 0)
+        ended = np.flatnonzero(done)
+        starts = obs[ended]
+        # the first K of them differ pairwise; the k-th after those repeats the (k - K)-th
+        assert len({tuple(row) for row in starts[:fresh]}) == min(len(ended), fresh)
+        for k in range(fresh, len(ended)):
+            seen_crowded_step = True
+            np.testing.assert_array_equal(starts[k], starts[k - fresh])
+    assert seen_crowded_step  # more than K envs ended on one step at least once
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "4"])
+def test_optimistic_resets_refuse_bad_counts_in_one_line(bad):
+    with pytest.raises(envs.EnvOptionError) as error:
+        envs.spec("CartPole-v1", optimistic_resets=bad)
+    assert f"optimistic_resets={bad!r}: must be an integer >= 1" in str(error.value)
+    assert "\n" not in str(error.value)
