@@ -127,17 +127,67 @@ def solve(args) -> dict:
     return {"env_id": args.solve_id, "settings": settings, "results": {"ppo": row}}
 
 
+def craftax_resets(num_envs: int) -> int:
+    """Fresh worlds per batch step (`optimistic_resets`): one per 16 envs, as Craftax_Baselines'
+    `OptimisticResetVecEnvWrapper` has it (at least one)."""
+    return max(1, num_envs // 16)
+
+
+def craftax_achievements(config, exported, episodes: int) -> dict:
+    """The Craftax paper's measures of each run's final policy, playing `episodes` fresh episodes
+    with sampled actions (as in training): each of the 22 achievements' success rate (% of
+    episodes in which it was unlocked), the score exp(mean_i ln(1 + s_i)) - 1 over those rates
+    s_i in % (Crafter's score), the return and the length, per run and their mean over runs."""
+    import jax
+    import numpy as np
+
+    from purejaxrl import envs, ppo
+    from purejaxrl.evaluate import with_memory
+    from purejaxrl.rollout import first_episode_info
+
+    spec = config.validate()
+    env = envs.make_batched(spec, episodes)
+    _, state = env.reset(jax.random.key(0))
+    info = jax.eval_shape(env.step, jax.random.key(0), state, np.zeros(episodes, np.int32))[5]
+    names = sorted(k for k in info if k.startswith("Achievements/"))
+    act = with_memory(ppo.make_sampling_policy(config, spec), None)
+    keys = ("episode_return", "episode_length", *names)
+
+    def one_run(exported_run, key):
+        return first_episode_info(act, exported_run, env, spec.episode_limit + 1, key, None, keys)
+
+    runs = jax.tree.leaves(exported)[0].shape[0]
+    ends = jax.jit(jax.vmap(one_run))(exported, jax.random.split(jax.random.key(1), runs))
+    ends = {k: np.asarray(v, np.float64) for k, v in ends.items()}  # (runs, episodes) each
+    rates = np.stack([(ends[name] > 0).mean(axis=1) * 100 for name in names], axis=1)
+    score = np.exp(np.log1p(rates).mean(axis=1)) - 1  # (runs,)
+    return {
+        "episodes_per_run": episodes,
+        "score_percent": float(score.mean()),
+        "score_percent_per_run": score.round(3).tolist(),
+        "return_mean": float(ends["episode_return"].mean()),
+        "length_mean": float(ends["episode_length"].mean()),
+        "success_rate_percent": {
+            name.removeprefix("Achievements/"): float(rate)
+            for name, rate in zip(names, rates.mean(axis=0), strict=True)
+        },
+    }
+
+
 def craftax(args) -> dict:
     from purejaxrl import ppo, runner
     from purejaxrl.outputs import plot_curves
 
     config = ppo.Config(
         env_id="craftax:Craftax-Classic-Symbolic-v1", num_envs=args.num_envs,
-        total_timesteps=args.total_timesteps, num_seeds=args.num_seeds, progress=False,
+        env_options=(f"optimistic_resets={craftax_resets(args.num_envs)}",),
+        total_timesteps=args.total_timesteps, num_seeds=args.num_seeds, progress=True,
         compilation_cache="", **CRAFTAX_PPO,
     )  # fmt: skip
     result = runner.run(config, ppo.make_learner, "ppo", write=False)
     row = common.returns_row(result, steps_per_second=result.summary["steps_per_second"])
+    row["final_policy"] = craftax_achievements(config, result.exported, args.eval_episodes)
+    common.report(row["final_policy"])
     plot_curves(
         common.result_file("suites_craftax_curve.png"),
         [result.env_steps],
@@ -158,6 +208,12 @@ def main() -> None:
     parser.add_argument("--part", choices=list(PARTS), required=True)
     parser.add_argument("--one-hot", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--solve-id", default="xminigrid:MiniGrid-DoorKey-5x5")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=32,
+        help="craftax: episodes per run of the final policy",
+    )
     args = parser.parse_args()
     record = {"command": common.command(args), **PARTS[args.part](args)}
     common.write_record(f"suites_{args.part}", record)

@@ -1,5 +1,5 @@
 """On-policy experience collection shared by PPO, A2C and REINFORCE; the episodes of a fixed
-policy (`first_episode_returns`), which evaluation and the offline learners play."""
+policy (`first_episode_returns`, `first_episode_info`), which evaluation and the offline learners play."""
 
 from __future__ import annotations
 
@@ -111,27 +111,52 @@ def first_episode_returns(act, exported, env, max_steps: int, key: jax.Array, in
         act: `act(exported, obs (E, ...), key, carry, first) -> (action, carry)` (a feed-forward
             policy through `evaluate.with_memory`).
         env: a `BatchedEnv` of E envs, reset here from `key`.
-        max_steps: steps played (at least the episode limit + 1, so that every episode ends).
+        max_steps: the most steps played (at least the episode limit + 1, so that every episode
+            ends); play stops once every env's first episode has ended.
         initial_carry: a recurrent policy's `initial_carry(E) -> carry`, None for a feed-forward
             one.
 
     Returns:
         (E,) each env's first return (0 for an env whose episode did not end within max_steps).
     """
+    ends = first_episode_info(act, exported, env, max_steps, key, initial_carry)
+    return ends["episode_return"]
+
+
+def first_episode_info(
+    act,
+    exported,
+    env,
+    max_steps: int,
+    key: jax.Array,
+    initial_carry=None,
+    info_keys: tuple[str, ...] = ("episode_return",),
+) -> dict[str, jax.Array]:
+    """`first_episode_returns` for any of the env's `info` entries: each of `info_keys` as it was
+    on the step that ended each env's first episode (e.g. Craftax's `Achievements/<name>`).
+
+    Returns:
+        {info key: (E,) float32, its value at each env's first episode end, 0 where none ended}.
+    """
     num = env.num_envs
     obs, state = env.reset(key)  # and the steps' keys split from the same key, as always here
     memory = () if initial_carry is None else initial_carry(num)
+    keys = jax.random.split(key, max_steps)
 
-    def step(carry, key):
-        obs, state, memory, first, returns, finished = carry
-        act_key, env_key = jax.random.split(key)
+    def going(carry):
+        steps, *_, finished = carry
+        return (steps < max_steps) & ~finished.all()
+
+    def step(carry):
+        steps, obs, state, memory, first, ends, finished = carry
+        act_key, env_key = jax.random.split(keys[steps])
         action, memory = act(exported, obs, act_key, memory, first)
         obs, state, _, _, _, info = env.step(env_key, state, action)
         first_end = info["returned_episode"] & ~finished
-        returns = jnp.where(first_end, info["episode_return"], returns)
+        ends = {k: jnp.where(first_end, info[k], v).astype(v.dtype) for k, v in ends.items()}
         first = info["returned_episode"]
-        return (obs, state, memory, first, returns, finished | first), None
+        return steps + 1, obs, state, memory, first, ends, finished | first
 
-    init = (obs, state, memory, jnp.ones(num, bool), jnp.zeros(num), jnp.zeros(num, bool))
-    (*_, returns, _), _ = jax.lax.scan(step, init, jax.random.split(key, max_steps))
-    return returns
+    ends = {k: jnp.zeros(num) for k in info_keys}
+    init = (jnp.int32(0), obs, state, memory, jnp.ones(num, bool), ends, jnp.zeros(num, bool))
+    return jax.lax.while_loop(going, step, init)[5]
