@@ -1,10 +1,12 @@
 """The JAX suites under our algorithms (needs the suites extra); results in benchmarks/results/suites_<part>.json.
 
-Three parts, one per call (`--part`):
+Five parts, one per call (`--part`):
 
 - `speed`: for each suite's id, the raw vmapped env step (random actions, one jitted scan,
   `common.env_steps_per_second`) beside PPO's training steps/s on it through the shared runner
   (`common.timed_runs`), at the same number of envs; medians of `--repeats`.
+- `resets`: Craftax's raw vmapped step with gymnax's reset of every env beside optimistic resets
+  (`--env-options optimistic_resets=K`, one fresh world per 16 envs).
 - `memory`: xminigrid:MiniGrid-MemoryS8, a partially observed task (a 3x3 view: the object shown
   at the start of the corridor must be matched at its end), recurrent PPO (GRU) against
   feed-forward PPO at the same budget and settings (those of `ppo_rnn_memory.py`: 8 envs x 64
@@ -21,6 +23,7 @@ Three parts, one per call (`--part`):
   Long: about an hour or more on a CPU.
 
     python benchmarks/suites.py --part speed [--num-envs 64] [--repeats 3]
+    python benchmarks/suites.py --part resets [--num-envs 64] [--repeats 3]
     python benchmarks/suites.py --part memory [--total-timesteps 1000000] [--num-seeds 8] [--no-one-hot]
     python benchmarks/suites.py --part solve [--solve-id xminigrid:MiniGrid-DoorKey-5x5] [--num-seeds 8]
     python benchmarks/suites.py --part craftax [--total-timesteps 1000000] [--num-seeds 4] [--num-envs 64]
@@ -32,8 +35,10 @@ import argparse
 
 import common
 
+CRAFTAX_ID = "craftax:Craftax-Classic-Symbolic-v1"
+
 SPEED_IDS = (
-    "craftax:Craftax-Classic-Symbolic-v1",
+    CRAFTAX_ID,
     "xminigrid:MiniGrid-MemoryS8",
     "jumanji:Snake-v1",
     "jumanji:Game2048-v1",
@@ -72,6 +77,24 @@ def speed(args) -> dict:
         }
         common.report(env_id, rows[env_id])
     return {"num_envs": args.num_envs, "repeats": args.repeats, "results": rows}
+
+
+def resets(args) -> dict:
+    """Craftax's raw vmapped step (random actions, 32 steps of `--num-envs` envs, medians of
+    `--repeats`) with gymnax's reset of every env and with optimistic resets."""
+    from purejaxrl import envs
+
+    rows = {}
+    for fresh in (0, craftax_resets(args.num_envs)):
+        options = {"optimistic_resets": fresh} if fresh else {}
+        spec = envs.spec(CRAFTAX_ID, **options)
+        rows[f"optimistic_resets={fresh}" if fresh else "every env resets"] = {
+            "raw_env_steps_per_second": common.env_steps_per_second(
+                spec, args.num_envs, 32, args.repeats
+            )
+        }
+        common.report(rows)
+    return {"env_id": CRAFTAX_ID, "num_envs": args.num_envs, "repeats": args.repeats, **rows}
 
 
 def memory(args) -> dict:
@@ -179,7 +202,7 @@ def craftax(args) -> dict:
     from purejaxrl.outputs import plot_curves
 
     config = ppo.Config(
-        env_id="craftax:Craftax-Classic-Symbolic-v1", num_envs=args.num_envs,
+        env_id=CRAFTAX_ID, num_envs=args.num_envs,
         env_options=(f"optimistic_resets={craftax_resets(args.num_envs)}",),
         total_timesteps=args.total_timesteps, num_seeds=args.num_seeds, progress=True,
         compilation_cache="", **CRAFTAX_PPO,
@@ -198,7 +221,7 @@ def craftax(args) -> dict:
     return {"settings": {**CRAFTAX_PPO, "num_envs": args.num_envs}, "results": {"ppo": row}}
 
 
-PARTS = {"speed": speed, "memory": memory, "solve": solve, "craftax": craftax}
+PARTS = {"speed": speed, "resets": resets, "memory": memory, "solve": solve, "craftax": craftax}
 
 
 def main() -> None:
