@@ -18,7 +18,56 @@ import), and a program that splits the CPU into several devices must do so befor
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+import types
 from typing import TYPE_CHECKING
+
+
+class _LoadedOnFirstUse(types.ModuleType):
+    """Stands in `sys.modules` for a module until one of its attributes is asked for, then
+    imports the real module (which takes its place there) and hands the attribute over."""
+
+    def __getattr__(self, attr: str):  # only for attributes the stand-in lacks
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, real)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def _defer_gymnax_renderer_imports() -> None:
+    """Makes seaborn and matplotlib.pyplot load on first use instead of at import.
+
+    gymnax imports both at its own import, for the renderers of a few envs (seaborn pulls in
+    pandas and scipy.stats): about a second and a half of every run's start-up here, for code a
+    training run never calls. Each gets a `_LoadedOnFirstUse` stand-in, so renderers (and a
+    user's own `import seaborn`) work as before, only later. Modules already imported, or not
+    installed, are left alone. (`importlib.util.LazyLoader` does not serve: `import seaborn`
+    reads the module's `__spec__`, which makes it load.)
+    """
+    for name in ("seaborn", "matplotlib.pyplot"):
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)  # imports matplotlib itself for pyplot
+        except ImportError:
+            continue
+        if spec is None:
+            continue
+        stand_in = _LoadedOnFirstUse(name)
+        stand_in.__spec__ = spec
+        sys.modules[name] = stand_in
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, stand_in)
+
+
+_defer_gymnax_renderer_imports()
 
 _HOMES = {
     "registry": (

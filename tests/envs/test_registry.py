@@ -108,3 +108,25 @@ def test_importing_envs_starts_no_jax_backend():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "3"
+
+
+def test_gymnax_s_renderer_imports_wait_until_a_renderer_needs_them():
+    """Importing the env layer (and gymnax with it) loads neither seaborn nor what it pulls in
+    (pandas, scipy.stats) nor matplotlib.pyplot; gymnax's Pong renderer still finds seaborn."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, purejaxrl.envs.registry\n"
+        "loaded = [m for m in ('seaborn', 'pandas', 'scipy.stats', 'matplotlib.pyplot')\n"
+        "          if type(sys.modules.get(m)).__name__ == 'module']\n"
+        "assert not loaded, loaded\n"
+        "from gymnax.environments.misc import pong\n"
+        "print(len(pong.sns.color_palette('cubehelix', 3)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={"PATH": "", "JAX_PLATFORMS": "cpu"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "3"

@@ -30,6 +30,16 @@ def test_forward_fill_carries_the_latest_value():
     np.testing.assert_array_equal(outputs.forward_fill(x), [[np.nan, 1.0, 1.0, 3.0, 3.0]])
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+def test_iqm_is_scipy_s_quarter_trimmed_mean_along_any_axis(n):
+    from scipy import stats
+
+    x = np.random.default_rng(n).normal(size=(n, 3)) * 100
+    np.testing.assert_allclose(iqm(x, axis=0), stats.trim_mean(x, 0.25, axis=0), atol=1e-9)
+    np.testing.assert_allclose(iqm(x.T), stats.trim_mean(x.T, 0.25, axis=-1), atol=1e-9)
+    assert np.isnan(iqm(np.array([1.0, np.nan, 3.0, 4.0])))
+
+
 def test_iqm_and_bootstrap_intervals():
     assert iqm(np.array([0.0, 1, 2, 3, 4, 5, 6, 100])) == pytest.approx(3.5)
     low, high = bootstrap_ci(np.arange(20.0))
