@@ -218,7 +218,8 @@ def craftax(args) -> dict:
         ["PPO"],
         f"Craftax-Classic-Symbolic, {args.total_timesteps:,} steps ({args.num_seeds} seeds)",
     )
-    return {"settings": {**CRAFTAX_PPO, "num_envs": args.num_envs}, "results": {"ppo": row}}
+    settings = {**CRAFTAX_PPO, "num_envs": args.num_envs, "env_options": list(config.env_options)}
+    return {"settings": settings, "results": {"ppo": row}}
 
 
 PARTS = {"speed": speed, "resets": resets, "memory": memory, "solve": solve, "craftax": craftax}
