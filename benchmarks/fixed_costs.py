@@ -14,8 +14,8 @@ wrapped, not changed):
     chunk ends  the rest of `train_chunks`: syncs, progress, TensorBoard, checkpoints
     outputs     summary, metrics, plot (`write_outputs`) and the exported policy
     greedy eval the greedy evaluation at the end (its own compile and run)
-    table       the table printed and anything else after the run
-    exit        from the end of `main` to the process's exit (atexit, threads, buffers)
+    other       the rest of `main`: the algorithm's module (flax, optax), flags, the table
+    exit        from the end of `main` to the process's exit (atexit, the interpreter's teardown)
 
 It also lists the packages whose imports cost most (`-X importtime` in one extra process, self
 times summed per top-level package). Medians over the rounds.
@@ -38,7 +38,7 @@ import common
 
 PHASES = (
     "start-up", "config", "set-up", "compile", "initialise", "run", "chunk ends", "outputs",
-    "greedy eval", "table", "exit",
+    "greedy eval", "other", "exit",
 )  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def child(out: str, argv: list[str]) -> None:
     times["chunk ends"] = times.pop("chunks") - times["run"]
     times["outputs"] = times.pop("finish") - times["greedy eval"]
     measured = ("config", "set-up", "compile", "initialise", "run", "chunk ends", "outputs")
-    times["table"] = times.pop("main") - sum(times[k] for k in (*measured, "greedy eval"))
+    times["other"] = times.pop("main") - sum(times[k] for k in (*measured, "greedy eval"))
     times["main_ended_at"] = wall_begun + (time.perf_counter() - begun)
     Path(out).write_text(json.dumps(times))
     sys.stdout.flush()
