@@ -15,7 +15,8 @@ wrapped, not changed):
     outputs     summary, metrics, plot (`write_outputs`) and the exported policy
     greedy eval the greedy evaluation at the end (its own compile and run)
     other       the rest of `main`: the algorithm's module (flax, optax), flags, the table
-    exit        from the end of `main` to the process's exit (atexit, the interpreter's teardown)
+    exit        from the end of `main` to the process's exit (atexit handlers; the interpreter's
+                teardown, which `python -m purejaxrl` skips since `cli.run_as_process`)
 
 It also lists the packages whose imports cost most (`-X importtime` in one extra process, self
 times summed per top-level package). Medians over the rounds.
@@ -48,7 +49,7 @@ def child(out: str, argv: list[str]) -> None:
     wall_begun = time.time()
     from purejaxrl import cli, runner
 
-    times = {"start-up": time.perf_counter() - begun}
+    times = {}
 
     def timed(module, name: str, phase: str) -> None:
         original = getattr(module, name)
@@ -83,7 +84,15 @@ def child(out: str, argv: list[str]) -> None:
     times["other"] = times.pop("main") - sum(times[k] for k in (*measured, "greedy eval"))
     times["main_ended_at"] = wall_begun + (time.perf_counter() - begun)
     Path(out).write_text(json.dumps(times))
-    sys.stdout.flush()
+
+
+def child_process(out: str, argv: list[str]) -> None:
+    """`child` ended as `python -m purejaxrl` ends (`cli.run_as_process`, where the code has it)."""
+    from purejaxrl import cli
+
+    if hasattr(cli, "run_as_process"):
+        cli.run_as_process(lambda: child(out, argv))
+    child(out, argv)
 
 
 def one_process(argv: list[str], workdir: str) -> dict:
@@ -124,7 +133,7 @@ def import_costs(argv: list[str], workdir: str, top: int = 12) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3:])
+        child_process(sys.argv[2], sys.argv[3:])
         return
     parser = common.argument_parser(__doc__, rounds=5, total_timesteps=500_000)
     parser.add_argument("--algo", default="ppo")
