@@ -224,20 +224,24 @@ def make_offline_learner(
         state = OfflineState(params, opt_state, key)
         metrics = jax.tree.map(jnp.mean, metrics)
         return state, {
-            **evaluation_metrics(act, params, env, max_steps, eval_key), **prepared_metrics,
+            **evaluation_metrics(act, params, env, max_steps, eval_key, spec.vmappable),
+            **prepared_metrics,
             **metrics,
         }  # fmt: skip
 
     return Learner(init, update, export, config.num_updates, config.steps_per_update)
 
 
-def evaluation_metrics(act, params, env, max_steps: int, key: jax.Array) -> Metrics:
+def evaluation_metrics(
+    act, params, env, max_steps: int, key: jax.Array, stop_early: bool = True
+) -> Metrics:
     """`episode_return`, the mean over env's envs of the return of its first episode under the
-    greedy `act` (played for max_steps, the episode limit + 1, so that each one ends), and
-    `episodes`, their count."""
+    greedy `act` (played for up to max_steps, the episode limit + 1, so that each one ends), and
+    `episodes`, their count. `stop_early`: `rollout.first_episode_returns`'s (False for an env
+    stepped on the host)."""
 
     def act_with_memory(params, obs, key, carry, first):
         return act(params, obs, key), carry
 
-    returns = first_episode_returns(act_with_memory, params, env, max_steps, key)
+    returns = first_episode_returns(act_with_memory, params, env, max_steps, key, None, stop_early)
     return {"episode_return": returns.mean(), "episodes": jnp.int32(returns.shape[0])}

@@ -104,7 +104,9 @@ def collect_with_memory(
     return env_state, obs, first, memory, key, trajectory, memories
 
 
-def first_episode_returns(act, exported, env, max_steps: int, key: jax.Array, initial_carry=None):
+def first_episode_returns(
+    act, exported, env, max_steps: int, key: jax.Array, initial_carry=None, stop_early=True
+):
     """The return of the first episode of each of `env`'s envs under the policy `act`.
 
     Args:
@@ -115,11 +117,17 @@ def first_episode_returns(act, exported, env, max_steps: int, key: jax.Array, in
             ends); play stops once every env's first episode has ended.
         initial_carry: a recurrent policy's `initial_carry(E) -> carry`, None for a feed-forward
             one.
+        stop_early: stop once every env's first episode has ended (a while loop). False plays
+            all max_steps (a scan), with the same result: what an env stepped on the host
+            through an IO callback (MuJoCo through envpool) needs when runs are vmapped, since
+            JAX refuses IO effects in a while loop whose predicate is batched.
 
     Returns:
         (E,) each env's first return (0 for an env whose episode did not end within max_steps).
     """
-    ends = first_episode_info(act, exported, env, max_steps, key, initial_carry)
+    ends = first_episode_info(
+        act, exported, env, max_steps, key, initial_carry, stop_early=stop_early
+    )
     return ends["episode_return"]
 
 
@@ -131,9 +139,11 @@ def first_episode_info(
     key: jax.Array,
     initial_carry=None,
     info_keys: tuple[str, ...] = ("episode_return",),
+    stop_early: bool = True,
 ) -> dict[str, jax.Array]:
     """`first_episode_returns` for any of the env's `info` entries: each of `info_keys` as it was
-    on the step that ended each env's first episode (e.g. Craftax's `Achievements/<name>`).
+    on the step that ended each env's first episode (e.g. Craftax's `Achievements/<name>`);
+    `stop_early` as there.
 
     Returns:
         {info key: (E,) float32, its value at each env's first episode end, 0 where none ended}.
@@ -159,4 +169,6 @@ def first_episode_info(
 
     ends = {k: jnp.zeros(num) for k in info_keys}
     init = (jnp.int32(0), obs, state, memory, jnp.ones(num, bool), ends, jnp.zeros(num, bool))
-    return jax.lax.while_loop(going, step, init)[5]
+    if stop_early:
+        return jax.lax.while_loop(going, step, init)[5]
+    return jax.lax.scan(lambda carry, _: (step(carry), None), init, None, max_steps)[0][5]

@@ -35,5 +35,8 @@ def test_first_episode_info_keeps_each_env_s_values_at_its_first_episode_end():
     np.testing.assert_array_equal(ends["episode_return"], ends["episode_length"])  # +1 a step
     returns = first_episode_returns(push_left, None, env, 40, key)
     np.testing.assert_array_equal(returns, expected["episode_return"])
+    scanned = first_episode_info(push_left, None, env, 40, key, None, keys, stop_early=False)
+    for k in keys:  # every step played (a host env's vmapped runs need it): the same values
+        np.testing.assert_array_equal(scanned[k], expected[k])
     cut = first_episode_info(push_left, None, env, 3, key, None, keys)  # too few steps to end
     assert np.all(np.asarray(cut["episode_length"]) == 0)
