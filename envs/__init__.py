@@ -12,7 +12,9 @@ XLand-MiniGrid, Jumanji, MuJoCo Playground on MJX: ids such as `jumanji:Snake-v1
 
 Nothing is loaded until first used: importing gymnax starts JAX's backends (it builds arrays at
 import), and a program that splits the CPU into several devices must do so before that (see
-`purejaxrl.devices.split_cpu`).
+`purejaxrl.devices.split_cpu`). Importing this package only puts stand-ins for seaborn and
+matplotlib.pyplot in `sys.modules` (`_defer_gymnax_renderer_imports`), which gymnax would
+otherwise import in full for renderers a run never calls.
 """
 
 from __future__ import annotations
