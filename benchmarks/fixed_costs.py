@@ -91,8 +91,9 @@ def child_process(out: str, argv: list[str]) -> None:
     from purejaxrl import cli
 
     if hasattr(cli, "run_as_process"):
-        cli.run_as_process(lambda: child(out, argv))
-    child(out, argv)
+        cli.run_as_process(lambda: child(out, argv))  # does not return
+    else:  # the code before it
+        child(out, argv)
 
 
 def one_process(argv: list[str], workdir: str) -> dict:

@@ -87,12 +87,22 @@ def test_atari_spec_reads_envpool_without_starting_a_pool(monkeypatch):
     assert np.all(np.asarray(spec.observation_space.high) == 255)
 
 
-def test_importing_envs_starts_no_jax_backend():
-    """A program can still split the CPU after `from purejaxrl import envs` (gymnax is loaded on
-    first use)."""
+def fresh_python(code: str) -> str:
+    """What `code` prints in a fresh CPU-only interpreter, which must exit 0."""
     import subprocess
     import sys
 
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={"PATH": "", "JAX_PLATFORMS": "cpu"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_importing_envs_starts_no_jax_backend():
+    """A program can still split the CPU after `from purejaxrl import envs` (gymnax is loaded on
+    first use)."""
     code = (
         "import purejaxrl.envs, purejaxrl.ppo, purejaxrl.dqn, purejaxrl.ddpg, purejaxrl.a2c, "
         "purejaxrl.reinforce, purejaxrl.q_learning, purejaxrl.sac, purejaxrl.pqn, purejaxrl.cli, "
@@ -102,20 +112,12 @@ def test_importing_envs_starts_no_jax_backend():
         "jax.config.update('jax_num_cpu_devices', 3)  # raises once JAX's backends have started\n"
         "print(len(jax.devices()))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        env={"PATH": "", "JAX_PLATFORMS": "cpu"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "3"
+    assert fresh_python(code) == "3"
 
 
 def test_gymnax_s_renderer_imports_wait_until_a_renderer_needs_them():
     """Importing the env layer (and gymnax with it) loads neither seaborn nor what it pulls in
     (pandas, scipy.stats) nor matplotlib.pyplot; gymnax's Pong renderer still finds seaborn."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, purejaxrl.envs.registry\n"
         "loaded = [m for m in ('seaborn', 'pandas', 'scipy.stats', 'matplotlib.pyplot')\n"
@@ -124,9 +126,4 @@ def test_gymnax_s_renderer_imports_wait_until_a_renderer_needs_them():
         "from gymnax.environments.misc import pong\n"
         "print(len(pong.sns.color_palette('cubehelix', 3)))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        env={"PATH": "", "JAX_PLATFORMS": "cpu"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "3"
+    assert fresh_python(code) == "3"
