@@ -8,6 +8,10 @@ lost one ("losing": 0 means the agent never loses to the perfect player from any
 side is not already lost in) and those that give up any value ("suboptimal").
 
     python benchmarks/alphazero_tictactoe.py [--num-seeds 2] [--updates 600] [--eval-every 100]
+
+`--params-out PATH.npz` saves every seed's parameters after each evaluation; `--params-in
+PATH.npz` skips training and scores those parameters at each `--eval-simulations` budget (the
+costly budgets, 256 simulations, go in a process of their own this way).
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def main() -> None:
         help="also save every seed's parameters after each evaluation to this .npz, to score "
         "them again later at another search budget",
     )
+    parser.add_argument(
+        "--params-in",
+        default="",
+        help="score the parameters saved by --params-out (no training), at --eval-simulations",
+    )
     args = parser.parse_args()
 
     base = az.Config(num_simulations=args.num_simulations, opening_moves=args.opening_moves)
@@ -56,6 +65,19 @@ def main() -> None:
 
     chunk = jax.jit(jax.vmap(chunk))
     boards = ttt.decision_positions()
+    if args.params_in:
+        params = load_params(args.params_in, state.params)
+        scores = {}
+        for sims in args.eval_simulations:
+            start = time.perf_counter()
+            counts = count_mistakes(network, params, boards, sims, args.num_seeds)
+            scores[f"losing_at_{sims}"] = [c["losing"] for c in counts]
+            scores[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
+            scores[f"time_at_{sims}_s"] = round(time.perf_counter() - start, 1)
+            common.report(scores)
+            record = {"command": common.command(args), "params": args.params_in, **scores}
+            common.write_record(args.out, record)
+        return
     curve, train_time = [], 0.0
     for done in range(args.eval_every, args.updates + 1, args.eval_every):
         start = time.perf_counter()
@@ -69,11 +91,7 @@ def main() -> None:
             "self_play_draws": np.asarray(metrics["draws"][:, -10:].mean(axis=1)).tolist(),
         }
         for sims in args.eval_simulations:
-            counts = []
-            for seed in range(args.num_seeds):
-                params = jax.tree.map(lambda x, s=seed: x[s], state.params)
-                moves = az.search_moves(network, params, jax.random.key(1), boards, sims)
-                counts.append(ttt.count_mistakes(moves))
+            counts = count_mistakes(network, state.params, boards, sims, args.num_seeds)
             row[f"losing_at_{sims}"] = [c["losing"] for c in counts]
             row[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
         curve.append(row)
@@ -87,6 +105,36 @@ def main() -> None:
         common.write_record(args.out, record)  # after every evaluation: a stopped run keeps them
         if args.params_out:
             save_params(args.params_out, state.params)
+
+
+def count_mistakes(network, params, boards, sims: int, num_seeds: int) -> list[dict]:
+    """Each seed's mistakes (`tictactoe.count_mistakes`) with the search at `sims` simulations
+    in every position of `boards`; `params` hold the seeds along their first axis."""
+    counts = []
+    for seed in range(num_seeds):
+        one = jax.tree.map(lambda x, s=seed: x[s], params)
+        moves = az.search_moves(network, one, jax.random.key(1), boards, sims)
+        counts.append(ttt.count_mistakes(moves))
+    return counts
+
+
+def load_params(path: str, like):
+    """The parameter tree saved by `save_params`, shaped as `like` (same tree, same seeds).
+
+    Raises:
+        SystemExit: the file's arrays do not match `like`'s leaves (another network or seed count).
+    """
+    saved = np.load(path)
+    leaves, tree = jax.tree_util.tree_flatten_with_path(like)
+    names = [jax.tree_util.keystr(key) for key, _ in leaves]
+    if sorted(names) != sorted(saved.files) or any(
+        saved[n].shape != leaf.shape for n, (_, leaf) in zip(names, leaves, strict=True)
+    ):
+        raise SystemExit(
+            f"alphazero_tictactoe.py: {path} holds other parameters than this network with these "
+            "seeds: pass the --num-seeds and settings it was trained with"
+        )
+    return jax.tree_util.tree_unflatten(tree, [saved[n] for n in names])
 
 
 def save_params(path: str, params) -> None:
