@@ -14,6 +14,7 @@ import argparse
 import json
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -74,14 +75,40 @@ def result_file(name: str) -> Path:
 
 def write_record(name: str, record: dict, *, environment: bool = True) -> None:
     """Writes `record`, followed by the versions, device and host (`runner.environment_record()`)
-    unless `environment` is False, to results/<name>.json, atomically."""
+    unless `environment` is False, and the code it was made at (`code_record()`), to
+    results/<name>.json, atomically."""
     from purejaxrl.outputs import atomic_write_json
 
     if environment:
         from purejaxrl import runner
 
         record = {**record, **runner.environment_record()}
-    atomic_write_json(result_file(f"{name}.json"), record)
+    atomic_write_json(result_file(f"{name}.json"), {**record, "code": code_record()})
+
+
+CODE_PATHS = ("purejaxrl", "envs", "benchmarks/*.py")
+"""The files whose changes can change a record's numbers: the package, the environments and the
+benchmark scripts (not their results, docs or tests); `benchmarks/results.py` narrows the
+scripts to the row's own and this module."""
+
+
+def code_record() -> dict | None:
+    """The checkout's commit and the code files (`CODE_PATHS`) changed from it but not committed,
+    or None outside a git checkout: what a record was made at, so that `benchmarks/results.py
+    --list` can say when the code has moved on since."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*words: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *words], capture_output=True, text=True, check=True
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = git("status", "--porcelain", "--", *CODE_PATHS).splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "uncommitted": sorted(line[3:] for line in changed)}
 
 
 def run_on_all_cores(main: Callable[[], None]) -> None:

@@ -1,7 +1,9 @@
 """README.md's Results table, row by row: the one command that makes each row's figures, the
 results JSON it writes under benchmarks/results/, and the row's cells rendered from that JSON.
 
-    python benchmarks/results.py --list                 # the rows, their commands, rough cost here
+    python benchmarks/results.py --list                 # the rows, their commands, rough cost here,
+                                                        # and whether the code moved on since
+    python benchmarks/results.py --stale                # the ids of the rows whose code moved on
     python benchmarks/results.py --rows a2c dqn         # reruns those rows, then rewrites the table
     python benchmarks/results.py --render               # rewrites the table from the recorded JSONs
     make results                                        # the same as --render
@@ -766,6 +768,59 @@ def rewrite_readme(text: str, table: str) -> str:
     return text[: start + len(BEGIN)] + "\n" + table + "\n" + text[end:]
 
 
+def made_at(name: str, results: Path = common.RESULTS) -> tuple[str | None, str, list[str]]:
+    """(commit, how it is known, code files uncommitted then) of record `name`: the commit its
+    JSON names (`common.code_record`), else the commit that last wrote the JSON (records from
+    before they named one), else None (never committed)."""
+    record = json.loads((results / f"{name}.json").read_text())
+    code = record.get("code")
+    if code:
+        return code["commit"], "recorded", code["uncommitted"]
+    commit = _git("log", "-1", "--format=%H", "--", str(results / f"{name}.json")).strip()
+    return commit or None, "the commit that last wrote it", []
+
+
+def code_paths(row: Row) -> list[str]:
+    """The files whose changes can change `row`'s numbers: the package and the environments, and
+    for a benchmark script, the script and `common.py`."""
+    paths = ["purejaxrl", "envs"]
+    if row.kind == "script":
+        paths += [shlex.split(row.command)[1], "benchmarks/common.py"]
+    return paths
+
+
+def code_changes(commit: str | None, paths: list[str]) -> list[str] | None:
+    """The files under `paths` that differ between `commit` and the working tree now (None:
+    unknown, no commit)."""
+    if commit is None:
+        return None
+    return _git("diff", "--name-only", commit, "--", *paths).splitlines()
+
+
+def row_status(row: Row, results: Path = common.RESULTS) -> tuple[bool, str]:
+    """(whether the code moved on since its record was made, a line saying so)."""
+    name = row.records[0]
+    if not (results / f"{name}.json").exists():
+        return True, "no record yet"
+    commit, how, uncommitted = made_at(name, results)
+    paths = code_paths(row)
+    changed = code_changes(commit, paths)
+    if changed is None:
+        return True, "made at no known commit"
+    dirty = [f for f in uncommitted if any(f == p or f.startswith(p + "/") for p in paths)]
+    changed = sorted(set(changed) | set(dirty))
+    where = f"made at {commit[:7]} ({how})"
+    if not changed:
+        return False, f"{where}; code unchanged since"
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return True, f"{where}; code changed since: {shown}"
+
+
+def _git(*words: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *words], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else ""
+
+
 def run_row(row: Row) -> None:
     """Runs `row.command` from the repository root; records a runner's summary or a test's outcome
     as `row.records[0]`.
@@ -810,7 +865,12 @@ def run_row(row: Row) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--list", action="store_true", help="the rows, their commands and cost")
+    action.add_argument(
+        "--list", action="store_true", help="the rows, their commands, cost and code status"
+    )
+    action.add_argument(
+        "--stale", action="store_true", help="the ids of the rows whose code moved on since"
+    )
     action.add_argument("--rows", nargs="+", metavar="ID", help="rerun these rows, then render")
     action.add_argument("--render", action="store_true", help="rewrite the table from the JSONs")
     parser.add_argument("--readme", type=Path, default=README, help=argparse.SUPPRESS)
@@ -820,7 +880,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     if args.list:
         for row in ROWS:
-            print(f"{row.id:30} {row.cost}\n{'':30} {row.command}")
+            _, status = row_status(row, args.results)
+            print(f"{row.id:30} {row.cost}\n{'':30} {row.command}\n{'':30} {status}")
+        return 0
+    if args.stale:
+        print(" ".join(row.id for row in ROWS if row_status(row, args.results)[0]))
         return 0
     if args.rows:
         unknown = [i for i in args.rows if i not in by_id]

@@ -3,6 +3,8 @@ table between its markers, and refusing what it must refuse. Nothing is trained 
 
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,3 +97,46 @@ def test_an_unknown_row_is_refused_in_one_line_with_exit_2(results, capsys):
     assert results.main(["--rows", "a2c", "no-such-row"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'no-such-row'" in err and "a2c" in err
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_row_says_whether_its_code_moved_on_since_its_record(
+    results, tmp_path, monkeypatch, capsys
+):
+    def git(*words):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path), *words],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+
+    monkeypatch.setattr(results, "ROOT", tmp_path)
+    (tmp_path / "purejaxrl").mkdir()
+    (tmp_path / "purejaxrl" / "ppo.py").write_text("lr = 1e-3\n")
+    (tmp_path / "README.md").write_text("docs\n")
+    store = tmp_path / "benchmarks" / "results"
+    store.mkdir(parents=True)
+    (store / "old.json").write_text("{}")  # from before records named their commit
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    first = git("rev-parse", "HEAD")
+    (store / "new.json").write_text(json.dumps({"code": {"commit": first, "uncommitted": []}}))
+    rows = [
+        results.Row(name, "python -m purejaxrl ppo", (name,), "1 min", "", "", "", "", "")
+        for name in ("new", "old", "missing")
+    ]
+    assert [results.row_status(row, store)[0] for row in rows] == [False, False, True]
+    assert (
+        f"made at {first[:7]} (recorded); code unchanged" in results.row_status(rows[0], store)[1]
+    )
+    assert "(the commit that last wrote it)" in results.row_status(rows[1], store)[1]
+
+    (tmp_path / "README.md").write_text("more docs\n")  # not code: the records stay current
+    assert not results.row_status(rows[0], store)[0]
+    (tmp_path / "purejaxrl" / "ppo.py").write_text("lr = 3e-4\n")  # code, even uncommitted
+    stale, line = results.row_status(rows[0], store)
+    assert stale and line.endswith("code changed since: purejaxrl/ppo.py")
+    monkeypatch.setattr(results, "ROWS", tuple(rows))
+    capsys.readouterr()
+    assert results.main(["--stale", "--results", str(store)]) == 0
+    assert capsys.readouterr().out == "new old missing\n"
