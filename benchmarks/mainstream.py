@@ -17,6 +17,14 @@ maximum). Rounds alternate the contenders; medians over `--rounds`.
                                  stable-baselines3, gymnasium and torch installed, e.g.
                                  python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install torch==2.13.0
                                  stable-baselines3 gymnasium
+    CleanRL (optional)           its `cleanrl/ppo.py` from a checkout (`--cleanrl-dir`) at its own
+                                 defaults, which are PureJaxRL's CartPole settings (5e5 steps),
+                                 one process per seed as for SB3, run by `--cleanrl-python`: an
+                                 interpreter with the gymnasium it pins (0.29.1; on gymnasium 1.x
+                                 it logs no episode), torch, tyro and tensorboard. It has no greedy
+                                 evaluation, so its row gives the mean return of its training
+                                 episodes in the last 10% of steps, and the time from its launch
+                                 to the first point where its last 10 episodes average 475 or more
 
 Our seeds run in one process, vmapped. The persistent compilation cache is off (the first call
 compiles, as a first run does).
@@ -98,6 +106,52 @@ def sb3_seeds(python: str, seeds: int, workdir: str) -> dict:
     return {"wall_s": time.perf_counter() - start, "greedy_return": statistics.fmean(returns)}
 
 
+CLEANRL_STEPS = 500_000
+"""CleanRL ppo.py's default `total_timesteps`, passed explicitly."""
+
+
+def cleanrl_child(python: str, script: str, seed: int, workdir: str) -> dict:
+    """One CleanRL ppo.py process: its wall time, the mean return of its training episodes in the
+    last 10% of steps, and the seconds from launch until its last 10 episodes averaged >= 475."""
+    command = [
+        python, script, "--seed", str(seed), "--env-id", "CartPole-v1",
+        "--total-timesteps", str(CLEANRL_STEPS), "--no-cuda",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+    start = time.perf_counter()
+    episodes, reached = [], None  # (global step, return)
+    with subprocess.Popen(
+        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as child:
+        for line in child.stdout:
+            if line.startswith("global_step=") and "episodic_return=" in line:
+                step = int(line.split(",")[0].split("=")[1])
+                value = float(line.split("episodic_return=")[1].strip().strip("[]"))
+                episodes.append((step, value))
+                last = [r for _, r in episodes[-10:]]
+                if reached is None and len(last) == 10 and statistics.fmean(last) >= 475:
+                    reached = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    if child.returncode or not episodes:
+        raise SystemExit(f"mainstream.py: {' '.join(command)} failed or logged no episode")
+    tail = [r for step, r in episodes if step >= 0.9 * CLEANRL_STEPS]
+    return {"wall_s": wall, "final_return": statistics.fmean(tail), "time_to_475_s": reached}
+
+
+def cleanrl_seeds(python: str, script: str, seeds: int, workdir: str) -> dict:
+    """Wall time of `seeds` CleanRL processes, as many at once as there are cores."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        rows = list(pool.map(lambda s: cleanrl_child(python, script, s, workdir), range(seeds)))
+    reached = [r["time_to_475_s"] for r in rows]
+    return {
+        "wall_s": time.perf_counter() - start,
+        "final_return": statistics.fmean(r["final_return"] for r in rows),
+        "seeds_reaching_475": sum(t is not None for t in reached),
+        "time_to_475_s_per_seed": [None if t is None else round(t, 1) for t in reached],
+    }
+
+
 def ours(flags: list[str], seeds: int, workdir: str) -> dict:
     runs = os.path.join(workdir, "runs")
     command = [
@@ -125,9 +179,19 @@ def main() -> None:
     parser = common.argument_parser(__doc__, rounds=3)
     parser.add_argument("--peer-python", required=True, help="a Python with stable-baselines3")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--cleanrl-dir", default="", help="a CleanRL checkout (optional)")
+    parser.add_argument(
+        "--cleanrl-python", default="", help="a Python with gymnasium==0.29.1, torch, tyro"
+    )
     parser.add_argument("--out", default="mainstream", help="results/<out>.json")
     args = parser.parse_args()
     contenders = [*OURS, "Stable-Baselines3 (RL Zoo's settings)"]
+    cleanrl = "CleanRL ppo.py (its defaults)"
+    if args.cleanrl_dir:
+        script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / "ppo.py")
+        if not Path(script).exists() or not args.cleanrl_python:
+            parser.error(f"--cleanrl-dir needs {script} and --cleanrl-python")
+        contenders.append(cleanrl)
     times: dict[str, dict[int, list[dict]]] = {c: {s: [] for s in args.seeds} for c in contenders}
     with tempfile.TemporaryDirectory() as workdir:
         for r in range(args.rounds):
@@ -135,6 +199,8 @@ def main() -> None:
                 for name in contenders:
                     if name in OURS:
                         row = ours(OURS[name], seeds, workdir)
+                    elif name == cleanrl:
+                        row = cleanrl_seeds(args.cleanrl_python, script, seeds, workdir)
                     else:
                         row = sb3_seeds(args.peer_python, seeds, workdir)
                     times[name][seeds].append(row)
@@ -146,7 +212,12 @@ def main() -> None:
             table.setdefault(name, {})[f"{seeds} seeds"] = {
                 "wall_s_median": round(statistics.median(x["wall_s"] for x in rows), 1),
                 "wall_s": [round(x["wall_s"], 1) for x in rows],
-                "greedy_return": [round(x["greedy_return"], 1) for x in rows],
+                **{
+                    key: [x[key] if key.endswith("per_seed") else round(x[key], 1) for x in rows]
+                    for key in ("greedy_return", "final_return", "seeds_reaching_475",
+                                "time_to_475_s_per_seed")
+                    if key in rows[0]
+                },
                 **(
                     {"compile_s": [round(x["compile_s"], 1) for x in rows],
                      "run_s": [round(x["run_s"], 1) for x in rows]}
@@ -166,6 +237,20 @@ def main() -> None:
         "cores": os.cpu_count(),
         "results": table,
     }
+    if args.cleanrl_dir:
+        commit = subprocess.run(
+            ["git", "-C", args.cleanrl_dir, "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        versions = subprocess.run(
+            [args.cleanrl_python, "-c", "import torch, gymnasium as g; "
+             "print(torch.__version__, g.__version__)"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        record["cleanrl"] = {
+            "commit": commit or None,
+            **dict(zip(("torch", "gymnasium"), versions, strict=True)),
+        }
     common.report("results", table)
     common.write_record(args.out, record)
 
