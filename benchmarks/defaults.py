@@ -3,8 +3,10 @@ benchmarks/results/<out>.json.
 
 Each cell is one algorithm on one environment, `--num-seeds` seeds at the env's budget (`BUDGETS`),
 every setting at the algorithm's defaults, through the shared runner (nothing written but the
-record). An algorithm that refuses an env (a discrete-only one on continuous actions, ...) gets
-its one-line refusal in the cell instead of a figure. Beside each env: the best published figure
+record), with the CPU split into one device per core as `python -m purejaxrl` splits it (the
+seeds' numbers depend on how many share a device). An algorithm that refuses an env (a
+discrete-only one on continuous actions, ...) gets its one-line refusal in the cell instead of a
+figure. Beside each env: the best published figure
 found for it (`REFERENCES`), with its source. Cells are added to the record as they finish, so a
 stopped run keeps them; rerunning a cell replaces it, each cell keeping the command and commit
 that made it.
@@ -46,7 +48,11 @@ REFERENCES = {
 """Env -> (return, source): the published figure set beside our cells."""
 
 ONLINE = ("ppo", "a2c", "reinforce", "dqn", "pqn", "sac", "ddpg", "td3")
-"""The online algorithms of the registry (offline, planning and tabular ones have other tasks)."""
+"""The online algorithms of the registry (offline, planning and tabular ones have other tasks),
+and TD3, which is DDPG's `td3` option (`VARIANTS`)."""
+
+VARIANTS = {"td3": ("ddpg", {"td3": True})}
+"""A column that is a registry algorithm with some fields set: name -> (algorithm, fields)."""
 
 
 def run_cell(algo: str, env_id: str, num_seeds: int) -> dict:
@@ -54,13 +60,14 @@ def run_cell(algo: str, env_id: str, num_seeds: int) -> dict:
     from purejaxrl import registry, runner
     from purejaxrl.checks import ConfigError
 
-    row = registry.get(algo)
+    name, fields = VARIANTS.get(algo, (algo, {}))
+    row = registry.get(name)
     try:
         config = row.config_cls(
             env_id=env_id, total_timesteps=BUDGETS[env_id], num_seeds=num_seeds,
-            progress=False, compilation_cache="",
+            progress=False, compilation_cache="", **fields,
         )  # fmt: skip
-        result = runner.run(config, row.make_learner, algo, write=False)
+        result = runner.run(config, row.make_learner, name, write=False)
     except ConfigError as error:  # the config's refusal of this env, one line
         return {"refused": str(error).splitlines()[0]}
     greedy = result.summary.get("greedy_evaluation", {}).get("results", [{}])[0]
@@ -116,4 +123,4 @@ def markdown(record: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    common.run_on_all_cores(main)  # as `python -m purejaxrl` runs: the seeds' numbers depend on it
