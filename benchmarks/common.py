@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository's root."""
 RESULTS = Path(__file__).parent / "results"
 """benchmarks/results/: every script's JSON record and plots."""
 
@@ -92,23 +94,27 @@ benchmark scripts (not their results, docs or tests); `benchmarks/results.py` na
 scripts to the row's own and this module."""
 
 
+def git(*words: str, root: Path = ROOT) -> str | None:
+    """`git -C root <words>`'s output, or None where git is missing or fails (not a checkout)."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), *words], capture_output=True, text=True)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def code_record() -> dict | None:
     """The checkout's commit and the code files (`CODE_PATHS`) changed from it but not committed,
     or None outside a git checkout: what a record was made at, so that `benchmarks/results.py
     --list` can say when the code has moved on since."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*words: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *words], capture_output=True, text=True, check=True
-        ).stdout
-
-    try:
-        commit = git("rev-parse", "HEAD").strip()
-        changed = git("status", "--porcelain", "--", *CODE_PATHS).splitlines()
-    except (OSError, subprocess.CalledProcessError):
+    commit = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--", *CODE_PATHS)
+    if commit is None or changed is None:
         return None
-    return {"commit": commit, "uncommitted": sorted(line[3:] for line in changed)}
+    return {
+        "commit": commit.strip(),
+        "uncommitted": sorted(line[3:] for line in changed.splitlines()),
+    }
 
 
 def run_on_all_cores(main: Callable[[], None]) -> None:
