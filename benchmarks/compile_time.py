@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import collections
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -165,7 +166,7 @@ def child_options(algo: str, option: str) -> dict:
     out = jax.block_until_ready(compiled(keys, hp))
     run_s = time.perf_counter() - tick
     leaves = [np.asarray(x) for x in jax.tree.leaves(out.state.params)]
-    digest = __import__("hashlib").sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()
+    digest = hashlib.sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()
     return {"compile_s": compile_s, "run_s": run_s, "params_sha256": digest[:16]}
 
 
