@@ -1,39 +1,57 @@
-"""Time to a result against Stable-Baselines3 on the same CPU; results in benchmarks/results/mainstream.json.
+"""Time to a result against Stable-Baselines3 and CleanRL on the same CPU; results in
+benchmarks/results/mainstream.json (PPO) and mainstream_dqn.json (DQN).
 
 What a user waits for: the wall time of whole fresh processes, from launch to exit (imports,
-compilation, training, the final greedy evaluation), for one seed and for eight, with the final
-greedy return each reached (mean over seeds of 10 deterministic episodes; 500 is CartPole's
-maximum). Rounds alternate the contenders; medians over `--rounds`.
+compilation, training, the final greedy evaluation), for one seed and for eight, on CartPole-v1,
+with the return each reached and the env steps each seed took to a return of 475 (500 is the
+maximum). Rounds alternate the contenders; medians over `--rounds`. `--algo` picks the case:
 
-    ours, PureJaxRL's settings   `python -m purejaxrl ppo --env-id CartPole-v1` (5e5 steps; 4 envs
-                                 x 128 steps, 4 epochs of 4 minibatches, lr 2.5e-4 annealed, ...)
-    ours, RL Zoo's settings      the same CLI at RL Zoo's CartPole-v1 PPO settings (1e5 steps; 8
-                                 envs x 32 steps, 20 epochs of one minibatch, lambda 0.8, gamma
-                                 0.98, lr 1e-3 annealed, no entropy bonus; RL Zoo's clip range
-                                 also anneals, ours stays 0.2)
-    Stable-Baselines3            its PPO at RL Zoo's settings (the same, clip annealed too), one
-                                 process per seed, torch on one thread, as many processes at once
-                                 as there are cores; `--peer-python` is an interpreter with
-                                 stable-baselines3, gymnasium and torch installed, e.g.
-                                 python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install torch==2.13.0
-                                 stable-baselines3 gymnasium
-    CleanRL (optional)           its `cleanrl/ppo.py` from a checkout (`--cleanrl-dir`) at its own
-                                 defaults, which are PureJaxRL's CartPole settings (5e5 steps),
-                                 one process per seed as for SB3, run by `--cleanrl-python`: an
-                                 interpreter with the gymnasium it pins (0.29.1; on gymnasium 1.x
-                                 it logs no episode), torch, tyro and tensorboard. It has no greedy
-                                 evaluation, so its row gives the mean return of its training
-                                 episodes in the last 10% of steps, and the time from its launch
-                                 to the first point where its last 10 episodes average 475 or more
+    ppo  ours at PureJaxRL's settings    `python -m purejaxrl ppo --env-id CartPole-v1` (5e5 steps;
+                                         4 envs x 128 steps, 4 epochs of 4 minibatches, lr 2.5e-4
+                                         annealed, ...)
+         ours at RL Zoo's settings       the same CLI at RL Zoo's CartPole-v1 PPO settings (1e5
+                                         steps; 8 envs x 32 steps, 20 epochs of one minibatch,
+                                         lambda 0.8, gamma 0.98, lr 1e-3 annealed, no entropy
+                                         bonus; RL Zoo's clip range also anneals, ours stays 0.2)
+         Stable-Baselines3               its PPO at RL Zoo's settings (the same, clip annealed too)
+         CleanRL (optional)              its `cleanrl/ppo.py` at its defaults, which are PureJaxRL's
+                                         CartPole settings (5e5 steps)
+    dqn  ours at its defaults            `python -m purejaxrl dqn --env-id CartPole-v1` (5e5 steps;
+                                         CleanRL's dqn.py settings but 10 envs: 120-84 MLP, Adam
+                                         2.5e-4, replay 1e4, batch 128, a gradient step every 10
+                                         env steps after 1e4, target copied every 500, epsilon 1 to
+                                         0.05 over half the run)
+         ours at RL Zoo's settings       RL Zoo's CartPole-v1 DQN settings (5e4 steps; 1 env, 256-256
+                                         MLP, lr 2.3e-3, replay 1e5, batch 64, 128 gradient steps
+                                         every 256 env steps after 1e3, the target copied before
+                                         each such phase, epsilon 1 to 0.04 over 16% of the run)
+         Stable-Baselines3               its DQN at RL Zoo's settings
+         CleanRL (optional)              its `cleanrl/dqn.py` at its defaults (5e5 steps, 1 env)
 
-Our seeds run in one process, vmapped. The persistent compilation cache is off (the first call
-compiles, as a first run does).
+Ours runs its seeds in one process, vmapped, with the persistent compilation cache off (the first
+call compiles, as a first run does). The peers run one process per seed, torch on one thread, as
+many processes at once as there are cores. `--peer-python` is an interpreter with
+stable-baselines3, gymnasium and torch, e.g. `python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install
+torch==2.13.0 stable-baselines3 gymnasium`. `--cleanrl-dir` is a CleanRL checkout and
+`--cleanrl-python` an interpreter with the gymnasium CleanRL pins (0.29.1; on gymnasium 1.x its
+scripts log no episode), torch, tyro and tensorboard.
 
-    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--rounds 3]
+Returns: ours and SB3 end with 10 greedy (deterministic) episodes per seed; CleanRL has no greedy
+evaluation, so its row gives the mean return of its training episodes in the last 10% of steps.
+Steps to 475: per seed, the first env step at which the training return reached 475, where the
+training return is the mean of the last 10 episodes for SB3 and CleanRL, and the mean of the
+episodes that ended in one update for ours (an update is 512 env steps for PPO at PureJaxRL's
+settings, 5,000 for DQN at its defaults). For the peers, the seconds from a seed's launch to that
+point are recorded too (they print or call back as they train; ours is one compiled program, so
+its result comes at its exit).
+
+    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--algo dqn] [--rounds 3] \\
+        [--cleanrl-dir <checkout> --cleanrl-python <python>]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -46,6 +64,9 @@ from pathlib import Path
 
 import common
 
+TARGET = 475.0
+"""The return whose first crossing is timed: 95% of CartPole-v1's maximum."""
+
 RL_ZOO_PPO = dict(
     n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
     learning_rate=1e-3, clip_range=0.2, total_timesteps=100_000,
@@ -53,142 +74,285 @@ RL_ZOO_PPO = dict(
 """RL Zoo's hyperparameters for PPO on CartPole-v1 (learning rate and clip range linearly
 annealed to 0)."""
 
-OURS = {
-    "ours (PureJaxRL's settings)": [],
-    "ours (RL Zoo's settings)": [
-        "--num-envs", "8", "--num-steps", "32", "--update-epochs", "20", "--num-minibatches", "1",
-        "--gae-lambda", "0.8", "--gamma", "0.98", "--lr", "1e-3", "--ent-coef", "0.0",
-        "--total-timesteps", "100000",
-    ],
+RL_ZOO_DQN = dict(
+    n_envs=1, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1_000,
+    gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
+    exploration_fraction=0.16, exploration_final_eps=0.04, net_arch=[256, 256],
+    total_timesteps=50_000,
+)  # fmt: skip
+"""RL Zoo's hyperparameters for DQN on CartPole-v1 (`target_update_interval` counts env steps,
+so the target equals the online network at the start of every 128-step training phase)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One algorithm's contenders: our CLI runs (name -> flags) and the peers' settings."""
+
+    algo: str
+    ours: dict[str, list[str]]
+    sb3: dict
+    cleanrl_steps: int
+    """The `total_timesteps` passed to CleanRL's script (its default)."""
+
+    @property
+    def out(self) -> str:
+        return "mainstream" if self.algo == "ppo" else f"mainstream_{self.algo}"
+
+
+CASES = {
+    "ppo": Case(
+        "ppo",
+        ours={
+            "ours (PureJaxRL's settings)": [],
+            "ours (RL Zoo's settings)": [
+                "--num-envs", "8", "--num-steps", "32", "--update-epochs", "20",
+                "--num-minibatches", "1", "--gae-lambda", "0.8", "--gamma", "0.98", "--lr", "1e-3",
+                "--ent-coef", "0.0", "--total-timesteps", "100000",
+            ],
+        },
+        sb3=RL_ZOO_PPO,
+        cleanrl_steps=500_000,
+    ),
+    "dqn": Case(
+        "dqn",
+        ours={
+            "ours (its defaults)": [],
+            "ours (RL Zoo's settings)": [
+                "--num-envs", "1", "--hidden-sizes", "256", "256", "--lr", "2.3e-3",
+                "--buffer-size", "100000", "--batch-size", "64", "--learning-starts", "1000",
+                "--train-frequency", "256", "--gradient-steps", "128",
+                "--target-update-interval", "256", "--steps-per-update", "1280",
+                "--epsilon-end", "0.04", "--epsilon-anneal-steps", "8000",
+                "--total-timesteps", "50000",
+            ],
+        },
+        sb3=RL_ZOO_DQN,
+        cleanrl_steps=500_000,
+    ),
 }  # fmt: skip
 
 
-def sb3_child(seed: int, out: str) -> None:
-    """One Stable-Baselines3 PPO run at RL Zoo's settings, then 10 deterministic episodes."""
+def first_crossing(steps: list[int], returns: list[float], window: int) -> int | None:
+    """The first of `steps` at which the mean of the last `window` of `returns` reached TARGET."""
+    for i in range(window - 1, len(returns)):
+        if statistics.fmean(returns[i - window + 1 : i + 1]) >= TARGET:
+            return steps[i]
+    return None
+
+
+def sb3_child(algo: str, seed: int, out: str) -> None:
+    """One Stable-Baselines3 run at RL Zoo's settings, then 10 deterministic episodes; records when
+    (env step and wall clock) its last 10 training episodes first averaged TARGET."""
     import torch
-    from stable_baselines3 import PPO
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
+    class Crossing(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.steps, self.returns, self.reached = [], [], None
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info and self.reached is None:
+                    self.steps.append(self.num_timesteps)
+                    self.returns.append(float(info["episode"]["r"]))
+                    if first_crossing(self.steps[-10:], self.returns[-10:], 10) is not None:
+                        self.reached = (self.num_timesteps, time.time())
+            return True
+
     torch.set_num_threads(1)
-    z = RL_ZOO_PPO
+    z = CASES[algo].sb3
     env = make_vec_env("CartPole-v1", n_envs=z["n_envs"], seed=seed)
 
     def linear(start):
         return lambda remaining: remaining * start
 
-    model = PPO(
-        "MlpPolicy", env, n_steps=z["n_steps"], batch_size=z["batch_size"],
-        gae_lambda=z["gae_lambda"], gamma=z["gamma"], n_epochs=z["n_epochs"],
-        ent_coef=z["ent_coef"], learning_rate=linear(z["learning_rate"]),
-        clip_range=linear(z["clip_range"]), seed=seed, device="cpu", verbose=0,
-    )  # fmt: skip
-    model.learn(total_timesteps=z["total_timesteps"])
+    if algo == "ppo":
+        model = PPO(
+            "MlpPolicy", env, n_steps=z["n_steps"], batch_size=z["batch_size"],
+            gae_lambda=z["gae_lambda"], gamma=z["gamma"], n_epochs=z["n_epochs"],
+            ent_coef=z["ent_coef"], learning_rate=linear(z["learning_rate"]),
+            clip_range=linear(z["clip_range"]), seed=seed, device="cpu", verbose=0,
+        )  # fmt: skip
+    else:
+        model = DQN(
+            "MlpPolicy", env, learning_rate=z["learning_rate"], batch_size=z["batch_size"],
+            buffer_size=z["buffer_size"], learning_starts=z["learning_starts"], gamma=z["gamma"],
+            target_update_interval=z["target_update_interval"], train_freq=z["train_freq"],
+            gradient_steps=z["gradient_steps"], exploration_fraction=z["exploration_fraction"],
+            exploration_final_eps=z["exploration_final_eps"],
+            policy_kwargs=dict(net_arch=z["net_arch"]), seed=seed, device="cpu", verbose=0,
+        )  # fmt: skip
+    crossing = Crossing()
+    model.learn(total_timesteps=z["total_timesteps"], callback=crossing)
     eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=seed + 1000)
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-    Path(out).write_text(json.dumps({"greedy_return": float(mean)}))
+    steps, when = crossing.reached or (None, None)
+    Path(out).write_text(
+        json.dumps({"greedy_return": float(mean), "steps_to_475": steps, "reached_at": when})
+    )
 
 
-def sb3_seeds(python: str, seeds: int, workdir: str) -> dict:
-    """Wall time of `seeds` SB3 processes, as many at once as there are cores."""
+def peers_in_parallel(one, seeds: int) -> tuple[float, list[dict]]:
+    """Wall time of `one(seed)` for every seed, as many at once as there are cores, and its rows."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        rows = list(pool.map(one, range(seeds)))
+    return time.perf_counter() - start, rows
 
-    def one(seed: int) -> float:
+
+def crossings(rows: list[dict]) -> dict:
+    """The per-seed steps (and, where known, seconds from launch) to TARGET."""
+    summary = {
+        "seeds_reaching_475": sum(r["steps_to_475"] is not None for r in rows),
+        "steps_to_475_per_seed": [r["steps_to_475"] for r in rows],
+    }
+    if "time_to_475_s" in rows[0]:
+        summary["time_to_475_s_per_seed"] = [
+            None if r["time_to_475_s"] is None else round(r["time_to_475_s"], 1) for r in rows
+        ]
+    return summary
+
+
+def peer_env() -> dict:
+    """A peer process's environment: one torch/OpenMP thread, unbuffered output (its lines are
+    timed as they come), none of our Python path."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": ""}
+
+
+def sb3_seeds(case: Case, python: str, seeds: int, workdir: str) -> dict:
+    def one(seed: int) -> dict:
         out = os.path.join(workdir, f"sb3_{seed}.json")
+        launched = time.time()
         subprocess.run(
-            [python, __file__, "--sb3-child", str(seed), out], check=True, cwd=workdir,
-            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""},
+            [python, __file__, "--sb3-child", case.algo, str(seed), out], check=True, cwd=workdir,
+            env=peer_env(),
         )  # fmt: skip
-        return json.loads(Path(out).read_text())["greedy_return"]
+        row = json.loads(Path(out).read_text())
+        reached = row.pop("reached_at")
+        return {**row, "time_to_475_s": None if reached is None else reached - launched}
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        returns = list(pool.map(one, range(seeds)))
-    return {"wall_s": time.perf_counter() - start, "greedy_return": statistics.fmean(returns)}
-
-
-CLEANRL_STEPS = 500_000
-"""CleanRL ppo.py's default `total_timesteps`, passed explicitly."""
-
-
-def cleanrl_child(python: str, script: str, seed: int, workdir: str) -> dict:
-    """One CleanRL ppo.py process: its wall time, the mean return of its training episodes in the
-    last 10% of steps, and the seconds from launch until its last 10 episodes averaged >= 475."""
-    command = [
-        python, script, "--seed", str(seed), "--env-id", "CartPole-v1",
-        "--total-timesteps", str(CLEANRL_STEPS), "--no-cuda",
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
-    start = time.perf_counter()
-    episodes, reached = [], None  # (global step, return)
-    with subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as child:
-        for line in child.stdout:
-            if line.startswith("global_step=") and "episodic_return=" in line:
-                step = int(line.split(",")[0].split("=")[1])
-                value = float(line.split("episodic_return=")[1].strip().strip("[]"))
-                episodes.append((step, value))
-                last = [r for _, r in episodes[-10:]]
-                if reached is None and len(last) == 10 and statistics.fmean(last) >= 475:
-                    reached = time.perf_counter() - start
-    wall = time.perf_counter() - start
-    if child.returncode or not episodes:
-        raise SystemExit(f"mainstream.py: {' '.join(command)} failed or logged no episode")
-    tail = [r for step, r in episodes if step >= 0.9 * CLEANRL_STEPS]
-    return {"wall_s": wall, "final_return": statistics.fmean(tail), "time_to_475_s": reached}
-
-
-def cleanrl_seeds(python: str, script: str, seeds: int, workdir: str) -> dict:
-    """Wall time of `seeds` CleanRL processes, as many at once as there are cores."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        rows = list(pool.map(lambda s: cleanrl_child(python, script, s, workdir), range(seeds)))
-    reached = [r["time_to_475_s"] for r in rows]
+    wall, rows = peers_in_parallel(one, seeds)
     return {
-        "wall_s": time.perf_counter() - start,
-        "final_return": statistics.fmean(r["final_return"] for r in rows),
-        "seeds_reaching_475": sum(t is not None for t in reached),
-        "time_to_475_s_per_seed": [None if t is None else round(t, 1) for t in reached],
+        "wall_s": wall,
+        "greedy_return": statistics.fmean(r["greedy_return"] for r in rows),
+        **crossings(rows),
     }
 
 
-def ours(flags: list[str], seeds: int, workdir: str) -> dict:
+def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str) -> dict:
+    """One CleanRL process: its wall time, the mean return of its training episodes in the last
+    10% of steps, and when its last 10 episodes first averaged TARGET."""
+    command = [
+        python, script, "--seed", str(seed), "--env-id", "CartPole-v1",
+        "--total-timesteps", str(case.cleanrl_steps), "--no-cuda",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    steps, returns, reached = [], [], None
+    with subprocess.Popen(
+        command, cwd=workdir, env=peer_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    ) as child:  # fmt: skip
+        for line in child.stdout:
+            if line.startswith("global_step=") and "episodic_return=" in line:
+                steps.append(int(line.split(",")[0].split("=")[1]))
+                returns.append(float(line.split("episodic_return=")[1].strip().strip("[]")))
+                if reached is None and first_crossing(steps[-10:], returns[-10:], 10) is not None:
+                    reached = (steps[-1], time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    if child.returncode or not steps:
+        raise SystemExit(f"mainstream.py: {' '.join(command)} failed or logged no episode")
+    tail = [r for s, r in zip(steps, returns, strict=True) if s >= 0.9 * case.cleanrl_steps]
+    return {
+        "wall_s": wall,
+        "final_return": statistics.fmean(tail),
+        "steps_to_475": None if reached is None else reached[0],
+        "time_to_475_s": None if reached is None else reached[1],
+    }
+
+
+def cleanrl_seeds(case: Case, python: str, script: str, seeds: int, workdir: str) -> dict:
+    wall, rows = peers_in_parallel(lambda s: cleanrl_child(case, python, script, s, workdir), seeds)
+    return {
+        "wall_s": wall,
+        "final_return": statistics.fmean(r["final_return"] for r in rows),
+        **crossings(rows),
+    }
+
+
+def ours(case: Case, flags: list[str], seeds: int, workdir: str) -> dict:
+    import numpy as np
+
     runs = os.path.join(workdir, "runs")
     command = [
-        sys.executable, "-m", "purejaxrl", "ppo", "--env-id", "CartPole-v1", "--num-seeds",
+        sys.executable, "-m", "purejaxrl", case.algo, "--env-id", "CartPole-v1", "--num-seeds",
         str(seeds), "--compilation-cache", "", "--no-progress", "--runs-dir", runs, *flags,
     ]  # fmt: skip
     start = time.perf_counter()
     printed = subprocess.run(command, check=True, cwd=workdir, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    folder = printed.stdout.rsplit("outputs: ", 1)[1].split()[0]
-    summary = json.loads((Path(folder) / "summary.json").read_text())
-    greedy = summary["greedy_evaluation"]["results"][0]["greedy_return_mean"]
+    folder = Path(printed.stdout.rsplit("outputs: ", 1)[1].split()[0])
+    summary = json.loads((folder / "summary.json").read_text())
+    with np.load(folder / "metrics.npz") as metrics:  # (grid, seed, update)
+        returns, env_steps = metrics["episode_return"][0], metrics["env_steps"]
+    rows = []
+    for curve in returns:  # one seed's per-update mean return, NaN where no episode ended
+        ended = np.isfinite(curve)
+        steps = [int(s) for s in env_steps[ended]]
+        rows.append({"steps_to_475": first_crossing(steps, list(curve[ended]), window=1)})
     return {
         "wall_s": wall,
-        "greedy_return": greedy,
+        "greedy_return": summary["greedy_evaluation"]["results"][0]["greedy_return_mean"],
         "compile_s": summary["compile_time_s"],
         "run_s": summary["run_time_s"],
+        **crossings(rows),
     }
 
 
+def median_row(rows: list[dict]) -> dict:
+    """The rounds of one contender and seed count: the median wall time, every round's figures."""
+    row = {
+        "wall_s_median": round(statistics.median(x["wall_s"] for x in rows), 1),
+        "wall_s": [round(x["wall_s"], 1) for x in rows],
+    }
+    for key, value in rows[0].items():
+        if key == "wall_s":
+            continue
+        row[key] = [x[key] if isinstance(value, list | None) else round(x[key], 1) for x in rows]
+    return row
+
+
+def versions(python: str, modules: str) -> list[str]:
+    """`__version__` of each of the comma-separated `modules` in the interpreter `python`."""
+    code = f"import {modules}; print(*(m.__version__ for m in ({modules},)))"
+    return subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--sb3-child":
-        sb3_child(int(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--sb3-child":
+        sb3_child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return
     parser = common.argument_parser(__doc__, rounds=3)
+    parser.add_argument("--algo", choices=list(CASES), default="ppo")
     parser.add_argument("--peer-python", required=True, help="a Python with stable-baselines3")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--cleanrl-dir", default="", help="a CleanRL checkout (optional)")
     parser.add_argument(
         "--cleanrl-python", default="", help="a Python with gymnasium==0.29.1, torch, tyro"
     )
-    parser.add_argument("--out", default="mainstream", help="results/<out>.json")
+    parser.add_argument("--out", default="", help="results/<out>.json (default: by --algo)")
     args = parser.parse_args()
-    contenders = [*OURS, "Stable-Baselines3 (RL Zoo's settings)"]
-    cleanrl = "CleanRL ppo.py (its defaults)"
+    case = CASES[args.algo]
+    sb3 = "Stable-Baselines3 (RL Zoo's settings)"
+    cleanrl = f"CleanRL {case.algo}.py (its defaults)"
+    contenders = [*case.ours, sb3]
     if args.cleanrl_dir:
-        script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / "ppo.py")
+        script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / f"{case.algo}.py")
         if not Path(script).exists() or not args.cleanrl_python:
             parser.error(f"--cleanrl-dir needs {script} and --cleanrl-python")
         contenders.append(cleanrl)
@@ -197,62 +361,34 @@ def main() -> None:
         for r in range(args.rounds):
             for seeds in args.seeds:
                 for name in contenders:
-                    if name in OURS:
-                        row = ours(OURS[name], seeds, workdir)
+                    if name in case.ours:
+                        row = ours(case, case.ours[name], seeds, workdir)
                     elif name == cleanrl:
-                        row = cleanrl_seeds(args.cleanrl_python, script, seeds, workdir)
+                        row = cleanrl_seeds(case, args.cleanrl_python, script, seeds, workdir)
                     else:
-                        row = sb3_seeds(args.peer_python, seeds, workdir)
+                        row = sb3_seeds(case, args.peer_python, seeds, workdir)
                     times[name][seeds].append(row)
                     common.report(f"round {r + 1}, {seeds} seed(s), {name}", row)
-    table = {}
-    for name in contenders:
-        for seeds in args.seeds:
-            rows = times[name][seeds]
-            table.setdefault(name, {})[f"{seeds} seeds"] = {
-                "wall_s_median": round(statistics.median(x["wall_s"] for x in rows), 1),
-                "wall_s": [round(x["wall_s"], 1) for x in rows],
-                **{
-                    key: [x[key] if key.endswith("per_seed") else round(x[key], 1) for x in rows]
-                    for key in ("greedy_return", "final_return", "seeds_reaching_475",
-                                "time_to_475_s_per_seed")
-                    if key in rows[0]
-                },
-                **(
-                    {"compile_s": [round(x["compile_s"], 1) for x in rows],
-                     "run_s": [round(x["run_s"], 1) for x in rows]}
-                    if "compile_s" in rows[0] else {}
-                ),
-            }  # fmt: skip
-    peer = subprocess.run(
-        [args.peer_python, "-c", "import stable_baselines3, torch, gymnasium as g; "
-         "print(stable_baselines3.__version__, torch.__version__, g.__version__)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    table = {
+        name: {f"{seeds} seeds": median_row(times[name][seeds]) for seeds in args.seeds}
+        for name in contenders
+    }
+    peer = versions(args.peer_python, "stable_baselines3, torch, gymnasium")
     record = {
         "command": common.command(args),
-        "rl_zoo_ppo": RL_ZOO_PPO,
-        "ours_flags": OURS,
+        f"rl_zoo_{case.algo}": case.sb3,
+        "ours_flags": case.ours,
         "peer_versions": dict(zip(("stable_baselines3", "torch", "gymnasium"), peer, strict=True)),
         "cores": os.cpu_count(),
         "results": table,
     }
     if args.cleanrl_dir:
-        commit = subprocess.run(
-            ["git", "-C", args.cleanrl_dir, "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-        versions = subprocess.run(
-            [args.cleanrl_python, "-c", "import torch, gymnasium as g; "
-             "print(torch.__version__, g.__version__)"],
-            capture_output=True, text=True, check=True,
-        ).stdout.split()  # fmt: skip
-        record["cleanrl"] = {
-            "commit": commit or None,
-            **dict(zip(("torch", "gymnasium"), versions, strict=True)),
-        }
+        commit = common.git("rev-parse", "--short", "HEAD", root=Path(args.cleanrl_dir))
+        commit = commit and commit.strip()
+        torch, gymnasium = versions(args.cleanrl_python, "torch, gymnasium")
+        record["cleanrl"] = {"commit": commit, "torch": torch, "gymnasium": gymnasium}
     common.report("results", table)
-    common.write_record(args.out, record)
+    common.write_record(args.out or case.out, record)
 
 
 if __name__ == "__main__":
