@@ -244,7 +244,8 @@ def sb3_seeds(case: Case, python: str, seeds: int, workdir: str) -> dict:
 
 def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str) -> dict:
     """One CleanRL process: its wall time, the mean return of its training episodes in the last
-    10% of steps, and when its last 10 episodes first averaged TARGET."""
+    10% of steps, and when its last 10 episodes first averaged TARGET. The checkout is its Python
+    path (dqn.py imports the checkout's `cleanrl_utils`)."""
     command = [
         python, script, "--seed", str(seed), "--env-id", "CartPole-v1",
         "--total-timesteps", str(case.cleanrl_steps), "--no-cuda",
@@ -252,7 +253,8 @@ def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str)
     start = time.perf_counter()
     steps, returns, reached = [], [], None
     with subprocess.Popen(
-        command, cwd=workdir, env=peer_env(), stdout=subprocess.PIPE,
+        command, cwd=workdir, env={**peer_env(), "PYTHONPATH": str(Path(script).parents[1])},
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True,
     ) as child:  # fmt: skip
         for line in child.stdout:
