@@ -1,10 +1,11 @@
 """Time to a result against Stable-Baselines3 and CleanRL on the same CPU; results in
-benchmarks/results/mainstream.json (PPO) and mainstream_dqn.json (DQN).
+benchmarks/results/mainstream.json (PPO), mainstream_dqn.json and mainstream_sac.json.
 
 What a user waits for: the wall time of whole fresh processes, from launch to exit (imports,
-compilation, training, the final greedy evaluation), for one seed and for eight, on CartPole-v1,
-with the return each reached and the env steps each seed took to a return of 475 (500 is the
-maximum). Rounds alternate the contenders; medians over `--rounds`. `--algo` picks the case:
+compilation, training, the final greedy evaluation), for one seed and for eight, with the return
+each reached and the time and env steps each seed took to a target return: 475 on CartPole-v1
+(500 is the maximum), -200 on Pendulum-v1. Rounds alternate the contenders; medians over
+`--rounds`. `--algo` picks the case:
 
     ppo  ours at PureJaxRL's settings    `python -m purejaxrl ppo --env-id CartPole-v1` (5e5 steps;
                                          4 envs x 128 steps, 4 epochs of 4 minibatches, lr 2.5e-4
@@ -27,6 +28,15 @@ maximum). Rounds alternate the contenders; medians over `--rounds`. `--algo` pic
                                          each such phase, epsilon 1 to 0.04 over 16% of the run)
          Stable-Baselines3               its DQN at RL Zoo's settings
          CleanRL (optional)              its `cleanrl/dqn.py` at its defaults (5e5 steps, 1 env)
+    sac  ours at its defaults            `python -m purejaxrl sac --env-id Pendulum-v1` (2e4 steps;
+                                         64-64 networks, a gradient step per 2 env steps after
+                                         1e3, learning rates 1e-3, temperature learned from 1)
+         ours at RL Zoo's settings       256-256 networks, a gradient step per env step after 100
+         Stable-Baselines3               its SAC at RL Zoo's Pendulum-v1 settings (2e4 steps; its
+                                         defaults, learning rate 1e-3)
+         CleanRL (optional)              its `cleanrl/sac_continuous_action.py` at its defaults
+                                         (256-256, actor lr 3e-4, critic 1e-3, 5e3 random steps
+                                         first) but the budget, 2e4 steps
 
 Ours runs its seeds in one process, vmapped, with the persistent compilation cache off (the first
 call compiles, as a first run does), and once more at its defaults with the cache on and filled by
@@ -40,14 +50,15 @@ scripts log no episode), torch, tyro and tensorboard.
 
 Returns: ours and SB3 end with 10 greedy (deterministic) episodes per seed; CleanRL has no greedy
 evaluation, so its row gives the mean return of its training episodes in the last 10% of steps.
-Time to 475: per seed, the first env step at which its last 10 training episodes averaged 475
-or more (ours: the episodes of the fewest latest updates that hold at least 10, from the run's
-metrics), and the seconds from the launch of the seeds until then: for SB3 a callback's clock, for
-CleanRL the moment it prints the episode, for ours the wall time of that update's TensorBoard
-event (ours reports between compiled chunks of 1% of the run, so that is when a user watching it
-could first see it). With 8 seeds, `time_to_475_all_seeds_s` is the time until every seed had.
+Time to the target: per seed, the first env step at which its last 10 training episodes
+averaged the target or more (ours: the episodes of the fewest latest updates that hold at least
+10, from the run's metrics), and the seconds from the launch of the seeds until then: for SB3 a
+callback's clock, for CleanRL the moment it prints the episode, for ours the wall time of that
+update's TensorBoard event (ours reports between compiled chunks of 1% of the run, so that is
+when a user watching it could first see it). With 8 seeds, `time_to_target_all_seeds_s` is the
+time until every seed had.
 
-    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--algo dqn] [--rounds 3] \\
+    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--algo dqn|sac] [--rounds 3] \\
         [--cleanrl-dir <checkout> --cleanrl-python <python>]
 """
 
@@ -66,9 +77,6 @@ from pathlib import Path
 
 import common
 
-TARGET = 475.0
-"""The return whose first crossing is timed: 95% of CartPole-v1's maximum."""
-
 RL_ZOO_PPO = dict(
     n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
     learning_rate=1e-3, clip_range=0.2, total_timesteps=100_000,
@@ -85,16 +93,26 @@ RL_ZOO_DQN = dict(
 """RL Zoo's hyperparameters for DQN on CartPole-v1 (`target_update_interval` counts env steps,
 so the target equals the online network at the start of every 128-step training phase)."""
 
+RL_ZOO_SAC = dict(n_envs=1, learning_rate=1e-3, total_timesteps=20_000)
+"""RL Zoo's hyperparameters for SAC on Pendulum-v1: SB3's defaults (256-256 networks, batch 256,
+a gradient step per env step after 100, tau 0.005, the temperature learned from 1) but the
+learning rate and the budget."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One algorithm's contenders: our CLI runs (name -> flags) and the peers' settings."""
+    """One algorithm on one env: our CLI runs (name -> flags) and the peers' settings."""
 
     algo: str
+    env_id: str
+    target: float
+    """The return whose first crossing is timed."""
     ours: dict[str, list[str]]
     sb3: dict
+    cleanrl_script: str
+    """The script under the CleanRL checkout's `cleanrl/`."""
     cleanrl_steps: int
-    """The `total_timesteps` passed to CleanRL's script (its default)."""
+    """The `total_timesteps` passed to CleanRL's script."""
 
     @property
     def out(self) -> str:
@@ -103,7 +121,7 @@ class Case:
 
 CASES = {
     "ppo": Case(
-        "ppo",
+        "ppo", "CartPole-v1", 475.0,
         ours={
             "ours (PureJaxRL's settings)": [],
             "ours (RL Zoo's settings)": [
@@ -113,10 +131,11 @@ CASES = {
             ],
         },
         sb3=RL_ZOO_PPO,
+        cleanrl_script="ppo.py",
         cleanrl_steps=500_000,
     ),
     "dqn": Case(
-        "dqn",
+        "dqn", "CartPole-v1", 475.0,
         ours={
             "ours (its defaults)": [],
             "ours (RL Zoo's settings)": [
@@ -129,24 +148,39 @@ CASES = {
             ],
         },
         sb3=RL_ZOO_DQN,
+        cleanrl_script="dqn.py",
         cleanrl_steps=500_000,
+    ),
+    "sac": Case(
+        "sac", "Pendulum-v1", -200.0,
+        ours={
+            "ours (its defaults)": [],
+            "ours (RL Zoo's settings)": [
+                "--hidden-sizes", "256", "256", "--train-frequency", "1", "--learning-starts", "100",
+            ],
+        },
+        sb3=RL_ZOO_SAC,
+        cleanrl_script="sac_continuous_action.py",
+        cleanrl_steps=20_000,
     ),
 }  # fmt: skip
 
 
-def first_crossing(steps: list[int], returns: list[float], window: int) -> int | None:
-    """The first of `steps` at which the mean of the last `window` of `returns` reached TARGET."""
+def first_crossing(
+    steps: list[int], returns: list[float], window: int, target: float
+) -> int | None:
+    """The first of `steps` at which the mean of the last `window` of `returns` reached `target`."""
     for i in range(window - 1, len(returns)):
-        if statistics.fmean(returns[i - window + 1 : i + 1]) >= TARGET:
+        if statistics.fmean(returns[i - window + 1 : i + 1]) >= target:
             return steps[i]
     return None
 
 
 def sb3_child(algo: str, seed: int, out: str) -> None:
     """One Stable-Baselines3 run at RL Zoo's settings, then 10 deterministic episodes; records when
-    (env step and wall clock) its last 10 training episodes first averaged TARGET."""
+    (env step and wall clock) its last 10 training episodes first averaged the case's target."""
     import torch
-    from stable_baselines3 import DQN, PPO
+    from stable_baselines3 import DQN, PPO, SAC
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
@@ -161,13 +195,15 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
                 if "episode" in info and self.reached is None:
                     self.steps.append(self.num_timesteps)
                     self.returns.append(float(info["episode"]["r"]))
-                    if first_crossing(self.steps[-10:], self.returns[-10:], 10) is not None:
+                    last = self.steps[-10:], self.returns[-10:]
+                    if first_crossing(*last, 10, case.target) is not None:
                         self.reached = (self.num_timesteps, time.time())
             return True
 
     torch.set_num_threads(1)
-    z = CASES[algo].sb3
-    env = make_vec_env("CartPole-v1", n_envs=z["n_envs"], seed=seed)
+    case = CASES[algo]
+    z = case.sb3
+    env = make_vec_env(case.env_id, n_envs=z["n_envs"], seed=seed)
 
     def linear(start):
         return lambda remaining: remaining * start
@@ -179,6 +215,10 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
             ent_coef=z["ent_coef"], learning_rate=linear(z["learning_rate"]),
             clip_range=linear(z["clip_range"]), seed=seed, device="cpu", verbose=0,
         )  # fmt: skip
+    elif algo == "sac":
+        model = SAC(
+            "MlpPolicy", env, learning_rate=z["learning_rate"], seed=seed, device="cpu", verbose=0
+        )
     else:
         model = DQN(
             "MlpPolicy", env, learning_rate=z["learning_rate"], batch_size=z["batch_size"],
@@ -190,10 +230,10 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
         )  # fmt: skip
     crossing = Crossing()
     model.learn(total_timesteps=z["total_timesteps"], callback=crossing)
-    eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=seed + 1000)
+    eval_env = make_vec_env(case.env_id, n_envs=1, seed=seed + 1000)
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
     steps, when = crossing.reached or (None, None)
-    row = {"greedy_return": float(mean), "steps_to_475": steps, "reached_at": when}
+    row = {"greedy_return": float(mean), "steps_to_target": steps, "reached_at": when}
     Path(out).write_text(json.dumps(row))
 
 
@@ -206,15 +246,15 @@ def peers_in_parallel(one, seeds: int) -> tuple[float, list[dict]]:
 
 
 def crossings(rows: list[dict], launched: float) -> dict:
-    """Per seed, the env steps to TARGET and the seconds from `launched` (time.time() when the
+    """Per seed, the env steps to the target and the seconds from `launched` (time.time() when the
     seeds were launched) to it (`reached_at`, a time.time()); and the seconds until every seed had
     reached it (None if one never did)."""
     times = [None if r["reached_at"] is None else r["reached_at"] - launched for r in rows]
     return {
-        "seeds_reaching_475": sum(t is not None for t in times),
-        "steps_to_475_per_seed": [r["steps_to_475"] for r in rows],
-        "time_to_475_s_per_seed": [None if t is None else round(t, 1) for t in times],
-        "time_to_475_all_seeds_s": None if None in times else max(times),
+        "seeds_reaching_target": sum(t is not None for t in times),
+        "steps_to_target_per_seed": [r["steps_to_target"] for r in rows],
+        "time_to_target_s_per_seed": [None if t is None else round(t, 1) for t in times],
+        "time_to_target_all_seeds_s": None if None in times else max(times),
     }
 
 
@@ -244,10 +284,10 @@ def sb3_seeds(case: Case, python: str, seeds: int, workdir: str) -> dict:
 
 def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str) -> dict:
     """One CleanRL process: its wall time, the mean return of its training episodes in the last
-    10% of steps, and when its last 10 episodes first averaged TARGET. The checkout is its Python
+    10% of steps, and when its last 10 episodes first averaged the target. The checkout is its Python
     path (dqn.py imports the checkout's `cleanrl_utils`)."""
     command = [
-        python, script, "--seed", str(seed), "--env-id", "CartPole-v1",
+        python, script, "--seed", str(seed), "--env-id", case.env_id,
         "--total-timesteps", str(case.cleanrl_steps), "--no-cuda",
     ]  # fmt: skip
     start = time.perf_counter()
@@ -261,7 +301,8 @@ def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str)
             if line.startswith("global_step=") and "episodic_return=" in line:
                 steps.append(int(line.split(",")[0].split("=")[1]))
                 returns.append(float(line.split("episodic_return=")[1].strip().strip("[]")))
-                if reached is None and first_crossing(steps[-10:], returns[-10:], 10) is not None:
+                last = steps[-10:], returns[-10:]
+                if reached is None and first_crossing(*last, 10, case.target) is not None:
                     reached = (steps[-1], time.time())
     wall = time.perf_counter() - start
     if child.returncode or not steps:
@@ -270,7 +311,7 @@ def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str)
     return {
         "wall_s": wall,
         "final_return": statistics.fmean(tail),
-        "steps_to_475": None if reached is None else reached[0],
+        "steps_to_target": None if reached is None else reached[0],
         "reached_at": None if reached is None else reached[1],
     }
 
@@ -289,7 +330,7 @@ def ours(case: Case, flags: list[str], seeds: int, workdir: str, cache: str = ""
     """One run of our CLI; `cache`: its persistent compilation cache (empty: off)."""
     runs = os.path.join(workdir, "runs")
     command = [
-        sys.executable, "-m", "purejaxrl", case.algo, "--env-id", "CartPole-v1", "--num-seeds",
+        sys.executable, "-m", "purejaxrl", case.algo, "--env-id", case.env_id, "--num-seeds",
         str(seeds), "--compilation-cache", cache, "--no-progress", "--runs-dir", runs, *flags,
     ]  # fmt: skip
     launched, start = time.time(), time.perf_counter()
@@ -302,13 +343,13 @@ def ours(case: Case, flags: list[str], seeds: int, workdir: str, cache: str = ""
         "greedy_return": summary["greedy_evaluation"]["results"][0]["greedy_return_mean"],
         "compile_s": summary["compile_time_s"],
         "run_s": summary["run_time_s"],
-        **crossings(ours_crossings(folder), launched),
+        **crossings(ours_crossings(folder, case.target), launched),
     }
 
 
-def ours_crossings(folder: Path) -> list[dict]:
+def ours_crossings(folder: Path, target: float) -> list[dict]:
     """Per seed of our run in `folder`, the env step at which its last 10 or more training episodes
-    (those of the fewest latest updates holding at least 10) first averaged TARGET, and when
+    (those of the fewest latest updates holding at least 10) first averaged `target`, and when
     (time.time()) that update's metrics were written to TensorBoard: when a user watching the run
     could first see it."""
     import numpy as np
@@ -325,16 +366,16 @@ def ours_crossings(folder: Path) -> list[dict]:
     rows = []
     for seed_returns, seed_counts in zip(returns, counts, strict=True):
         sums = np.where(seed_counts > 0, seed_returns * seed_counts, 0.0)
-        row = {"steps_to_475": None, "reached_at": None}
+        row = {"steps_to_target": None, "reached_at": None}
         for u in range(len(seed_counts)):
             n = total = 0.0
             for v in range(u, -1, -1):  # back from update u until 10 episodes are covered
                 n, total = n + seed_counts[v], total + sums[v]
                 if n >= 10:
                     break
-            if n >= 10 and total / n >= TARGET:
+            if n >= 10 and total / n >= target:
                 step = int(env_steps[u])
-                row = {"steps_to_475": step, "reached_at": written[step]}
+                row = {"steps_to_target": step, "reached_at": written[step]}
                 break
         rows.append(row)
     return rows
@@ -377,12 +418,12 @@ def main() -> None:
     args = parser.parse_args()
     case = CASES[args.algo]
     sb3 = "Stable-Baselines3 (RL Zoo's settings)"
-    cleanrl = f"CleanRL {case.algo}.py (its defaults)"
+    cleanrl = f"CleanRL {case.cleanrl_script} (its defaults)"
     defaults = next(iter(case.ours))
     warm = defaults[:-1] + ", compilation cache warm)"
     contenders = [*case.ours, warm, sb3]
     if args.cleanrl_dir:
-        script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / f"{case.algo}.py")
+        script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / case.cleanrl_script)
         if not Path(script).exists() or not args.cleanrl_python:
             parser.error(f"--cleanrl-dir needs {script} and --cleanrl-python")
         contenders.append(cleanrl)
@@ -411,6 +452,8 @@ def main() -> None:
     peer = versions(args.peer_python, "stable_baselines3, torch, gymnasium")
     record = {
         "command": common.command(args),
+        "env_id": case.env_id,
+        "target": case.target,
         f"rl_zoo_{case.algo}": case.sb3,
         "ours_flags": case.ours,
         "peer_versions": dict(zip(("stable_baselines3", "torch", "gymnasium"), peer, strict=True)),
