@@ -166,14 +166,13 @@ CASES = {
 }  # fmt: skip
 
 
-def first_crossing(
-    steps: list[int], returns: list[float], window: int, target: float
-) -> int | None:
-    """The first of `steps` at which the mean of the last `window` of `returns` reached `target`."""
-    for i in range(window - 1, len(returns)):
-        if statistics.fmean(returns[i - window + 1 : i + 1]) >= target:
-            return steps[i]
-    return None
+WINDOW = 10
+"""Training episodes whose mean return is compared with the target."""
+
+
+def window_reached(returns: list[float], target: float) -> bool:
+    """Whether the last WINDOW of a run's episode `returns` average `target` or more."""
+    return len(returns) >= WINDOW and statistics.fmean(returns[-WINDOW:]) >= target
 
 
 def sb3_child(algo: str, seed: int, out: str) -> None:
@@ -188,15 +187,13 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
     class Crossing(BaseCallback):
         def __init__(self):
             super().__init__()
-            self.steps, self.returns, self.reached = [], [], None
+            self.returns, self.reached = [], None
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
                 if "episode" in info and self.reached is None:
-                    self.steps.append(self.num_timesteps)
                     self.returns.append(float(info["episode"]["r"]))
-                    last = self.steps[-10:], self.returns[-10:]
-                    if first_crossing(*last, 10, case.target) is not None:
+                    if window_reached(self.returns, case.target):
                         self.reached = (self.num_timesteps, time.time())
             return True
 
@@ -292,17 +289,15 @@ def cleanrl_child(case: Case, python: str, script: str, seed: int, workdir: str)
     ]  # fmt: skip
     start = time.perf_counter()
     steps, returns, reached = [], [], None
+    env = {**peer_env(), "PYTHONPATH": str(Path(script).parents[1])}
     with subprocess.Popen(
-        command, cwd=workdir, env={**peer_env(), "PYTHONPATH": str(Path(script).parents[1])},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True,
-    ) as child:  # fmt: skip
+        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as child:
         for line in child.stdout:
             if line.startswith("global_step=") and "episodic_return=" in line:
                 steps.append(int(line.split(",")[0].split("=")[1]))
                 returns.append(float(line.split("episodic_return=")[1].strip().strip("[]")))
-                last = steps[-10:], returns[-10:]
-                if reached is None and first_crossing(*last, 10, case.target) is not None:
+                if reached is None and window_reached(returns, case.target):
                     reached = (steps[-1], time.time())
     wall = time.perf_counter() - start
     if child.returncode or not steps:
@@ -369,11 +364,11 @@ def ours_crossings(folder: Path, target: float) -> list[dict]:
         row = {"steps_to_target": None, "reached_at": None}
         for u in range(len(seed_counts)):
             n = total = 0.0
-            for v in range(u, -1, -1):  # back from update u until 10 episodes are covered
+            for v in range(u, -1, -1):  # back from update u until WINDOW episodes are covered
                 n, total = n + seed_counts[v], total + sums[v]
-                if n >= 10:
+                if n >= WINDOW:
                     break
-            if n >= 10 and total / n >= target:
+            if n >= WINDOW and total / n >= target:
                 step = int(env_steps[u])
                 row = {"steps_to_target": step, "reached_at": written[step]}
                 break
