@@ -1,11 +1,12 @@
 """Time to a result against Stable-Baselines3 and CleanRL on the same CPU; results in
-benchmarks/results/mainstream.json (PPO), mainstream_dqn.json and mainstream_sac.json.
+benchmarks/results/mainstream.json (PPO on CartPole), mainstream_dqn.json, mainstream_sac.json,
+mainstream_ppo_acrobot.json and mainstream_ppo_pendulum.json.
 
 What a user waits for: the wall time of whole fresh processes, from launch to exit (imports,
 compilation, training, the final greedy evaluation), for one seed and for eight, with the return
 each reached and the time and env steps each seed took to a target return: 475 on CartPole-v1
-(500 is the maximum), -200 on Pendulum-v1. Rounds alternate the contenders; medians over
-`--rounds`. `--algo` picks the case:
+(500 is the maximum), -100 on Acrobot-v1 (gymnasium's threshold), -200 on Pendulum-v1. Rounds
+alternate the contenders; medians over `--rounds`. `--algo` picks the case:
 
     ppo  ours at PureJaxRL's settings    `python -m purejaxrl ppo --env-id CartPole-v1` (5e5 steps;
                                          4 envs x 128 steps, 4 epochs of 4 minibatches, lr 2.5e-4
@@ -37,6 +38,21 @@ each reached and the time and env steps each seed took to a target return: 475 o
          CleanRL (optional)              its `cleanrl/sac_continuous_action.py` at its defaults
                                          (256-256, actor lr 3e-4, critic 1e-3, 5e3 random steps
                                          first) but the budget, 2e4 steps
+    ppo-acrobot  PPO on Acrobot-v1, 5e5 steps each (RL Zoo's budget is 1e6)
+         ours at PureJaxRL's settings    `python -m purejaxrl ppo --env-id Acrobot-v1`
+         ours at RL Zoo's settings       16 envs x 256 steps, 4 epochs of 64 minibatches, lambda
+                                         0.94, lr 3e-4 constant, no entropy bonus, observations
+                                         and rewards normalised by running statistics
+         Stable-Baselines3               its PPO at RL Zoo's settings (VecNormalize)
+         CleanRL (optional)              its `cleanrl/ppo.py` at its defaults
+    ppo-pendulum  PPO on Pendulum-v1 (no CleanRL contender: its continuous PPO script's
+                                         defaults are MuJoCo's, 1e6 steps of one env)
+         ours at ppo_pendulum.py's       16 envs x 256 steps, 10 epochs of 32 minibatches, lr 1e-3
+         settings                        annealed, gamma 0.95, no entropy bonus, 1e6 steps
+         ours at RL Zoo's settings       4 envs x 1024 steps, 10 epochs of 64 minibatches, gamma
+                                         0.9, lr 1e-3 constant, 1e5 steps; without RL Zoo's
+                                         state-dependent exploration (gSDE), which ours lacks
+         Stable-Baselines3               its PPO at RL Zoo's settings, gSDE on (1e5 steps)
 
 Ours runs its seeds in one process, vmapped, with the persistent compilation cache off (the first
 call compiles, as a first run does), and once more at its defaults with the cache on and filled by
@@ -58,7 +74,7 @@ update's TensorBoard event (ours reports between compiled chunks of 1% of the ru
 when a user watching it could first see it). With 8 seeds, `time_to_target_all_seeds_s` is the
 time until every seed had.
 
-    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--algo dqn|sac] [--rounds 3] \\
+    python benchmarks/mainstream.py --peer-python /tmp/sb3/bin/python [--algo CASE] [--rounds 3] \\
         [--cleanrl-dir <checkout> --cleanrl-python <python>]
 """
 
@@ -79,10 +95,24 @@ import common
 
 RL_ZOO_PPO = dict(
     n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-    learning_rate=1e-3, clip_range=0.2, total_timesteps=100_000,
+    learning_rate=1e-3, clip_range=0.2, anneal=True, total_timesteps=100_000,
 )  # fmt: skip
-"""RL Zoo's hyperparameters for PPO on CartPole-v1 (learning rate and clip range linearly
-annealed to 0)."""
+"""RL Zoo's hyperparameters for PPO on CartPole-v1 (`anneal`: learning rate and clip range
+linearly annealed to 0)."""
+
+RL_ZOO_PPO_ACROBOT = dict(
+    n_envs=16, n_steps=256, batch_size=64, gae_lambda=0.94, gamma=0.99, n_epochs=4, ent_coef=0.0,
+    learning_rate=3e-4, clip_range=0.2, normalize=True, total_timesteps=500_000,
+)  # fmt: skip
+"""RL Zoo's hyperparameters for PPO on Acrobot-v1 (`normalize`: observations and rewards by
+running statistics, VecNormalize), but half its budget of 1e6 steps: the issue's 5e5."""
+
+RL_ZOO_PPO_PENDULUM = dict(
+    n_envs=4, n_steps=1024, batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
+    learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4, total_timesteps=100_000,
+)  # fmt: skip
+"""RL Zoo's hyperparameters for PPO on Pendulum-v1: generalised state-dependent exploration
+(gSDE, Raffin et al. 2022; noise weights resampled every 4 steps), which ours does not have."""
 
 RL_ZOO_DQN = dict(
     n_envs=1, learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1_000,
@@ -104,24 +134,23 @@ class Case:
     """One algorithm on one env: our CLI runs (name -> flags) and the peers' settings."""
 
     algo: str
+    """Our CLI's algorithm."""
+    out: str
+    """The record: results/<out>.json."""
     env_id: str
     target: float
     """The return whose first crossing is timed."""
     ours: dict[str, list[str]]
     sb3: dict
-    cleanrl_script: str
-    """The script under the CleanRL checkout's `cleanrl/`."""
-    cleanrl_steps: int
+    cleanrl_script: str = ""
+    """The script under the CleanRL checkout's `cleanrl/`; empty: no CleanRL contender."""
+    cleanrl_steps: int = 0
     """The `total_timesteps` passed to CleanRL's script."""
-
-    @property
-    def out(self) -> str:
-        return "mainstream" if self.algo == "ppo" else f"mainstream_{self.algo}"
 
 
 CASES = {
     "ppo": Case(
-        "ppo", "CartPole-v1", 475.0,
+        "ppo", "mainstream", "CartPole-v1", 475.0,
         ours={
             "ours (PureJaxRL's settings)": [],
             "ours (RL Zoo's settings)": [
@@ -135,7 +164,7 @@ CASES = {
         cleanrl_steps=500_000,
     ),
     "dqn": Case(
-        "dqn", "CartPole-v1", 475.0,
+        "dqn", "mainstream_dqn", "CartPole-v1", 475.0,
         ours={
             "ours (its defaults)": [],
             "ours (RL Zoo's settings)": [
@@ -152,7 +181,7 @@ CASES = {
         cleanrl_steps=500_000,
     ),
     "sac": Case(
-        "sac", "Pendulum-v1", -200.0,
+        "sac", "mainstream_sac", "Pendulum-v1", -200.0,
         ours={
             "ours (its defaults)": [],
             "ours (RL Zoo's settings)": [
@@ -162,6 +191,37 @@ CASES = {
         sb3=RL_ZOO_SAC,
         cleanrl_script="sac_continuous_action.py",
         cleanrl_steps=20_000,
+    ),
+    "ppo-acrobot": Case(
+        "ppo", "mainstream_ppo_acrobot", "Acrobot-v1", -100.0,
+        ours={
+            "ours (PureJaxRL's settings)": [],
+            "ours (RL Zoo's settings)": [
+                "--num-envs", "16", "--num-steps", "256", "--update-epochs", "4",
+                "--num-minibatches", "64", "--gae-lambda", "0.94", "--lr", "3e-4",
+                "--no-anneal-lr", "--ent-coef", "0.0", "--normalize-observations",
+                "--normalize-rewards",
+            ],
+        },
+        sb3=RL_ZOO_PPO_ACROBOT,
+        cleanrl_script="ppo.py",
+        cleanrl_steps=500_000,
+    ),
+    "ppo-pendulum": Case(
+        "ppo", "mainstream_ppo_pendulum", "Pendulum-v1", -200.0,
+        ours={
+            "ours (benchmarks/ppo_pendulum.py's settings)": [
+                "--num-envs", "16", "--num-steps", "256", "--update-epochs", "10",
+                "--num-minibatches", "32", "--lr", "1e-3", "--gamma", "0.95", "--ent-coef",
+                "0.0", "--total-timesteps", "1000000",
+            ],
+            "ours (RL Zoo's settings, no gSDE)": [
+                "--num-envs", "4", "--num-steps", "1024", "--update-epochs", "10",
+                "--num-minibatches", "64", "--gamma", "0.9", "--lr", "1e-3", "--no-anneal-lr",
+                "--ent-coef", "0.0", "--total-timesteps", "100000",
+            ],
+        },
+        sb3=RL_ZOO_PPO_PENDULUM,
     ),
 }  # fmt: skip
 
@@ -175,7 +235,7 @@ def window_reached(returns: list[float], target: float) -> bool:
     return len(returns) >= WINDOW and statistics.fmean(returns[-WINDOW:]) >= target
 
 
-def sb3_child(algo: str, seed: int, out: str) -> None:
+def sb3_child(name: str, seed: int, out: str) -> None:
     """One Stable-Baselines3 run at RL Zoo's settings, then 10 deterministic episodes; records when
     (env step and wall clock) its last 10 training episodes first averaged the case's target."""
     import torch
@@ -183,6 +243,7 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import VecNormalize
 
     class Crossing(BaseCallback):
         def __init__(self):
@@ -198,21 +259,24 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
             return True
 
     torch.set_num_threads(1)
-    case = CASES[algo]
+    case = CASES[name]
     z = case.sb3
     env = make_vec_env(case.env_id, n_envs=z["n_envs"], seed=seed)
+    if z.get("normalize"):
+        env = VecNormalize(env, gamma=z["gamma"])
 
     def linear(start):
-        return lambda remaining: remaining * start
+        return (lambda remaining: remaining * start) if z.get("anneal") else start
 
-    if algo == "ppo":
+    if case.algo == "ppo":
         model = PPO(
             "MlpPolicy", env, n_steps=z["n_steps"], batch_size=z["batch_size"],
             gae_lambda=z["gae_lambda"], gamma=z["gamma"], n_epochs=z["n_epochs"],
             ent_coef=z["ent_coef"], learning_rate=linear(z["learning_rate"]),
-            clip_range=linear(z["clip_range"]), seed=seed, device="cpu", verbose=0,
+            clip_range=linear(z["clip_range"]), use_sde=z.get("use_sde", False),
+            sde_sample_freq=z.get("sde_sample_freq", -1), seed=seed, device="cpu", verbose=0,
         )  # fmt: skip
-    elif algo == "sac":
+    elif case.algo == "sac":
         model = SAC(
             "MlpPolicy", env, learning_rate=z["learning_rate"], seed=seed, device="cpu", verbose=0
         )
@@ -228,6 +292,9 @@ def sb3_child(algo: str, seed: int, out: str) -> None:
     crossing = Crossing()
     model.learn(total_timesteps=z["total_timesteps"], callback=crossing)
     eval_env = make_vec_env(case.env_id, n_envs=1, seed=seed + 1000)
+    if z.get("normalize"):  # the training statistics, frozen; raw rewards
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+        eval_env.obs_rms = env.obs_rms
     mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
     steps, when = crossing.reached or (None, None)
     row = {"greedy_return": float(mean), "steps_to_target": steps, "reached_at": when}
@@ -261,11 +328,11 @@ def peer_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": ""}
 
 
-def sb3_seeds(case: Case, python: str, seeds: int, workdir: str) -> dict:
+def sb3_seeds(name: str, python: str, seeds: int, workdir: str) -> dict:
     def one(seed: int) -> dict:
         out = os.path.join(workdir, f"sb3_{seed}.json")
         subprocess.run(
-            [python, __file__, "--sb3-child", case.algo, str(seed), out], check=True, cwd=workdir,
+            [python, __file__, "--sb3-child", name, str(seed), out], check=True, cwd=workdir,
             env=peer_env(),
         )  # fmt: skip
         return json.loads(Path(out).read_text())
@@ -409,7 +476,7 @@ def main() -> None:
     parser.add_argument(
         "--cleanrl-python", default="", help="a Python with gymnasium==0.29.1, torch, tyro"
     )
-    parser.add_argument("--out", default="", help="results/<out>.json (default: by --algo)")
+    parser.add_argument("--out", default="", help="results/<out>.json (default: the case's)")
     args = parser.parse_args()
     case = CASES[args.algo]
     sb3 = "Stable-Baselines3 (RL Zoo's settings)"
@@ -417,6 +484,8 @@ def main() -> None:
     defaults = next(iter(case.ours))
     warm = defaults[:-1] + ", compilation cache warm)"
     contenders = [*case.ours, warm, sb3]
+    if args.cleanrl_dir and not case.cleanrl_script:
+        parser.error(f"--cleanrl-dir: case {args.algo} has no CleanRL contender")
     if args.cleanrl_dir:
         script = str(Path(args.cleanrl_dir).resolve() / "cleanrl" / case.cleanrl_script)
         if not Path(script).exists() or not args.cleanrl_python:
@@ -437,7 +506,7 @@ def main() -> None:
                     elif name == cleanrl:
                         row = cleanrl_seeds(case, args.cleanrl_python, script, seeds, workdir)
                     else:
-                        row = sb3_seeds(case, args.peer_python, seeds, workdir)
+                        row = sb3_seeds(args.algo, args.peer_python, seeds, workdir)
                     times[name][seeds].append(row)
                     common.report(f"round {r + 1}, {seeds} seed(s), {name}", row)
     table = {
