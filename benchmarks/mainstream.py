@@ -62,7 +62,8 @@ many processes at once as there are cores. `--peer-python` is an interpreter wit
 stable-baselines3, gymnasium and torch, e.g. `python -m venv /tmp/sb3 && /tmp/sb3/bin/pip install
 torch==2.13.0 stable-baselines3 gymnasium`. `--cleanrl-dir` is a CleanRL checkout and
 `--cleanrl-python` an interpreter with the gymnasium CleanRL pins (0.29.1; on gymnasium 1.x its
-scripts log no episode), torch, tyro and tensorboard.
+scripts log no episode), numpy below 2 (gymnasium 0.29.1's Acrobot uses `np.float_`), torch, tyro
+and tensorboard.
 
 Returns: ours and SB3 end with 10 greedy (deterministic) episodes per seed; CleanRL has no greedy
 evaluation, so its row gives the mean return of its training episodes in the last 10% of steps.
@@ -474,7 +475,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--cleanrl-dir", default="", help="a CleanRL checkout (optional)")
     parser.add_argument(
-        "--cleanrl-python", default="", help="a Python with gymnasium==0.29.1, torch, tyro"
+        "--cleanrl-python", default="", help="a Python with gymnasium==0.29.1, numpy<2, torch, tyro"
     )
     parser.add_argument("--out", default="", help="results/<out>.json (default: the case's)")
     args = parser.parse_args()
@@ -527,8 +528,10 @@ def main() -> None:
     if args.cleanrl_dir:
         commit = common.git("rev-parse", "--short", "HEAD", root=Path(args.cleanrl_dir))
         commit = commit and commit.strip()
-        torch, gymnasium = versions(args.cleanrl_python, "torch, gymnasium")
-        record["cleanrl"] = {"commit": commit, "torch": torch, "gymnasium": gymnasium}
+        torch, gymnasium, numpy = versions(args.cleanrl_python, "torch, gymnasium, numpy")
+        record["cleanrl"] = {
+            "commit": commit, "torch": torch, "gymnasium": gymnasium, "numpy": numpy
+        }  # fmt: skip
     common.report("results", table)
     common.write_record(args.out or case.out, record)
 
