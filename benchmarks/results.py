@@ -167,10 +167,12 @@ def _pqn(r: Records) -> str:
     medians = r["pqn_cartpole"]["medians"]
     pqn = medians["pqn"]["final_return_mean"]
     every = " (every seed)" if pqn == 500.0 else ""
+    ratio = r["pqn_cartpole"]["pqn_over_dqn_run_time"]
+    verdict = "" if ratio < 0.95 else ": not faster on this CPU"
     return (
         f"{pqn:.1f}{every}, run "
         f"{medians['pqn']['run_time_s']:.0f} s against DQN's {medians['dqn']['run_time_s']:.0f} s "
-        f"({r['pqn_cartpole']['pqn_over_dqn_run_time']:.2f})"
+        f"({ratio:.2f}{verdict})"
     )
 
 
