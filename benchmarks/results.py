@@ -322,7 +322,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "pqn-cartpole",
         "python benchmarks/pqn_cartpole.py --rounds 1 --num-seeds 8 --total-timesteps 500000",
-        ("pqn_cartpole",), "5-10 min",
+        ("pqn_cartpole",), "3 min",
         "PQN, `benchmarks/pqn_cartpole.py`", "CartPole-v1", "5e5", "8", _pqn,
         ">= 475, faster than DQN",
     ),
@@ -481,7 +481,7 @@ ROWS: tuple[Row, ...] = (
         "ppo-rnn-chain30",
         "python benchmarks/ppo_rnn_memory.py --cartpole-steps 1000000 --chain-steps 400000 "
         "--chain-length 30 --cases memory_chain",
-        ("ppo_rnn_memory_memory_chain30",), "16 min",
+        ("ppo_rnn_memory_memory_chain30",), "4 min",
         "Recurrent PPO (GRU), same script (`--cases memory_chain --chain-length 30`)",
         "MemoryChain-bsuite, memory length 30 (`--env-options memory_length=30`)", "4e5", "8",
         _memory_chain_30, "solved, feed-forward not (6 of 8 seeds)",
@@ -489,7 +489,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "xminigrid-doorkey",
         "python benchmarks/suites.py --part solve --total-timesteps 300000 --num-seeds 8",
-        ("suites_solve",), "10 min",
+        ("suites_solve",), "2 min",
         "PPO (one-hot views, `--env-options one_hot=True`), `benchmarks/suites.py --part solve`",
         "xminigrid:MiniGrid-DoorKey-5x5", "3e5", "8",
         "{suites_solve[results][ppo][final_return_mean]:.3f} (every seed 0.964-0.965 from 7e4 "
@@ -519,7 +519,7 @@ ROWS: tuple[Row, ...] = (
         "bc-expert",
         "python benchmarks/bc_cartpole.py --num-seeds 8 --dataset-steps 100000 "
         "--medium-return 200.0 --runs-dir runs",
-        ("bc_cartpole",), "5-10 min (both datasets)",
+        ("bc_cartpole",), "2 min (both datasets)",
         "BC, `benchmarks/bc_cartpole.py` (greedy evaluation episodes; x: gradient steps)",
         "expert CartPole-v1 dataset from our PPO run (1e5 transitions, return "
         "{bc_cartpole[expert_dataset][mean_return]:.0f})",
@@ -529,7 +529,7 @@ ROWS: tuple[Row, ...] = (
         "bc-medium",
         "python benchmarks/bc_cartpole.py --num-seeds 8 --dataset-steps 100000 "
         "--medium-return 200.0 --runs-dir runs",
-        ("bc_cartpole",), "5-10 min (the same run as bc-expert)",
+        ("bc_cartpole",), "2 min (the same run as bc-expert)",
         "BC, same script",
         "medium CartPole-v1 dataset (PPO after {bc_cartpole[medium_dataset][checkpoint_update]} "
         "updates; its mean return {bc_cartpole[medium_dataset][mean_return]:.1f})",
@@ -723,7 +723,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "q-learning-slippery",
         "pytest tests/purejaxrl/test_tabular.py -k 'slippery_maps and not Lizard'",
-        ("test_q_learning_slippery",), "3-5 min",
+        ("test_q_learning_slippery",), "1 min",
         "Q-learning", "slippery 4x4, corridor, maze (slip 0.1)", "1e5-5e5", "100",
         _tabular(
             "the same, >= 95% of seeds (learning tests)", "test_q_learning_slippery"
