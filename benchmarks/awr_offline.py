@@ -1,6 +1,6 @@
 """Offline AWR against behaviour cloning on medium and medium-replay datasets of CartPole-v1 and
 Pendulum-v1 made from our own runs, 8 seeds each; results in benchmarks/results/awr_offline.json
-and awr_offline_curve.png.
+and awr_offline_curve.png (`--out`: other names).
 
 1. The source runs, one seed each, keeping a checkpoint after every update: on CartPole-v1 PPO
    (5e4 steps; its policy samples actions) and DQN (1e5 steps, a replay buffer of all of them,
@@ -19,7 +19,8 @@ and awr_offline_curve.png.
    target: AWR above BC on every dataset.
 
     python benchmarks/awr_offline.py [--num-seeds 8] [--gradient-steps 10000] \
-        [--cartpole-beta 0.3] [--pendulum-beta 1.0] [--cartpole-medium-source ppo]
+        [--cartpole-beta 0.3] [--pendulum-beta 1.0] [--cartpole-medium-source ppo] \
+        [--out awr_offline]
 
 The same by hand (the record lists the run folders and checkpoints):
     python -m purejaxrl ppo --total-timesteps 50000 --chunk-updates 1 --checkpoint-every 1 \
@@ -121,6 +122,8 @@ def main() -> None:
     parser.add_argument("--cartpole-medium-source", choices=("ppo", "dqn"), default="ppo",
                         help="the run whose policy plays CartPole's medium data: PPO sampling "
                         "its policy, or DQN epsilon-greedy (--epsilon)")  # fmt: skip
+    parser.add_argument("--out", default="awr_offline",
+                        help="the record: results/<out>.json and <out>_curve.png")  # fmt: skip
     args = parser.parse_args()
     record = {"command": common.command(args), "datasets": {}, "returns": {}}
     folder = Path(args.runs_dir) / "datasets"
@@ -170,11 +173,11 @@ def main() -> None:
             record["returns"][f"{offline_algo} {name}"] = row
             curves[name][offline_algo] = (run.env_steps, run.metrics["episode_return"][0])
             common.report(offline_algo, name, {"final_return_mean": row["final_return_mean"]})
-            common.write_record("awr_offline", record)
-    plot(common.result_file("awr_offline_curve.png"), curves, dataset_returns,
+            common.write_record(args.out, record)
+    plot(common.result_file(f"{args.out}_curve.png"), curves, dataset_returns,
          f"BC and offline AWR (beta {args.cartpole_beta} on CartPole, {args.pendulum_beta} on "
          f"Pendulum), {args.num_seeds} seeds, 95% bands")  # fmt: skip
-    common.write_record("awr_offline", record)
+    common.write_record(args.out, record)
 
 
 if __name__ == "__main__":

@@ -214,10 +214,12 @@ def _awr_above_bc(r: Records) -> str:
         a > b
         for a, b in zip(awr["final_return_per_seed"], bc["final_return_per_seed"], strict=True)
     )
+    beta1 = r["awr_offline_cartpole_dqn"]["returns"]["awr_offline CartPole-v1 medium-replay"]
     return cell(
         f"{{awr:ci}}, above BC in {above} of {len(bc['final_return_per_seed'])} seeds; BC {{bc:ci}}; "
-        "at the paper's beta 1 a tie (278.3)",
-        {"awr": awr, "bc": bc},
+        "at the paper's beta 1 a tie ({beta1[final_return_mean]:.1f}, the same data in the "
+        "awr-offline-cartpole-dqn row's run)",
+        {"awr": awr, "bc": bc, "beta1": beta1},
     )
 
 
@@ -252,6 +254,8 @@ def _tabular(text: str, record: str) -> Callable[[Records], str]:
 AZ = "alphazero_cartpole[results]"
 AWR = "awr_offline[returns]"
 DATA = "awr_offline[datasets]"
+DQN_AWR = "awr_offline_cartpole_dqn[returns]"
+DQN_DATA = "awr_offline_cartpole_dqn[datasets]"
 
 # fmt: off
 # Row(id, command, records, cost, algorithm, environment, env steps, seeds, result[, target])
@@ -577,7 +581,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-cartpole-replay",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000",
-        ("awr_offline",), "20-30 min (the same run)",
+        ("awr_offline", "awr_offline_cartpole_dqn"), "20-30 min (the same run)",
         "AWR offline (beta 0.3), same script",
         "medium-replay CartPole-v1 dataset (a DQN run's replay buffer after 4e4 steps; mean "
         f"return {{{DATA}[CartPole-v1 medium-replay][mean_return]:.1f}})",
@@ -586,16 +590,17 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-cartpole-dqn",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000 "
-        "--cartpole-medium-source dqn --cartpole-beta 1.0",
-        ("awr_offline_cartpole_beta",), "20-30 min",
+        "--cartpole-medium-source dqn --cartpole-beta 1.0 --out awr_offline_cartpole_dqn",
+        ("awr_offline_cartpole_dqn", "awr_offline_cartpole_beta"), "5 min",
         "AWR offline, same script, `--cartpole-medium-source dqn`",
         "medium CartPole-v1 dataset played by that DQN epsilon-greedy (epsilon 0.3; mean return "
-        "178.8)",
+        f"{{{DQN_DATA}[CartPole-v1 medium][mean_return]:.1f}})",
         "1e4 gradient steps", "8",
-        "275.1 [252.9, 299.3] at beta 1 (`--cartpole-beta 1.0`), "
+        f"{{{DQN_AWR}[awr_offline CartPole-v1 medium]:ci}} at beta 1 (`--cartpole-beta 1.0`), "
         "{awr_offline_cartpole_beta[medium][results][1]:ci} at beta 0.3 "
-        "(`benchmarks/results/awr_offline_cartpole_beta.json`); BC 279.8 [258.7, 303.7]: not "
-        "better at any beta tried (see `benchmarks/README.md`)",
+        f"(`benchmarks/results/awr_offline_cartpole_beta.json`); BC "
+        f"{{{DQN_AWR}[bc CartPole-v1 medium]:ci}}: not better at any beta tried (see "
+        "`benchmarks/README.md`)",
         "beats BC",
     ),
     Row(
