@@ -542,7 +542,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-pendulum-medium",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000",
-        ("awr_offline",), "20-30 min (all four datasets)",
+        ("awr_offline",), "4 min (all four datasets)",
         "AWR offline (the paper's beta 1 on Pendulum), `benchmarks/awr_offline.py`",
         "medium Pendulum-v1 dataset (SAC after 6,000 steps plus noise; its mean return "
         f"{{{DATA}[Pendulum-v1 medium][mean_return]:.1f}})",
@@ -554,7 +554,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-pendulum-replay",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000",
-        ("awr_offline",), "20-30 min (the same run)",
+        ("awr_offline",), "4 min (the same run)",
         "AWR offline, same script",
         "medium-replay Pendulum-v1 dataset (that SAC run's replay buffer, "
         f"{{{DATA}[Pendulum-v1 medium-replay][transitions]:,}} transitions; mean return "
@@ -567,7 +567,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-cartpole-medium",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000",
-        ("awr_offline", "awr_offline_cartpole_beta"), "20-30 min (the same run)",
+        ("awr_offline", "awr_offline_cartpole_beta"), "4 min (the same run)",
         "AWR offline (beta 0.3 on CartPole), same script",
         "medium CartPole-v1 dataset (PPO after {awr_offline[datasets][CartPole-v1 medium]"
         "[checkpoint_update]} updates, 13,312 steps, sampling its policy; mean return "
@@ -581,7 +581,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "awr-offline-cartpole-replay",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000",
-        ("awr_offline", "awr_offline_cartpole_dqn"), "20-30 min (the same run)",
+        ("awr_offline", "awr_offline_cartpole_dqn"), "4 min (the same run)",
         "AWR offline (beta 0.3), same script",
         "medium-replay CartPole-v1 dataset (a DQN run's replay buffer after 4e4 steps; mean "
         f"return {{{DATA}[CartPole-v1 medium-replay][mean_return]:.1f}})",
@@ -591,7 +591,7 @@ ROWS: tuple[Row, ...] = (
         "awr-offline-cartpole-dqn",
         "python benchmarks/awr_offline.py --num-seeds 8 --gradient-steps 10000 "
         "--cartpole-medium-source dqn --cartpole-beta 1.0 --out awr_offline_cartpole_dqn",
-        ("awr_offline_cartpole_dqn", "awr_offline_cartpole_beta"), "5 min",
+        ("awr_offline_cartpole_dqn", "awr_offline_cartpole_beta"), "3 min",
         "AWR offline, same script, `--cartpole-medium-source dqn`",
         "medium CartPole-v1 dataset played by that DQN epsilon-greedy (epsilon 0.3; mean return "
         f"{{{DQN_DATA}[CartPole-v1 medium][mean_return]:.1f}})",
@@ -639,7 +639,7 @@ ROWS: tuple[Row, ...] = (
         "gail-cartpole",
         "python benchmarks/gail.py --num-seeds 8 --dataset-steps 32000 --runs-dir runs "
         "--expert-episodes 10 50 --envs CartPole-v1 Pendulum-v1",
-        ("gail",), "35 min (both envs)",
+        ("gail",), "6 min (both envs)",
         "GAIL, `benchmarks/gail.py` (the first 10 episodes of the greedy play of the best of 8 "
         "PPO seeds; PPO's settings)",
         "CartPole-v1", "5e5", "8",
@@ -653,7 +653,7 @@ ROWS: tuple[Row, ...] = (
         "gail-pendulum",
         "python benchmarks/gail.py --num-seeds 8 --dataset-steps 32000 --runs-dir runs "
         "--expert-episodes 10 50 --envs CartPole-v1 Pendulum-v1",
-        ("gail",), "35 min (the same run)",
+        ("gail",), "6 min (the same run)",
         "GAIL, same script (`benchmarks/ppo_pendulum.py`'s PPO settings)", "Pendulum-v1", "1e6",
         "8",
         "10 episodes: {gail[Pendulum-v1][gail_10_episodes]:ci} (worst seed "
