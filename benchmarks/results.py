@@ -464,7 +464,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "ppo-rnn-cartpole",
         "python benchmarks/ppo_rnn_memory.py --cartpole-steps 1000000 --chain-steps 200000",
-        ("ppo_rnn_memory",), "25 min (both tasks)",
+        ("ppo_rnn_memory",), "11 min (both tasks)",
         "Recurrent PPO (GRU), `benchmarks/ppo_rnn_memory.py`",
         "CartPole-v1, velocities removed (`obs_keep=0,2`)", "1e6", "8",
         "{ppo_rnn_memory[cartpole_masked_ppo_rnn]:ci}; feed-forward PPO at the same settings "
@@ -474,7 +474,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "ppo-rnn-chain5",
         "python benchmarks/ppo_rnn_memory.py --cartpole-steps 1000000 --chain-steps 200000",
-        ("ppo_rnn_memory",), "25 min (the same run as ppo-rnn-cartpole)",
+        ("ppo_rnn_memory",), "11 min (the same run as ppo-rnn-cartpole)",
         "Recurrent PPO (GRU), same script", "MemoryChain-bsuite (memory length 5)", "2e5", "8",
         "{ppo_rnn_memory[memory_chain_ppo_rnn]:ci2}; feed-forward PPO "
         "{ppo_rnn_memory[memory_chain_ppo]:ci2} (chance: 0)",
