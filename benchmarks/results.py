@@ -667,7 +667,7 @@ ROWS: tuple[Row, ...] = (
         "alphazero-cartpole",
         "python benchmarks/alphazero_cartpole.py --num-seeds 8 --total-timesteps 102400 "
         "--num-simulations 32 --only alphazero_mdp ppo dqn --out alphazero_cartpole",
-        ("alphazero_cartpole", "alphazero_cartpole_16"), "15-25 min (16 simulations: `--num-"
+        ("alphazero_cartpole", "alphazero_cartpole_16"), "4 min (16 simulations: `--num-"
         "simulations 16 --only alphazero_mdp --out alphazero_cartpole_16`, 5 min)",
         "AlphaZero, true model (`alphazero_mdp`, 32 simulations), "
         "`benchmarks/alphazero_cartpole.py`",
@@ -702,7 +702,7 @@ ROWS: tuple[Row, ...] = (
         "muzero-cartpole",
         "python benchmarks/alphazero_cartpole.py --num-seeds 8 --total-timesteps 102400 "
         "--num-simulations 32 --only muzero --out muzero_cartpole",
-        ("muzero_cartpole", "alphazero_cartpole"), "25 min",
+        ("muzero_cartpole", "alphazero_cartpole"), "7 min",
         "MuZero, learned model (`muzero`, 32 simulations), `benchmarks/alphazero_cartpole.py "
         "--only muzero --num-seeds 8 --out muzero_cartpole`",
         "CartPole-v1", "2e4 / 5e4 / 1e5", "8",
