@@ -513,7 +513,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "xminigrid-memory",
         "python benchmarks/suites.py --part memory --total-timesteps 4000000 --num-seeds 4",
-        ("suites_memory",), "25 min",
+        ("suites_memory",), "13 min",
         "Recurrent PPO (GRU) against feed-forward PPO, `benchmarks/suites.py --part memory`",
         "xminigrid:MiniGrid-MemoryS8 (a 3x3 view, one-hot)", "4e6", "4", _memory_s8,
         "memory shown on a POMDP-suite task (in 1 seed of 4: not reliably yet)",
