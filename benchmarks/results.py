@@ -691,7 +691,7 @@ ROWS: tuple[Row, ...] = (
         "alphazero-connect-four",
         "python benchmarks/alphazero_connect_four.py --num-seeds 2 --updates 600 --eval-every 50 "
         "--num-simulations 32",
-        ("alphazero_connect_four",), "32 min",
+        ("alphazero_connect_four",), "12 min",
         "AlphaZero (`alphazero`, 32 self-play simulations), `benchmarks/alphazero_connect_four.py`",
         "connect_four (pgx), against a random and a 2-ply player, both sides",
         "806,400 self-play moves (600 updates)", "2",
