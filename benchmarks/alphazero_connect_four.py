@@ -14,6 +14,7 @@ at random. Records win / draw / loss rates, and plots the win rates against upda
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import time
 
@@ -39,6 +40,12 @@ def main() -> None:
     parser.add_argument("--num-simulations", type=int, default=32)
     parser.add_argument("--gradient-steps", type=int, default=az.Config.gradient_steps)
     parser.add_argument("--opening-moves", type=int, default=az.Config.opening_moves)
+    parser.add_argument(
+        "--keep-games",
+        action=argparse.BooleanOptionalAction,
+        default=az.Config.keep_games,
+        help="games go on across updates (the config's keep_games)",
+    )
     parser.add_argument("--out", default="alphazero_connect_four", help="results/<out>.json")
     args = parser.parse_args()
 
@@ -49,6 +56,7 @@ def main() -> None:
         num_simulations=args.num_simulations,
         gradient_steps=args.gradient_steps,
         opening_moves=args.opening_moves,
+        keep_games=args.keep_games,
     )
     config = dataclasses.replace(base, total_timesteps=base.steps_per_update * args.updates)
     spec = config.validate()

@@ -16,6 +16,7 @@ costly budgets, 256 simulations, go in a process of their own this way).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import time
@@ -37,6 +38,12 @@ def main() -> None:
     parser.add_argument("--eval-simulations", type=int, nargs="+", default=[64])
     parser.add_argument("--num-simulations", type=int, default=az.Config.num_simulations)
     parser.add_argument("--opening-moves", type=int, default=az.Config.opening_moves)
+    parser.add_argument(
+        "--keep-games",
+        action=argparse.BooleanOptionalAction,
+        default=az.Config.keep_games,
+        help="games go on across updates (the config's keep_games)",
+    )
     parser.add_argument("--out", default="alphazero_tictactoe", help="results/<out>.json")
     parser.add_argument(
         "--params-out",
@@ -51,7 +58,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    base = az.Config(num_simulations=args.num_simulations, opening_moves=args.opening_moves)
+    base = az.Config(
+        num_simulations=args.num_simulations,
+        opening_moves=args.opening_moves,
+        keep_games=args.keep_games,
+    )
     config = dataclasses.replace(base, total_timesteps=base.steps_per_update * args.updates)
     spec = config.validate()
     learner = az.make_learner(config, spec)

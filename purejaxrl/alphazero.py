@@ -15,9 +15,11 @@ Reading map, top to bottom:
   search           one batched `mctx.muzero_policy` search, the true game (pgx `step`) as model
   Sample, alphazero_loss  the replay's (observation, search policy pi, outcome z) and the loss
   outcome_targets  z for every position of a self-play rollout, by a backward scan
-  make_learner     init: network, Adam, empty replay; update: self-play a rollout of num_steps
-                   moves in num_envs games (a `lax.scan` of searches; each game opens with up to
-                   opening_moves random moves, not stored), store its targets, then
+  Moves            a self-play rollout's moves, (T, N, ...)
+  make_learner     init: network, Adam, empty replay, fresh games; update: self-play a rollout of
+                   num_steps moves in num_envs games (a `lax.scan` of searches; each game opens
+                   with up to opening_moves random moves, not stored; with keep_games the games
+                   go on across updates), store the positions of the games that ended, then
                    gradient_steps minibatch steps on the replay
   make_train, make_policy  the whole run; the raw network's greedy move (what `evaluate` plays)
 The exact check against perfect play is `purejaxrl/tictactoe.py` (a minimax solver) with
@@ -60,9 +62,14 @@ class AlphaZeroConfig(BaseConfig):
     num_envs: int = 64
     """Self-play games played in parallel."""
     num_steps: int = 9
-    """Moves per game in each update's rollout. Every update starts its games afresh (games
-    restart as they end), so positions after a rollout's last finished game have no outcome and
-    are dropped: use at least the game's longest length (9 for tic_tac_toe, 42 for connect_four)."""
+    """Moves per game in each update's rollout (games restart as they end). Unless keep_games,
+    every update starts its games afresh, so positions after a rollout's last finished game have
+    no outcome and are dropped: use at least the game's longest length (9 for tic_tac_toe, 42 for
+    connect_four)."""
+    keep_games: bool = False
+    """Games go on across updates: a game unfinished at a rollout's end continues in the next,
+    and its positions enter the replay at the update in which it ends, so no self-play move is
+    thrown away (without it, about a third of connect four's moves at --num-steps 42 are)."""
     num_simulations: int = 32
     """MCTS simulations per move in self-play."""
     opening_moves: int = 6
@@ -73,7 +80,8 @@ class AlphaZeroConfig(BaseConfig):
     tic-tac-toe it cut the moves that lose to perfect play from 134-311 to 6-9 of 4,520 (see
     benchmarks/README.md)."""
     buffer_size: int = 8192
-    """Replay capacity in positions (FIFO); at least num_envs * num_steps."""
+    """Replay capacity in positions (FIFO); at least num_envs * num_steps, and with keep_games
+    num_envs * (num_steps + the game's longest length), the most positions one update stores."""
     batch_size: int = 128
     """Positions per gradient step, drawn uniformly from the replay."""
     gradient_steps: int = 16
@@ -114,6 +122,12 @@ class AlphaZeroConfig(BaseConfig):
         )  # fmt: skip
         require(self, "opening_moves", self.opening_moves >= 0, "must be >= 0 (0: none)")
         check_search_learner(self)
+        most = self.num_envs * (self.num_steps + spec.episode_limit)
+        require(
+            self, "buffer_size", not self.keep_games or self.buffer_size >= most,
+            f"must be >= num_envs * (num_steps + {spec.episode_limit}, the longest game) = {most} "
+            "(the positions one update can store)",
+        )  # fmt: skip
         return spec
 
 
@@ -306,8 +320,13 @@ def outcome_targets(reward: jax.Array, terminated: jax.Array) -> tuple[jax.Array
         return z, z
 
     _, z = jax.lax.scan(back, jnp.zeros_like(reward[0]), (reward, terminated), reverse=True)
-    valid = jnp.cumsum(terminated[::-1], axis=0)[::-1] > 0
-    return z, valid
+    return z, game_ends(terminated)
+
+
+def game_ends(terminated: jax.Array) -> jax.Array:
+    """(T, N) bool: whether the game of position t ends within the rollout (a game ends at t or
+    later in its column)."""
+    return jnp.cumsum(terminated[::-1], axis=0)[::-1] > 0
 
 
 def learn_from_replay(
@@ -347,12 +366,28 @@ def learn_from_replay(
     return new_params, new_opt_state, jax.tree.map(jnp.mean, metrics)
 
 
+class Moves(struct.PyTreeNode):
+    """Self-play moves; in a rollout each field has leading axes (T, N): move, game column."""
+
+    obs: jax.Array  # (*obs_shape) the position before the move, from the mover's point of view
+    policy: jax.Array  # (A,) pi, the search's visit distribution there
+    reward: jax.Array  # () the mover's reward for its move: +1, 0 or -1 if it ended the game
+    done: jax.Array  # () bool, the move ended the game
+    searched: jax.Array  # () bool, the move was searched (it came after the game's random opening)
+    move_number: jax.Array  # () int32, moves made in the game before this one
+
+
 @struct.dataclass
 class AlphaZeroState:
     params: Any
     opt_state: Any
     replay: BufferState  # of `Sample`s, capacity buffer_size
     key: jax.Array
+    # with keep_games (else None): the games in play and the positions waiting for their outcome
+    games: Any = None  # pgx State of the num_envs games in play, (N, ...)
+    opening: jax.Array | None = None  # (N,) int32, the random opening length of each game
+    recent: Moves | None = None  # (H, N, ...) the last H moves of each column, H the game's
+    #                              longest length: every position of a game in play is there
 
 
 def make_network(config, spec: envs.EnvSpec) -> AlphaZeroNet:
@@ -366,18 +401,33 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
     network = make_network(config, spec)
     buffer = ReplayBuffer(config.buffer_size)
     num_envs, num_steps = config.num_envs, config.num_steps
+    longest = spec.episode_limit  # H, the most moves a game can last (9, 42)
 
     def optimizer(hp: AlphaZeroHParams) -> optax.GradientTransformation:
         return optax.adam(hp.lr)
 
     def init(key: jax.Array, hp: AlphaZeroHParams) -> AlphaZeroState:
         key, net_key = jax.random.split(key)
-        state = game.init(jax.random.key(0))
-        params = network.init(net_key, state.observation[None])
+        board = game.init(jax.random.key(0))  # an example position
+        params = network.init(net_key, board.observation[None])
         example = Sample(
-            state.observation, jnp.zeros(game.num_actions, jnp.float32), jnp.float32(0.0)
+            board.observation, jnp.zeros(game.num_actions, jnp.float32), jnp.float32(0.0)
         )
-        return AlphaZeroState(params, optimizer(hp).init(params), buffer.init(example), key)
+        replay = buffer.init(example)
+        state = AlphaZeroState(params, optimizer(hp).init(params), replay, key)
+        if not config.keep_games:  # each update starts its own games
+            return state
+        games, opening = new_games(jax.random.fold_in(net_key, 1))
+        # no moves yet: `searched` false, so none of these ever enters the replay
+        recent = Moves(
+            obs=jnp.zeros((longest, num_envs, *board.observation.shape), board.observation.dtype),
+            policy=jnp.zeros((longest, num_envs, game.num_actions), jnp.float32),
+            reward=jnp.zeros((longest, num_envs), jnp.float32),
+            done=jnp.zeros((longest, num_envs), bool),
+            searched=jnp.zeros((longest, num_envs), bool),
+            move_number=jnp.zeros((longest, num_envs), jnp.int32),
+        )
+        return state.replace(games=games, opening=opening, recent=recent)
 
     def new_games(key):
         """num_envs fresh games and the random opening length of each, (N,)."""
@@ -386,10 +436,13 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
         opening = jax.random.randint(opening_key, (num_envs,), 0, config.opening_moves + 1)
         return state, opening
 
-    def self_play(params, key, hp: AlphaZeroHParams):
-        """num_steps moves in num_envs games, restarted as they end; leaves (T, N, ...), and
-        whether each position is a searched one (after its game's random opening)."""
+    def self_play(params, key, hp: AlphaZeroHParams, games, opening):
+        """num_steps moves in the num_envs games (fresh ones unless keep_games), a new one
+        starting as one ends; returns the games and openings in play after them, and the moves,
+        `Moves` (T, N, ...)."""
         key, init_key = jax.random.split(key)
+        if not config.keep_games:
+            games, opening = new_games(init_key)
 
         def move(carry, key):
             state, opening = carry
@@ -414,40 +467,60 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
                 return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s)
 
             next_carry = jax.tree.map(restart, (fresh, fresh_opening), (next_state, opening))
-            return next_carry, (state.observation, out.action_weights, reward, done, searched)
+            moves = Moves(
+                state.observation, out.action_weights, reward, done, searched, state._step_count
+            )
+            return next_carry, moves
 
-        _, trajectory = jax.lax.scan(move, new_games(init_key), jax.random.split(key, num_steps))
-        return trajectory
+        keys = jax.random.split(key, num_steps)
+        (games, opening), moves = jax.lax.scan(move, (games, opening), keys)
+        return games, opening, moves
 
     def update(state: AlphaZeroState, hp: AlphaZeroHParams) -> tuple[AlphaZeroState, Metrics]:
         key, play_key, sample_key = jax.random.split(state.key, 3)
-        obs, policy, reward, done, searched = self_play(state.params, play_key, hp)  # (T, N, ...)
-        z, valid = outcome_targets(reward, done)
-        flat = Sample(obs, policy, z)
-        flat = jax.tree.map(lambda x: x.reshape((num_envs * num_steps, *x.shape[2:])), flat)
-        replay = buffer.add(state.replay, flat, (valid & searched).reshape(-1))
-        # every rollout of num_steps >= 1 stores at least one position per game it finished; a
-        # rollout too short to finish any (num_steps below the game's length) leaves the replay
-        # empty, and then `learn_from_replay` keeps the old parameters
+        games, opening, moves = self_play(state.params, play_key, hp, state.games, state.opening)
+        if config.keep_games:
+            # the last H moves before this rollout, then its T: every position of a game that
+            # ended in this rollout lies in this window, as no game is longer than H moves
+            window = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), state.recent, moves)
+            stored = game_ends(state.recent.done)  # (H, N) ended before: stored then
+            unstored = jnp.concatenate([~stored, jnp.ones_like(moves.done)])  # (H + T, N)
+            recent = jax.tree.map(lambda x: x[-longest:], window)
+        else:  # every game began in this rollout
+            window, unstored, recent = moves, True, None
+        z, ended = outcome_targets(window.reward, window.done)  # (H + T, N)
+        new = ended & unstored & window.searched
+        flat = jax.tree.map(
+            lambda x: x.reshape((-1, *x.shape[2:])), Sample(window.obs, window.policy, z)
+        )
+        replay = buffer.add(state.replay, flat, new.reshape(-1))
+        # until the first games end the replay is empty, and `learn_from_replay` keeps the old
+        # parameters
         params, opt_state, metrics = learn_from_replay(
             lambda params, batch: alphazero_loss(network, params, batch, hp.l2_coef),
             optimizer(hp), buffer, replay, state.params, state.opt_state, sample_key,
             config.batch_size, config.gradient_steps,
         )  # fmt: skip
-        # the "episodes" of self-play are its finished games; their return is the first mover's
-        # outcome (0 when play is perfect: tic-tac-toe is a draw)
-        first_move = jnp.concatenate([jnp.ones((1, num_envs), bool), done[:-1]], axis=0)
-        opening = first_move & valid  # (T, N) the first position of each finished game
-        games = opening.sum()
-        first_mover = jnp.where(games > 0, (z * opening).sum() / jnp.maximum(games, 1), jnp.nan)
+        # the "episodes" of self-play are its games that ended in this rollout; their return is
+        # the first mover's outcome (0 when play is perfect: tic-tac-toe is a draw): the last
+        # mover's reward, negated when the second player made the last move
+        games_ended = moves.done.sum()
+        first_mover = jnp.where(moves.move_number % 2 == 0, moves.reward, -moves.reward)
+
+        def per_game(x):
+            return jnp.where(games_ended > 0, (x * moves.done).sum() / games_ended, jnp.nan)
+
         metrics = {
-            "episode_return": first_mover,
-            "episodes": games.astype(jnp.int32),
-            "draws": jnp.where(games > 0, ((z == 0) & opening).sum() / games, jnp.nan),
-            "game_length": jnp.where(games > 0, valid.sum() / jnp.maximum(games, 1), jnp.nan),
+            "episode_return": per_game(first_mover),
+            "episodes": games_ended.astype(jnp.int32),
+            "draws": per_game(moves.reward == 0),
+            "game_length": per_game(moves.move_number + 1),
             **metrics,
         }
-        return AlphaZeroState(params, opt_state, replay, key), metrics
+        state = AlphaZeroState(params, opt_state, replay, key)
+        if config.keep_games:
+            state = state.replace(games=games, opening=opening, recent=recent)
+        return state, metrics
 
     def export(state: AlphaZeroState) -> dict:
         return {"params": state.params}

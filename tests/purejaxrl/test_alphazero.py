@@ -181,6 +181,45 @@ def test_outcome_targets_flip_sign_each_move_back_from_the_end_and_drop_unfinish
     np.testing.assert_array_equal(z[:, 1], [0, 0, 0, 0, 1])
 
 
+def test_with_keep_games_every_move_of_every_ended_game_enters_the_replay_once():
+    """Rollouts of 4 moves, shorter than any tic-tac-toe game (5 to 9 moves): without keep_games
+    no game ends inside one, so nothing is ever stored; with it the games run on across updates
+    and, after 12 updates, the replay holds exactly the positions of the games that ended: as
+    many as their lengths add up to, one empty board per game with the game's first-mover
+    outcome as z, and fewer positions with k + 1 marks than with k."""
+    base = az.Config(
+        num_envs=8, num_steps=4, num_simulations=4, opening_moves=0, buffer_size=4096,
+        batch_size=8, gradient_steps=1, total_timesteps=8 * 4 * 12,
+    )  # fmt: skip
+    for keep in (False, True):
+        config = dataclasses.replace(base, keep_games=keep)
+        learner = az.make_learner(config, config.validate())
+        hp = hparams(config)
+
+        @jax.jit
+        def run(key, learner=learner, hp=hp):
+            state = learner.init(key, hp)
+            return jax.lax.scan(lambda s, _: learner.update(s, hp), state, None, 12)
+
+        state, metrics = run(jax.random.key(0))
+        size = int(state.replay.size)
+        games = np.asarray(metrics["episodes"])  # (12,) games ended in each update
+        if not keep:
+            assert size == 0 and games.sum() == 0
+            continue
+        assert games.sum() >= 8  # every column finished a game or more
+        lengths = np.nan_to_num(np.asarray(metrics["game_length"])) * games
+        assert size == round(lengths.sum())
+        marks = np.asarray(state.replay.data.obs[:size]).reshape(size, -1).sum(axis=1)
+        per_marks = np.bincount(marks, minlength=9)
+        assert per_marks[0] == games.sum()
+        assert (np.diff(per_marks) <= 0).all()
+        z = np.asarray(state.replay.data.outcome[:size])
+        assert set(np.unique(z)) <= {-1.0, 0.0, 1.0}
+        first_mover = np.nan_to_num(np.asarray(metrics["episode_return"])) * games
+        np.testing.assert_allclose(z[marks == 0].sum(), first_mover.sum(), atol=1e-4)
+
+
 def test_the_loss_is_the_value_error_plus_the_cross_entropy_plus_the_l2_term():
     network = az.AlphaZeroNet(9, (4,))
     params = network.init(jax.random.key(0), jnp.zeros((1, 3, 3, 2)))
@@ -212,6 +251,9 @@ def test_the_games_are_refused_to_other_algorithms_and_other_envs_to_alphazero()
         az.Config(env_id="CartPole-v1").validate()
     with pytest.raises(ConfigError, match="buffer_size=10: must be >= num_envs"):
         az.Config(buffer_size=10).validate()
+    with pytest.raises(ConfigError, match=r"buffer_size=1000: must be >= num_envs \* \(num_steps"):
+        az.Config(buffer_size=1000, keep_games=True).validate()  # 64 * (9 + 9) = 1152
+    az.Config(buffer_size=1000).validate()  # without keep_games one rollout's 576 fit
     with pytest.raises(ConfigError, match="dirichlet_fraction=1.5: "):
         az.Config(dirichlet_fraction=1.5).validate()
 
