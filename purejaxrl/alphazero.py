@@ -69,7 +69,8 @@ class AlphaZeroConfig(BaseConfig):
     keep_games: bool = False
     """Games go on across updates: a game unfinished at a rollout's end continues in the next,
     and its positions enter the replay at the update in which it ends, so no self-play move is
-    thrown away (without it, about a third of connect four's moves at --num-steps 42 are)."""
+    thrown away (without it, about a quarter of the searched moves on connect four at
+    --num-steps 42 are: see benchmarks/README.md)."""
     num_simulations: int = 32
     """MCTS simulations per move in self-play."""
     opening_moves: int = 6
