@@ -312,7 +312,7 @@ def test_the_policy_reads_the_legal_moves_from_the_observation_as_pgx_has_them(e
 def test_self_play_learns_to_play_nearly_perfectly_from_every_position():
     """After 100 updates (57,600 self-play moves, about a minute here) the search at 64
     simulations, with the trained network, loses from at most 40 of the 4,520 positions with a
-    move to make, either side, where it could hold a draw or win (measured: 22 and 23 for seeds 0
+    move to make, either side, where it could hold a draw or win (measured: 23 and 22 for seeds 0
     and 1; the same search with an untrained network: 158-162; plain self-play without random
     openings, 100 updates: 619). Zero, perfect play from everywhere, takes longer: see
     benchmarks/alphazero_tictactoe.py."""
