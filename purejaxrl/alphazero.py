@@ -489,7 +489,7 @@ def make_learner(config: AlphaZeroConfig, spec: envs.EnvSpec | None = None) -> L
             recent = jax.tree.map(lambda x: x[-longest:], window)
         else:  # every game began in this rollout
             window, unstored, recent = moves, True, None
-        z, ended = outcome_targets(window.reward, window.done)  # (H + T, N)
+        z, ended = outcome_targets(window.reward, window.done)  # (H + T, N); H = 0 when restarted
         new = ended & unstored & window.searched
         flat = jax.tree.map(
             lambda x: x.reshape((-1, *x.shape[2:])), Sample(window.obs, window.policy, z)
