@@ -90,8 +90,9 @@ def write_record(name: str, record: dict, *, environment: bool = True) -> None:
 
 CODE_PATHS = ("purejaxrl", "envs", "benchmarks/*.py")
 """The files whose changes can change a record's numbers: the package, the environments and the
-benchmark scripts (not their results, docs or tests); `benchmarks/results.py` narrows the
-scripts to the row's own and this module."""
+benchmark scripts (not their results, docs or tests); `benchmarks/results.py` narrows them to
+the files a row's run imported where its record lists them, else the scripts to the row's own and
+this module."""
 
 
 def git(*words: str, root: Path = ROOT) -> str | None:

@@ -4,6 +4,8 @@ results JSON it writes under benchmarks/results/, and the row's cells rendered f
     python benchmarks/results.py --list                 # the rows, their commands, rough cost here,
                                                         # and whether the code moved on since
     python benchmarks/results.py --stale                # the ids of the rows whose code moved on
+                                                        # (the repository files the row's run
+                                                        # imported, listed in its record)
     python benchmarks/results.py --rows a2c dqn         # reruns those rows, then rewrites the table
     python benchmarks/results.py --render               # rewrites the table from the recorded JSONs
     make results                                        # the same as --render
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import string
 import subprocess
@@ -804,13 +807,116 @@ def made_at(name: str, results: Path = common.RESULTS) -> tuple[str | None, str,
     return commit or None, "the commit that last wrote it", []
 
 
-def code_paths(row: Row) -> list[str]:
-    """The files whose changes can change `row`'s numbers: the package and the environments, and
-    for a benchmark script, the script and `common.py`."""
+IMPORT_HOOK = """\
+# Written by benchmarks/results.py for one row's run, found first on PYTHONPATH: every process
+# of the run appends the names of the repository's modules it imports to
+# $RESULTS_IMPORT_LOG/<pid>.txt (the names whose first part is in $RESULTS_IMPORT_TOPS).
+import os
+import sys
+
+_tops = set(os.environ.get("RESULTS_IMPORT_TOPS", "").split())
+_seen = set()
+
+
+def _log(event, args):
+    if event == "import" and args[0] not in _seen and args[0].partition(".")[0] in _tops:
+        _seen.add(args[0])
+        log = os.path.join(os.environ["RESULTS_IMPORT_LOG"], f"{os.getpid()}.txt")
+        with open(log, "a") as f:
+            f.write(args[0] + "\\n")
+
+
+sys.addaudithook(_log)
+"""
+
+
+def import_tops(root: Path) -> set[str]:
+    """The first parts of the names under which the repository's own modules are imported: its
+    packages and the modules the benchmarks and tests import by bare name."""
+    tops = {"purejaxrl", "envs", "tests"}
+    for folder in ("benchmarks", "tests/support"):
+        tops |= {path.stem for path in (root / folder).glob("*.py")}
+    return tops
+
+
+def logging_imports(tmp: Path) -> dict[str, str]:
+    """The environment for a row's run under which each of its processes, children included,
+    logs the repository modules it imports to tmp/imports/ (`IMPORT_HOOK`, an interpreter
+    `sitecustomize`)."""
+    (tmp / "hook").mkdir()
+    (tmp / "imports").mkdir()
+    (tmp / "hook" / "sitecustomize.py").write_text(IMPORT_HOOK)
+    path = os.pathsep.join(p for p in (str(tmp / "hook"), os.environ.get("PYTHONPATH")) if p)
+    tops = " ".join(sorted(import_tops(ROOT)))
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "RESULTS_IMPORT_LOG": str(tmp / "imports"),
+        "RESULTS_IMPORT_TOPS": tops,
+    }
+
+
+def imported_files(log: Path, root: Path) -> list[str]:
+    """The repository's files (relative to `root`) behind the module names logged in `log`/*.txt:
+    `a.b` is a/b.py or a/b/__init__.py; a bare name is also looked up in benchmarks/ and
+    tests/support/ (the folders scripts and tests import from)."""
+    names = {line for path in log.glob("*.txt") for line in path.read_text().split()}
+    files = set()
+    for name in names:
+        parts = name.split(".")
+        folders = [root] + ([root / "benchmarks", root / "tests" / "support"] * (len(parts) == 1))
+        for folder in folders:
+            for path in (
+                folder.joinpath(*parts).with_suffix(".py"),
+                folder.joinpath(*parts, "__init__.py"),
+            ):
+                if path.is_file():
+                    files.add(path.relative_to(root).as_posix())
+    return sorted(files)
+
+
+def entry_files(row: Row) -> list[str]:
+    """The files a row's command runs directly rather than imports: the runner's `__main__`, a
+    script, the test files a pytest command names and the conftest.py files above them."""
+    words = shlex.split(row.command)
+    if row.kind == "runner":
+        return ["purejaxrl/__main__.py"]
+    if row.kind == "script":
+        return [words[1]]
+    files = set()
+    for word in words[1:]:
+        path = ROOT / word.split("::")[0]
+        if path.is_file():
+            files.add(path.relative_to(ROOT).as_posix())
+            for folder in path.relative_to(ROOT).parents:
+                if (ROOT / folder / "conftest.py").is_file():
+                    files.add((folder / "conftest.py").as_posix())
+    return sorted(files)
+
+
+def code_paths(row: Row, results: Path = common.RESULTS) -> list[str]:
+    """The files whose changes can change `row`'s numbers: those its record's run imported from
+    the repository (`code_files`, kept by `--rows`) and ran directly; for a record without that
+    list, the package and the environments, and for a benchmark script, the script and
+    `common.py`."""
+    record = results / f"{row.records[0]}.json"
+    files = json.loads(record.read_text()).get("code_files") if record.exists() else None
+    if files is not None:
+        return sorted(set(files) | set(entry_files(row)))
     paths = ["purejaxrl", "envs"]
     if row.kind == "script":
         paths += [shlex.split(row.command)[1], "benchmarks/common.py"]
     return paths
+
+
+def keep_code_files(row: Row, log: Path, results: Path = common.RESULTS) -> None:
+    """Adds to the record `row`'s command wrote the list of repository files its run imported
+    (`code_files`, from `log`), which `code_paths` then reads."""
+    from purejaxrl.outputs import atomic_write_json
+
+    path = results / f"{row.records[0]}.json"
+    record = json.loads(path.read_text())
+    atomic_write_json(path, {**record, "code_files": imported_files(log, ROOT)})
 
 
 def code_changes(commit: str | None, paths: list[str]) -> list[str] | None:
@@ -827,7 +933,7 @@ def row_status(row: Row, results: Path = common.RESULTS) -> tuple[bool, str]:
     if not (results / f"{name}.json").exists():
         return True, "no record yet"
     commit, how, uncommitted = made_at(name, results)
-    paths = code_paths(row)
+    paths = code_paths(row, results)
     changed = code_changes(commit, paths)
     if changed is None:
         return True, "made at no known commit"
@@ -863,7 +969,7 @@ def run_row(row: Row) -> None:
         else:
             argv = [sys.executable, *words[1:]]
         print(f"results.py: {row.id}: {row.command}", flush=True)
-        done = subprocess.run(argv, cwd=ROOT)
+        done = subprocess.run(argv, cwd=ROOT, env=logging_imports(Path(tmp)))
         if row.kind == "runner" and done.returncode == 0:
             (summary,) = Path(tmp).glob("*/*/*/summary.json")
             record = {"command": row.command, **json.loads(summary.read_text())}
@@ -878,6 +984,8 @@ def run_row(row: Row) -> None:
                 "time_s": float(suite.get("time", 0.0)),
             }
             common.write_record(row.records[0], record)
+        if done.returncode == 0 or row.kind == "pytest":
+            keep_code_files(row, Path(tmp) / "imports")
         done.check_returncode()
 
 

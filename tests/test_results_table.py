@@ -140,3 +140,59 @@ def test_a_row_says_whether_its_code_moved_on_since_its_record(
     capsys.readouterr()
     assert results.main(["--stale", "--results", str(store)]) == 0
     assert capsys.readouterr().out == "new old missing\n"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_row_is_stale_only_when_a_file_its_run_imported_changes(results, tmp_path, monkeypatch):
+    """A row's run logs the repository modules each of its processes imports (a child process
+    too); its record keeps them, and a change to any other file leaves the row current."""
+
+    def git(*words):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(root), *words],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+
+    root = tmp_path / "repo"
+    for name in ("__init__", "used", "by_child", "unused"):
+        (root / "purejaxrl").mkdir(parents=True, exist_ok=True)
+        (root / "purejaxrl" / f"{name}.py").write_text("x = 1\n")
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "common.py").write_text("y = 2\n")
+    (root / "benchmarks" / "bench.py").write_text("")
+    monkeypatch.setattr(results, "ROOT", root)
+    child = "import purejaxrl.by_child"
+    program = (
+        "import sys, subprocess; sys.path.insert(0, 'benchmarks'); import common, json, "
+        f"purejaxrl.used; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    env = results.logging_imports(run_dir)
+    subprocess.run([sys.executable, "-c", program], cwd=root, env=env, check=True)
+    imported = results.imported_files(run_dir / "imports", root)
+    assert imported == [
+        "benchmarks/common.py",
+        "purejaxrl/__init__.py",
+        "purejaxrl/by_child.py",
+        "purejaxrl/used.py",
+    ]
+
+    store = root / "benchmarks" / "results"
+    store.mkdir()
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    record = {"code": {"commit": git("rev-parse", "HEAD"), "uncommitted": []}}
+    (store / "rec.json").write_text(json.dumps(record))
+    row = results.Row("r", "python benchmarks/bench.py", ("rec",), "1 s", "", "", "", "", "")
+    results.keep_code_files(row, run_dir / "imports", store)
+    assert json.loads((store / "rec.json").read_text())["code_files"] == imported
+
+    (root / "purejaxrl" / "unused.py").write_text("x = 3\n")  # not imported: still current
+    assert not results.row_status(row, store)[0]
+    for changed in ("purejaxrl/by_child.py", "benchmarks/bench.py"):  # imported by a child; run
+        git("checkout", "-q", "--", ".")
+        (root / changed).write_text("x = 4\n")
+        stale, line = results.row_status(row, store)
+        assert stale and line.endswith(f"code changed since: {changed}")
