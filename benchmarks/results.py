@@ -515,11 +515,11 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "xminigrid-memory",
-        "python benchmarks/suites.py --part memory --total-timesteps 4000000 --num-seeds 4",
-        ("suites_memory",), "13 min",
+        "python benchmarks/suites.py --part memory --total-timesteps 10000000 --num-seeds 4",
+        ("suites_memory",), "32 min",
         "Recurrent PPO (GRU) against feed-forward PPO, `benchmarks/suites.py --part memory`",
-        "xminigrid:MiniGrid-MemoryS8 (a 3x3 view, one-hot)", "4e6", "4", _memory_s8,
-        "memory shown on a POMDP-suite task (in 1 seed of 4: not reliably yet)",
+        "xminigrid:MiniGrid-MemoryS8 (a 3x3 view, one-hot)", "1e7", "4", _memory_s8,
+        "memory shown on a POMDP-suite task: recurrent seeds above chance, feed-forward at it",
     ),
     Row(
         "bc-expert",
@@ -809,24 +809,27 @@ def made_at(name: str, results: Path = common.RESULTS) -> tuple[str | None, str,
 
 IMPORT_HOOK = """\
 # Written by benchmarks/results.py for one row's run, found first on PYTHONPATH: every process
-# of the run appends the names of the repository's modules it imports to
-# $RESULTS_IMPORT_LOG/<pid>.txt (the names whose first part is in $RESULTS_IMPORT_TOPS).
+# of the run appends the names of the repository's modules it loads to
+# $RESULTS_IMPORT_LOG/<pid>.txt (the names whose first part is in $RESULTS_IMPORT_TOPS). A finder
+# first on sys.meta_path sees every module loaded, by an import statement or by
+# importlib.import_module, notes its name and leaves the finding to the usual finders.
 import os
 import sys
 
 _tops = set(os.environ.get("RESULTS_IMPORT_TOPS", "").split())
-_seen = set()
 
 
-def _log(event, args):
-    if event == "import" and args[0] not in _seen and args[0].partition(".")[0] in _tops:
-        _seen.add(args[0])
-        log = os.path.join(os.environ["RESULTS_IMPORT_LOG"], f"{os.getpid()}.txt")
-        with open(log, "a") as f:
-            f.write(args[0] + "\\n")
+class _NoteRepositoryModules:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] in _tops:
+            log = os.path.join(os.environ["RESULTS_IMPORT_LOG"], f"{os.getpid()}.txt")
+            with open(log, "a") as f:
+                f.write(name + "\\n")
+        return None
 
 
-sys.addaudithook(_log)
+sys.meta_path.insert(0, _NoteRepositoryModules)
 """
 
 
@@ -841,7 +844,7 @@ def import_tops(root: Path) -> set[str]:
 
 def logging_imports(tmp: Path) -> dict[str, str]:
     """The environment for a row's run under which each of its processes, children included,
-    logs the repository modules it imports to tmp/imports/ (`IMPORT_HOOK`, an interpreter
+    logs the repository modules it loads to tmp/imports/ (`IMPORT_HOOK`, an interpreter
     `sitecustomize`)."""
     (tmp / "hook").mkdir()
     (tmp / "imports").mkdir()
@@ -870,8 +873,8 @@ def imported_files(log: Path, root: Path) -> list[str]:
                 folder.joinpath(*parts).with_suffix(".py"),
                 folder.joinpath(*parts, "__init__.py"),
             ):
-                if path.is_file():
-                    files.add(path.relative_to(root).as_posix())
+                if path.is_file():  # purejaxrl/envs links to envs/: git knows the target
+                    files.add(path.resolve().relative_to(root.resolve()).as_posix())
     return sorted(files)
 
 

@@ -144,8 +144,9 @@ def test_a_row_says_whether_its_code_moved_on_since_its_record(
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_a_row_is_stale_only_when_a_file_its_run_imported_changes(results, tmp_path, monkeypatch):
-    """A row's run logs the repository modules each of its processes imports (a child process
-    too); its record keeps them, and a change to any other file leaves the row current."""
+    """A row's run logs the repository modules each of its processes loads (a child process
+    too, by import statement or importlib, through a linked folder as the file git knows); its
+    record keeps them, and a change to any other file leaves the row current."""
 
     def git(*words):
         return subprocess.run(
@@ -157,14 +158,19 @@ def test_a_row_is_stale_only_when_a_file_its_run_imported_changes(results, tmp_p
     for name in ("__init__", "used", "by_child", "unused"):
         (root / "purejaxrl").mkdir(parents=True, exist_ok=True)
         (root / "purejaxrl" / f"{name}.py").write_text("x = 1\n")
+    (root / "envs").mkdir()
+    (root / "envs" / "__init__.py").write_text("")
+    (root / "envs" / "real.py").write_text("z = 3\n")
+    (root / "purejaxrl" / "envs").symlink_to("../envs")  # as in the repository
     (root / "benchmarks").mkdir()
     (root / "benchmarks" / "common.py").write_text("y = 2\n")
     (root / "benchmarks" / "bench.py").write_text("")
     monkeypatch.setattr(results, "ROOT", root)
-    child = "import purejaxrl.by_child"
+    child = "import importlib; importlib.import_module('purejaxrl.by_child')"
     program = (
         "import sys, subprocess; sys.path.insert(0, 'benchmarks'); import common, json, "
-        f"purejaxrl.used; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+        "purejaxrl.used, purejaxrl.envs.real; "
+        f"subprocess.run([sys.executable, '-c', {child!r}], check=True)"
     )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -173,6 +179,8 @@ def test_a_row_is_stale_only_when_a_file_its_run_imported_changes(results, tmp_p
     imported = results.imported_files(run_dir / "imports", root)
     assert imported == [
         "benchmarks/common.py",
+        "envs/__init__.py",
+        "envs/real.py",
         "purejaxrl/__init__.py",
         "purejaxrl/by_child.py",
         "purejaxrl/used.py",
@@ -191,7 +199,7 @@ def test_a_row_is_stale_only_when_a_file_its_run_imported_changes(results, tmp_p
 
     (root / "purejaxrl" / "unused.py").write_text("x = 3\n")  # not imported: still current
     assert not results.row_status(row, store)[0]
-    for changed in ("purejaxrl/by_child.py", "benchmarks/bench.py"):  # imported by a child; run
+    for changed in ("purejaxrl/by_child.py", "envs/real.py", "benchmarks/bench.py"):
         git("checkout", "-q", "--", ".")
         (root / changed).write_text("x = 4\n")
         stale, line = results.row_status(row, store)
