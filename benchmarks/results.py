@@ -900,15 +900,15 @@ def entry_files(row: Row) -> list[str]:
 def code_paths(row: Row, results: Path = common.RESULTS) -> list[str]:
     """The files whose changes can change `row`'s numbers: those its record's run imported from
     the repository (`code_files`, kept by `--rows`) and ran directly; for a record without that
-    list, the package and the environments, and for a benchmark script, the script and
-    `common.py`."""
+    list, the package, the environments, the files the command runs directly and, for a
+    benchmark script, `common.py`."""
     record = results / f"{row.records[0]}.json"
     files = json.loads(record.read_text()).get("code_files") if record.exists() else None
     if files is not None:
         return sorted(set(files) | set(entry_files(row)))
-    paths = ["purejaxrl", "envs"]
+    paths = ["purejaxrl", "envs", *entry_files(row)]
     if row.kind == "script":
-        paths += [shlex.split(row.command)[1], "benchmarks/common.py"]
+        paths.append("benchmarks/common.py")
     return paths
 
 
