@@ -44,6 +44,14 @@ def main() -> None:
         default=az.Config.keep_games,
         help="games go on across updates (the config's keep_games)",
     )
+    parser.add_argument(
+        "--seed-index",
+        type=int,
+        nargs="+",
+        default=None,
+        help="train only these of the --num-seeds seeds (their keys and initial networks as in "
+        "the full run), to follow single seeds of a record further",
+    )
     parser.add_argument("--out", default="alphazero_tictactoe", help="results/<out>.json")
     parser.add_argument(
         "--params-out",
@@ -69,6 +77,12 @@ def main() -> None:
     network = az.make_network(config, spec)
     hp = hparams(config)
     keys = jax.random.split(jax.random.key(config.seed), args.num_seeds)
+    if args.seed_index is not None:
+        bad = [i for i in args.seed_index if not 0 <= i < args.num_seeds]
+        if bad:
+            parser.error(f"--seed-index {bad[0]}: must be in 0 .. {args.num_seeds - 1}")
+        keys = keys[np.asarray(args.seed_index)]
+    num_seeds = len(keys)
     state = jax.jit(jax.vmap(learner.init, in_axes=(0, None)))(keys, hp)
 
     def chunk(state):
@@ -81,7 +95,7 @@ def main() -> None:
         scores = {}
         for sims in args.eval_simulations:
             start = time.perf_counter()
-            counts = count_mistakes(network, params, boards, sims, args.num_seeds)
+            counts = count_mistakes(network, params, boards, sims, num_seeds)
             scores[f"losing_at_{sims}"] = [c["losing"] for c in counts]
             scores[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
             scores[f"time_at_{sims}_s"] = round(time.perf_counter() - start, 1)
@@ -102,7 +116,7 @@ def main() -> None:
             "self_play_draws": np.asarray(metrics["draws"][:, -10:].mean(axis=1)).tolist(),
         }
         for sims in args.eval_simulations:
-            counts = count_mistakes(network, state.params, boards, sims, args.num_seeds)
+            counts = count_mistakes(network, state.params, boards, sims, num_seeds)
             row[f"losing_at_{sims}"] = [c["losing"] for c in counts]
             row[f"suboptimal_at_{sims}"] = [c["suboptimal"] for c in counts]
         curve.append(row)

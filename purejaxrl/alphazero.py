@@ -62,15 +62,16 @@ class AlphaZeroConfig(BaseConfig):
     num_envs: int = 64
     """Self-play games played in parallel."""
     num_steps: int = 9
-    """Moves per game in each update's rollout (games restart as they end). Unless keep_games,
+    """Moves per game in each update's rollout (games restart as they end). With keep_games off,
     every update starts its games afresh, so positions after a rollout's last finished game have
-    no outcome and are dropped: use at least the game's longest length (9 for tic_tac_toe, 42 for
-    connect_four)."""
-    keep_games: bool = False
+    no outcome and are dropped: then use at least the game's longest length (9 for tic_tac_toe,
+    42 for connect_four)."""
+    keep_games: bool = True
     """Games go on across updates: a game unfinished at a rollout's end continues in the next,
     and its positions enter the replay at the update in which it ends, so no self-play move is
-    thrown away (without it, about a quarter of the searched moves on connect four at
-    --num-steps 42 are: see benchmarks/README.md)."""
+    thrown away (restarted games, --no-keep-games, throw away about a quarter of the searched
+    moves on connect four at --num-steps 42, and on tic-tac-toe leave more seeds losing to
+    perfect play: see benchmarks/README.md)."""
     num_simulations: int = 32
     """MCTS simulations per move in self-play."""
     opening_moves: int = 6

@@ -232,9 +232,9 @@ ALGORITHMS: dict[str, Algorithm] = {
             "AlphaZero: MCTS self-play on pgx board games (needs the planning extra)",
             tiny={"total_timesteps": 8 * 9 * 3, "num_envs": 8, "num_steps": 9,
                   "num_simulations": 4, "buffer_size": 256, "batch_size": 16,
-                  "gradient_steps": 2, "hidden_sizes": (16,), "keep_games": True},
+                  "gradient_steps": 2, "hidden_sizes": (16,)},
         ),  # no probe: its envs are two-player games, not the one-step probes; tiny keeps its
-        #     games across updates, so the contract resumes the games in play too
+        #     games across updates (the default), so the contract resumes the games in play too
         Algorithm(
             "alphazero_mdp", "purejaxrl.alphazero_mdp", "planning",
             "AlphaZero on single-agent gymnax envs, the env as the search's model (needs mctx)",
