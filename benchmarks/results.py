@@ -461,7 +461,8 @@ ROWS: tuple[Row, ...] = (
         "`benchmarks/mjx.py --part record`",
         "playground:CartpoleBalance (MuJoCo Playground, MJX on the CPU)", "2.3e6", "4",
         "{mjx_cartpole_balance[results][ppo]:ci}, IQM {mjx_cartpole_balance[results][ppo]:iqm} "
-        "(no per-task Playground figure in text; with our PPO's value clipping 633.5)",
+        "(no per-task Playground figure in text; with our PPO's value clipping 633.5 at older "
+        "code, not rerun)",
         "the task's maximum, {mjx_cartpole_balance[task_maximum][return]}",
     ),
     Row(
