@@ -437,7 +437,8 @@ ROWS: tuple[Row, ...] = (
         "`benchmarks/mujoco_offpolicy.py --algo sac`",
         "HalfCheetah-v4 (envpool MuJoCo)", "7e4", "2",
         "{mujoco_sac_7e4:ci} (CleanRL documents {mujoco_sac_7e4[cleanrl][return_mean]:.1f} +- "
-        "{mujoco_sac_7e4[cleanrl][return_std]:.1f} at 1e6 only; 3e5 would take over 2 hours here)",
+        "{mujoco_sac_7e4[cleanrl][return_std]:.1f} at 1e6 only; 3e5 took over 2 hours on the "
+        "shared machine, about 32 min idle)",
         "CleanRL's figure at 1e6 (no figure at 7e4)",
     ),
     Row(
