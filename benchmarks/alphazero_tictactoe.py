@@ -11,7 +11,9 @@ side is not already lost in) and those that give up any value ("suboptimal").
 
 `--params-out PATH.npz` saves every seed's parameters after each evaluation; `--params-in
 PATH.npz` skips training and scores those parameters at each `--eval-simulations` budget (the
-costly budgets, 256 simulations, go in a process of their own this way).
+costly budgets, 256 simulations, go in a process of their own this way). `--seed-index I ...`
+trains only those seeds of the `--num-seeds` run (`jax.random.split`'s first keys do not depend
+on the count, so `--num-seeds 4 --seed-index 0` and `--num-seeds 1` train the same key).
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ def main() -> None:
         type=int,
         nargs="+",
         default=None,
-        help="train only these of the --num-seeds seeds (their keys and initial networks as in "
-        "the full run), to follow single seeds of a record further",
+        help="train only these of the --num-seeds seeds (their keys as in the full run; trained "
+        "in a program of another width, they take their own floating-point path)",
     )
     parser.add_argument("--out", default="alphazero_tictactoe", help="results/<out>.json")
     parser.add_argument(
