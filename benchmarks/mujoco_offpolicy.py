@@ -49,6 +49,28 @@ CHECKPOINTS = 4
 """Checkpoints a kept run folder holds, evenly spaced (the last at the end)."""
 
 
+def make_config(algo: str, env_id: str, settings: dict, runs_dir: str = ""):
+    """The config of `algo` ("sac" or "td3") on `env_id` at the `mujoco` suite defaults with the
+    runner `settings` (budget, seeds, ...) and a progress line every ~30 s (these runs take half
+    an hour on this CPU); with `runs_dir`, the run folder is kept there with a checkpoint at
+    every quarter of the run, all kept. Returns (config, make_learner, runner algo name)."""
+    from purejaxrl import ddpg, sac
+
+    settings = {**settings, "progress": True}
+    if runs_dir:
+        updates = settings["total_timesteps"] // 1_000  # steps_per_update at the mujoco defaults
+        settings.update(
+            runs_dir=runs_dir,
+            checkpoint_every=max(1, updates // CHECKPOINTS),
+            keep_checkpoints=CHECKPOINTS + 1,  # a last one off the quarter marks is kept too
+        )
+    config_cls, options, make_learner, name = {
+        "sac": (sac.SACConfig, {}, sac.make_learner, "sac"),
+        "td3": (ddpg.DDPGConfig, {"td3": True}, ddpg.make_learner, "ddpg"),
+    }[algo]
+    return config_cls.for_env(env_id, **options, **settings), make_learner, name
+
+
 def main() -> None:
     parser = common.argument_parser(__doc__, total_timesteps=100_000, num_seeds=2)
     parser.add_argument("--algo", default="sac", choices=sorted(CLEANRL))
@@ -59,22 +81,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.out = args.out or f"mujoco_{args.algo}"
-    from purejaxrl import ddpg, sac
-
-    # a progress line every ~30 s in the log: these runs take half an hour on this CPU
-    settings = {**common.run_settings(args), "progress": True}
-    if args.runs_dir:
-        updates = args.total_timesteps // 1_000  # steps_per_update at the mujoco defaults
-        settings.update(
-            runs_dir=args.runs_dir,
-            checkpoint_every=max(1, updates // CHECKPOINTS),
-            keep_checkpoints=CHECKPOINTS + 1,  # a last one off the quarter marks is kept too
-        )
-    config_cls, options, make_learner, algo = {
-        "sac": (sac.SACConfig, {}, sac.make_learner, "sac"),
-        "td3": (ddpg.DDPGConfig, {"td3": True}, ddpg.make_learner, "ddpg"),
-    }[args.algo]
-    config = config_cls.for_env(args.env_id, **options, **settings)
+    config, make_learner, algo = make_config(
+        args.algo, args.env_id, common.run_settings(args), args.runs_dir
+    )
     name = args.algo.upper()
     common.run_beside_reference(
         args, config, make_learner, algo,

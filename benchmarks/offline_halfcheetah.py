@@ -2,9 +2,11 @@
 scored as D4RL scores them; results in benchmarks/results/offline_halfcheetah.json and
 offline_halfcheetah_curve.png.
 
-It needs the SAC run folder that `benchmarks/mujoco_offpolicy.py --algo sac --runs-dir runs`
-keeps (checkpoints at each quarter of the run, the replay buffer in each), given as `--sac-run`.
-
+0. The SAC run the datasets come from: `--sac-run DIR`, a run folder kept by
+   `benchmarks/mujoco_offpolicy.py --algo sac --runs-dir runs` (checkpoints at each quarter of
+   the run, the replay buffer in each); without it, the script first trains that run itself
+   (`--sac-timesteps` env steps, `--sac-seeds` seeds, kept under `--runs-dir`), at the
+   sac-halfcheetah row's settings by default, so run 0 is the same as that row's.
 1. Datasets (`purejaxrl collect`, run 0 of the SAC folder), `--dataset-steps` transitions each:
    `random` (uniform actions, no run), `medium` (the checkpoint `--medium-checkpoint`, its mean
    action plus Gaussian noise of `--noise-std` half action ranges: our SAC's checkpoints keep no
@@ -16,8 +18,9 @@ keeps (checkpoints at each quarter of the run, the replay buffer in each), given
    `--num-seeds` seeds each and the same `--gradient-steps`, scored by greedy evaluation
    episodes in the env (envpool MuJoCo, one host pool for all runs).
 
+    python benchmarks/offline_halfcheetah.py        # trains the SAC run too (about 13 min here)
     python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> \
-        [--num-seeds 4] [--gradient-steps 10000] [--beta 1.0] [--medium-checkpoint 34]
+        [--num-seeds 8] [--gradient-steps 10000] [--beta 1.0] [--medium-checkpoint 34]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import common
+import mujoco_offpolicy
 from awr_offline import ALGOS, plot
 
 from purejaxrl import cli, datasets, runner
@@ -48,14 +52,41 @@ def normalised(score: float, references: dict) -> float:
     return 100.0 * (score - low) / (high - low)
 
 
+def train_sac(args) -> dict:
+    """Trains the SAC run the datasets are made from (see step 0 above) and returns the record's
+    entry for it: its folder and final returns."""
+    settings = {"total_timesteps": args.sac_timesteps, "num_seeds": args.sac_seeds,
+                "compilation_cache": ""}  # fmt: skip
+    config, make_learner, algo = mujoco_offpolicy.make_config(
+        "sac", ENV_ID, settings, args.runs_dir
+    )
+    run = runner.run(config, make_learner, algo)
+    print(cli.format_table(run), flush=True)
+    return common.returns_row(run, run_dir=str(run.run_dir))
+
+
 def main() -> None:
     parser = common.argument_parser(
-        __doc__, num_seeds=4, gradient_steps=10_000, beta=1.0, dataset_steps=50_000,
-        medium_checkpoint=34, noise_std=0.1, runs_dir="runs",
+        __doc__, num_seeds=8, gradient_steps=10_000, beta=1.0, dataset_steps=100_000,
+        medium_checkpoint=34, noise_std=0.1, runs_dir="runs", sac_timesteps=70_000, sac_seeds=2,
     )  # fmt: skip
-    parser.add_argument("--sac-run", required=True, help="the SAC run folder (see above)")
+    parser.add_argument(
+        "--sac-run", default="", help="a kept SAC run folder (default: train one, see above)"
+    )
     args = parser.parse_args()
+    updates = args.sac_timesteps // 1_000  # checkpoints are numbered by update (mujoco_offpolicy)
+    every = max(1, updates // mujoco_offpolicy.CHECKPOINTS)
+    medium = args.medium_checkpoint
+    if not args.sac_run and (medium % every or not every <= medium <= updates):
+        parser.error(
+            f"--medium-checkpoint {medium} is not a checkpoint of the SAC run to train: with "
+            f"--sac-timesteps {args.sac_timesteps} they are the multiples of {every} up to {updates}"
+        )
     record = {"command": common.command(args), "datasets": {}, "returns": {}}
+    if not args.sac_run:
+        record["sac_run"] = train_sac(args)
+        args.sac_run = record["sac_run"]["run_dir"]
+        common.report("sac run", record["sac_run"])
     noise = {"mode": "noise", "noise_std": args.noise_std}
     sources = {
         "random": {"mode": "random", "env_id": ENV_ID},

@@ -610,9 +610,8 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "offline-halfcheetah-replay",
-        "python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> "
-        "--num-seeds 8",
-        ("offline_halfcheetah",), "5 min, after the sac-halfcheetah row's run",
+        "python benchmarks/offline_halfcheetah.py",
+        ("offline_halfcheetah",), "15 min (it trains the SAC run first)",
         "AWR offline (beta 1), `benchmarks/offline_halfcheetah.py` (D4RL-normalised with our own "
         "references: random {offline_halfcheetah[references][random]:.1f}, expert "
         "{offline_halfcheetah[references][expert]:.1f}, SAC at 7e4 steps)",
@@ -627,8 +626,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "offline-halfcheetah-medium",
-        "python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> "
-        "--num-seeds 8",
+        "python benchmarks/offline_halfcheetah.py",
         ("offline_halfcheetah",), "the same run as offline-halfcheetah-replay",
         "AWR offline, same script",
         "medium HalfCheetah-v4 dataset (SAC after 3.4e4 steps plus noise 0.1, normalised "

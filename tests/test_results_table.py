@@ -3,6 +3,7 @@ table between its markers, and refusing what it must refuse. Nothing is trained 
 
 import importlib.util
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,21 @@ def test_every_row_renders_from_the_recorded_json(results):
     assert len(table) == 2 + len(results.ROWS)
     assert all(line.count(" | ") == 5 for line in table[2:])
     assert len({row.id for row in results.ROWS}) == len(results.ROWS)
+
+
+def test_every_row_command_runs_as_written(results):
+    """`--rows` runs a row's command as it stands: no placeholder left to fill in by hand, and the
+    script or test file it names exists (a runner row names a registered algorithm)."""
+    from purejaxrl import registry
+
+    for row in results.ROWS:
+        words = shlex.split(row.command)
+        assert not [w for w in words if "<" in w or ">" in w], row.id
+        if row.kind == "runner":
+            assert words[3] in registry.ALGORITHMS, row.id
+            continue
+        files = [w for w in words if w.startswith(("benchmarks/", "tests/"))]
+        assert files and all((results.ROOT / w.split("::")[0]).exists() for w in files), row.id
 
 
 def test_render_rewrites_only_the_table_between_the_markers(results, tmp_path, monkeypatch):
