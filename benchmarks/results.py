@@ -508,7 +508,7 @@ ROWS: tuple[Row, ...] = (
         "craftax",
         "python benchmarks/suites.py --part craftax --total-timesteps 1000000 --num-seeds 4 "
         "--num-envs 64",
-        ("suites_craftax",), "55 min",
+        ("suites_craftax",), "17 min idle (55 min on a shared machine)",
         "PPO (the Craftax paper's settings, 64 envs, optimistic resets), `benchmarks/suites.py "
         "--part craftax`",
         "craftax:Craftax-Classic-Symbolic-v1", "1e6", "4",
