@@ -611,7 +611,7 @@ ROWS: tuple[Row, ...] = (
     Row(
         "offline-halfcheetah-replay",
         "python benchmarks/offline_halfcheetah.py",
-        ("offline_halfcheetah",), "15 min (it trains the SAC run first)",
+        ("offline_halfcheetah",), "11 min (7 of them training the SAC run)",
         "AWR offline (beta 1), `benchmarks/offline_halfcheetah.py` (D4RL-normalised with our own "
         "references: random {offline_halfcheetah[references][random]:.1f}, expert "
         "{offline_halfcheetah[references][expert]:.1f}, SAC at 7e4 steps)",
