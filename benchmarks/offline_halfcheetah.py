@@ -18,7 +18,7 @@ offline_halfcheetah_curve.png.
    `--num-seeds` seeds each and the same `--gradient-steps`, scored by greedy evaluation
    episodes in the env (envpool MuJoCo, one host pool for all runs).
 
-    python benchmarks/offline_halfcheetah.py        # trains the SAC run too (about 13 min here)
+    python benchmarks/offline_halfcheetah.py        # trains the SAC run too (about 11 min here)
     python benchmarks/offline_halfcheetah.py --sac-run runs/HalfCheetah-v4/sac/<time> \
         [--num-seeds 8] [--gradient-steps 10000] [--beta 1.0] [--medium-checkpoint 34]
 """
