@@ -49,6 +49,19 @@ CHECKPOINTS = 4
 """Checkpoints a kept run folder holds, evenly spaced (the last at the end)."""
 
 
+def checkpoint_every(total_timesteps: int) -> int:
+    """Updates between the checkpoints of a kept run: a quarter of its updates (steps_per_update
+    is 1,000 at the mujoco defaults; checkpoints are numbered by update)."""
+    return max(1, total_timesteps // 1_000 // CHECKPOINTS)
+
+
+def kept_checkpoints(total_timesteps: int) -> list[int]:
+    """The numbers of the checkpoints a kept run of `total_timesteps` ends with: every
+    `checkpoint_every` updates, and the last update's."""
+    updates, every = total_timesteps // 1_000, checkpoint_every(total_timesteps)
+    return sorted({*range(every, updates + 1, every), updates})
+
+
 def make_config(algo: str, env_id: str, settings: dict, runs_dir: str = ""):
     """The config of `algo` ("sac" or "td3") on `env_id` at the `mujoco` suite defaults with the
     runner `settings` (budget, seeds, ...) and a progress line every ~30 s (these runs take half
@@ -58,10 +71,9 @@ def make_config(algo: str, env_id: str, settings: dict, runs_dir: str = ""):
 
     settings = {**settings, "progress": True}
     if runs_dir:
-        updates = settings["total_timesteps"] // 1_000  # steps_per_update at the mujoco defaults
         settings.update(
             runs_dir=runs_dir,
-            checkpoint_every=max(1, updates // CHECKPOINTS),
+            checkpoint_every=checkpoint_every(settings["total_timesteps"]),
             keep_checkpoints=CHECKPOINTS + 1,  # a last one off the quarter marks is kept too
         )
     config_cls, options, make_learner, name = {

@@ -74,13 +74,11 @@ def main() -> None:
         "--sac-run", default="", help="a kept SAC run folder (default: train one, see above)"
     )
     args = parser.parse_args()
-    updates = args.sac_timesteps // 1_000  # checkpoints are numbered by update (mujoco_offpolicy)
-    every = max(1, updates // mujoco_offpolicy.CHECKPOINTS)
-    medium = args.medium_checkpoint
-    if not args.sac_run and (medium % every or not every <= medium <= updates):
+    kept = mujoco_offpolicy.kept_checkpoints(args.sac_timesteps)
+    if not args.sac_run and args.medium_checkpoint not in kept:
         parser.error(
-            f"--medium-checkpoint {medium} is not a checkpoint of the SAC run to train: with "
-            f"--sac-timesteps {args.sac_timesteps} they are the multiples of {every} up to {updates}"
+            f"--medium-checkpoint {args.medium_checkpoint} is not a checkpoint of the SAC run to "
+            f"train: with --sac-timesteps {args.sac_timesteps} they are {', '.join(map(str, kept))}"
         )
     record = {"command": common.command(args), "datasets": {}, "returns": {}}
     if not args.sac_run:
